@@ -1,0 +1,3 @@
+from dockermem.cli.app import main
+
+main()

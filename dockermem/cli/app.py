@@ -1,0 +1,25 @@
+"""The dockermem command: wires the subcommands together."""
+
+from __future__ import annotations
+
+import typer
+
+from dockermem.cli.health import health
+from dockermem.cli.stats import stats
+
+app = typer.Typer(
+    name="dockermem",
+    help="Memory safety for docker compose test stacks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain help: rendering it with rich costs more than the 200 ms a --help may take.
+    rich_markup_mode=None,
+)
+app.command()(health)
+app.command()(stats)
+
+
+def main() -> None:
+    """Entry point of the `dockermem` script."""
+    app()

@@ -1,0 +1,88 @@
+"""What the commands share: options, the one stderr console, and the error-to-exit mapping."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from dockermem.errors import ConfigError, DockermemError, ExitCode
+
+if TYPE_CHECKING:
+    from dockermem.config import Settings
+    from dockermem.docker.commands import DockerClient
+
+T = TypeVar("T")
+
+# Compose's own rule for project names; anything else is refused before it reaches an argv.
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def check_project_name(value: str | None) -> str | None:
+    """Refuse a project name that compose would refuse (and that could pass as an option)."""
+    if value is not None and not PROJECT_NAME.match(value):
+        raise typer.BadParameter(
+            f"{value!r} is not a compose project name (lowercase letters, digits, '-' and '_', "
+            "starting with a letter or digit)"
+        )
+    return value
+
+
+ProjectOption = Annotated[
+    str | None,
+    typer.Option("--project", "-p", help="Only this compose project.", callback=check_project_name),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object (schema 1) instead of a report.")
+]
+
+
+def fail(message: str, code: ExitCode) -> typer.Exit:
+    """Print one line to stderr and give the exit to raise."""
+    print(f"dockermem: {message}", file=sys.stderr)
+    return typer.Exit(int(code))
+
+
+def settings_from(flags: Mapping[str, object] | None = None) -> Settings:
+    """The settings in force, a bad value becoming exit 2."""
+    from dockermem.config import load_settings
+
+    return load_settings(flags)
+
+
+def make_client(settings: Settings, context: str | None = None) -> DockerClient:
+    """A docker client with the runner limits of the settings."""
+    from dockermem.docker.commands import DockerClient
+    from dockermem.docker.runner import DockerRunner, RunnerLimits
+
+    limits = RunnerLimits(
+        binary=settings.docker_binary,
+        concurrency=settings.docker_concurrency,
+        spacing_seconds=settings.docker_spacing_seconds,
+        timeout_seconds=settings.docker_timeout_seconds,
+        retries=settings.docker_retries,
+    )
+    return DockerClient(DockerRunner(limits, context=context))
+
+
+def run_async(main: Callable[[], Awaitable[T]]) -> T:
+    """Run a command's async body; turn dockermem's errors into one line and an exit code."""
+    import anyio
+
+    try:
+        return anyio.run(main)
+    except DockermemError as error:
+        raise fail(str(error), error.exit_code) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", ExitCode.INTERRUPTED) from None
+
+
+def load_settings_or_exit(flags: Mapping[str, object] | None = None) -> Settings:
+    """Settings, or exit 2 with the bad value named."""
+    try:
+        return settings_from(flags)
+    except ConfigError as error:
+        raise fail(str(error), error.exit_code) from None

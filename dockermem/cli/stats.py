@@ -1,0 +1,26 @@
+"""`dockermem stats`."""
+
+from __future__ import annotations
+
+from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, make_client, run_async
+from dockermem.cli.output import print_json, print_renderable
+
+
+def stats(project: ProjectOption = None, json: JsonOption = False) -> None:
+    """Statistics: host memory and CPU, Docker resource counts against their maxima,
+    cleanup totals, and the containers above 80 % of their memory limit."""
+    from dockermem.core.counters import read_counters
+    from dockermem.core.snapshot import take_snapshot
+
+    settings = load_settings_or_exit()
+    client = make_client(settings)
+    snapshot = run_async(lambda: take_snapshot(client, settings, project))
+    counters = read_counters(settings.state_path)
+    if json:
+        from dockermem.render.documents import stats_document
+
+        print_json(stats_document(snapshot, counters, settings.high_memory_percent))
+    else:
+        from dockermem.render.tables import build_statistics
+
+        print_renderable(build_statistics(snapshot, counters, settings.high_memory_percent))

@@ -1,0 +1,192 @@
+"""A snapshot of memory and Docker resources: the data behind `health` and `stats`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio
+
+from dockermem.config import Settings
+from dockermem.core.concurrency import Slot
+from dockermem.core.host import HostMemory, measure_host
+from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
+from dockermem.docker.commands import DockerClient
+from dockermem.docker.models import ContainerStats, ContainerSummary, EngineInfo, NamedResource
+
+# docker stats shows the engine's memory as the limit of a container that has none; limits
+# within this fraction of it are taken as "no limit" (stats rounds to four digits).
+NO_LIMIT_TOLERANCE = 0.002
+
+
+@dataclass(frozen=True)
+class ContainerMemory:
+    """One running container's memory against its limit."""
+
+    id: str
+    name: str
+    project: str | None
+    service: str | None
+    memory_usage_bytes: int
+    memory_limit_bytes: int | None
+    memory_percent: float | None
+    cpu_percent: float | None
+    level: ThresholdLevel
+
+    @property
+    def has_limit(self) -> bool:
+        return self.memory_limit_bytes is not None
+
+
+@dataclass(frozen=True)
+class ResourceCount:
+    """How many of one Docker resource exist, against the configured maximum."""
+
+    kind: str
+    used: int
+    maximum: int
+    level: ThresholdLevel
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.used / self.maximum
+
+
+@dataclass(frozen=True)
+class ResourceSnapshot:
+    """Host, engine and container memory, and resource counts, at one moment."""
+
+    taken_at: datetime
+    project: str | None
+    host: HostMemory
+    host_memory_level: ThresholdLevel
+    host_cpu_level: ThresholdLevel
+    engine: EngineInfo
+    max_memory_bytes: int
+    counts: tuple[ResourceCount, ...]
+    containers: tuple[ContainerMemory, ...]
+    source: str = "docker-stats"
+    high_memory: tuple[ContainerMemory, ...] = field(default=())
+
+    @property
+    def containers_memory_bytes(self) -> int:
+        return sum(container.memory_usage_bytes for container in self.containers)
+
+    @property
+    def worst_level(self) -> ThresholdLevel:
+        """The highest level of anything in the snapshot: what `health`'s exit code gates on."""
+        return worst_level(
+            [self.host_memory_level]
+            + [count.level for count in self.counts]
+            + [container.level for container in self.containers]
+        )
+
+
+def container_memory(
+    stats: ContainerStats,
+    summary: ContainerSummary | None,
+    engine_memory_bytes: int,
+    thresholds: Thresholds,
+) -> ContainerMemory:
+    """Join a stats line with the container's compose labels, and give it its level.
+
+    A container without a limit can use all of the engine's memory: its level is measured
+    against that, while its percentage stays null (it has no limit to be a percentage of).
+    """
+    limit = stats.memory_limit_bytes
+    if limit is not None and limit >= engine_memory_bytes * (1 - NO_LIMIT_TOLERANCE):
+        limit = None
+    if limit is not None:
+        exact = 100.0 * stats.memory_usage_bytes / limit
+        percent: float | None = round(exact, 2)
+        level = thresholds.level_for(exact)
+    else:
+        percent = None
+        level = thresholds.level_for(100.0 * stats.memory_usage_bytes / engine_memory_bytes)
+    return ContainerMemory(
+        id=stats.id if summary is None else summary.id,
+        name=stats.name if summary is None else summary.name,
+        project=None if summary is None else summary.project,
+        service=None if summary is None else summary.service,
+        memory_usage_bytes=stats.memory_usage_bytes,
+        memory_limit_bytes=limit,
+        memory_percent=percent,
+        cpu_percent=stats.cpu_percent,
+        level=level,
+    )
+
+
+def count_resources(
+    settings: Settings,
+    thresholds: Thresholds,
+    containers: list[ContainerSummary],
+    networks: list[NamedResource],
+    volumes: list[NamedResource],
+) -> tuple[ResourceCount, ...]:
+    """Containers, networks and volumes against DOCKER_MAX_CONTAINERS/NETWORKS/VOLUMES."""
+    figures = (
+        ("containers", len(containers), settings.max_containers),
+        ("networks", len(networks), settings.max_networks),
+        ("volumes", len(volumes), settings.max_volumes),
+    )
+    return tuple(
+        ResourceCount(kind, used, maximum, thresholds.level_for(100.0 * used / maximum))
+        for kind, used, maximum in figures
+    )
+
+
+async def take_snapshot(
+    client: DockerClient, settings: Settings, project: str | None = None
+) -> ResourceSnapshot:
+    """Read host, engine and container memory and the resource counts, all at once."""
+    thresholds = Thresholds.from_settings(settings)
+    host_slot: Slot[HostMemory] = Slot()
+    engine_slot: Slot[EngineInfo] = Slot()
+    networks_slot: Slot[list[NamedResource]] = Slot()
+    volumes_slot: Slot[list[NamedResource]] = Slot()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(host_slot.fill, measure_host)
+        tasks.start_soon(engine_slot.fill, client.engine_info)
+        tasks.start_soon(networks_slot.fill, client.networks)
+        tasks.start_soon(volumes_slot.fill, client.volumes)
+        all_containers = await client.containers()
+        in_scope = [c for c in all_containers if project is None or c.project == project]
+        running = [c for c in in_scope if c.state == "running"]
+        stats = await client.stats_snapshot([c.id for c in running])
+    host, engine = host_slot.value, engine_slot.value
+    networks, volumes = networks_slot.value, volumes_slot.value
+
+    by_id = {c.id: c for c in running}
+    containers = tuple(
+        sorted(
+            (
+                container_memory(s, _summary_for(s.id, by_id), engine.memory_total_bytes, thresholds)
+                for s in stats
+            ),
+            key=lambda c: (c.project or "", c.service or "", c.name),
+        )
+    )
+    high = tuple(
+        c
+        for c in containers
+        if c.memory_percent is not None and c.memory_percent >= settings.high_memory_percent
+    )
+    return ResourceSnapshot(
+        taken_at=datetime.now(UTC),
+        project=project,
+        host=host,
+        host_memory_level=thresholds.level_for(host.memory_percent),
+        host_cpu_level=thresholds.level_for(host.cpu_percent),
+        engine=engine,
+        max_memory_bytes=settings.max_memory_bytes,
+        counts=count_resources(settings, thresholds, all_containers, networks, volumes),
+        containers=containers,
+        high_memory=high,
+    )
+
+
+def _summary_for(stats_id: str, by_id: dict[str, ContainerSummary]) -> ContainerSummary | None:
+    found = by_id.get(stats_id)
+    if found is not None:
+        return found
+    return next((summary for cid, summary in by_id.items() if cid.startswith(stats_id)), None)

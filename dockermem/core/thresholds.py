@@ -1,0 +1,79 @@
+"""Threshold levels: SAFE, WARNING, CRITICAL and EMERGENCY, with their markers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from dockermem.config import Settings
+
+
+class ThresholdLevel(Enum):
+    """How close a figure is to its maximum. Ordered: SAFE < WARNING < CRITICAL < EMERGENCY."""
+
+    SAFE = "safe"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    EMERGENCY = "emergency"
+
+    @property
+    def rank(self) -> int:
+        return LEVEL_ORDER.index(self)
+
+    @property
+    def marker(self) -> str:
+        return MARKERS[self]
+
+    def __ge__(self, other: ThresholdLevel) -> bool:
+        return self.rank >= other.rank
+
+    def __gt__(self, other: ThresholdLevel) -> bool:
+        return self.rank > other.rank
+
+    def __le__(self, other: ThresholdLevel) -> bool:
+        return self.rank <= other.rank
+
+    def __lt__(self, other: ThresholdLevel) -> bool:
+        return self.rank < other.rank
+
+
+LEVEL_ORDER = (
+    ThresholdLevel.SAFE,
+    ThresholdLevel.WARNING,
+    ThresholdLevel.CRITICAL,
+    ThresholdLevel.EMERGENCY,
+)
+MARKERS = {
+    ThresholdLevel.SAFE: "✅",
+    ThresholdLevel.WARNING: "⚠️",
+    ThresholdLevel.CRITICAL: "❌",
+    ThresholdLevel.EMERGENCY: "🚨",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The percentages at which each level begins (defaults: 50, 75, 90)."""
+
+    warning: float = 50.0
+    critical: float = 75.0
+    emergency: float = 90.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        return cls(settings.warning_percent, settings.critical_percent, settings.emergency_percent)
+
+    def level_for(self, percent: float) -> ThresholdLevel:
+        """The level of a percentage of some maximum."""
+        if percent >= self.emergency:
+            return ThresholdLevel.EMERGENCY
+        if percent >= self.critical:
+            return ThresholdLevel.CRITICAL
+        if percent >= self.warning:
+            return ThresholdLevel.WARNING
+        return ThresholdLevel.SAFE
+
+
+def worst_level(levels: list[ThresholdLevel]) -> ThresholdLevel:
+    """The highest of some levels (SAFE when there are none)."""
+    return max(levels, key=lambda level: level.rank, default=ThresholdLevel.SAFE)

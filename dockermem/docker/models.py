@@ -1,0 +1,100 @@
+"""Typed values parsed from docker's output. Nothing above the docker layer sees raw strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    """One container's line of `docker stats`."""
+
+    id: str
+    name: str
+    memory_usage_bytes: int
+    memory_limit_bytes: int | None
+    memory_percent: float | None
+    cpu_percent: float | None
+    pids: int | None
+
+
+@dataclass(frozen=True)
+class ContainerSummary:
+    """One container of `docker ps -a`, with the compose labels that scope it."""
+
+    id: str
+    name: str
+    image: str
+    state: str
+    status: str
+    created_at: str
+    project: str | None
+    service: str | None
+    working_dir: str | None
+    config_files: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting", "paused")
+
+    @property
+    def is_compose_managed(self) -> bool:
+        """Compose sets the project label together with its working_dir/config_files labels."""
+        return self.project is not None and bool(self.working_dir or self.config_files)
+
+
+@dataclass(frozen=True)
+class ComposeContainer:
+    """One container of `docker compose ps`."""
+
+    id: str
+    name: str
+    project: str
+    service: str
+    state: str
+    health: str
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
+class ComposeServiceMemory:
+    """The memory one compose service declares (bytes; None when it declares none)."""
+
+    name: str
+    limit_bytes: int | None
+    reservation_bytes: int | None
+    network_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class ComposeProjectConfig:
+    """What `docker compose config` says a project is made of."""
+
+    name: str
+    services: tuple[ComposeServiceMemory, ...]
+    networks: tuple[str, ...]
+    volumes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What `docker info` says of the engine."""
+
+    name: str
+    server_version: str
+    operating_system: str
+    memory_total_bytes: int
+    cpus: int
+    containers: int
+    containers_running: int
+    cgroup_version: str | None
+    cgroup_driver: str | None
+
+
+@dataclass(frozen=True)
+class NamedResource:
+    """A network or volume, with the compose project label it carries (if any)."""
+
+    name: str
+    driver: str
+    project: str | None

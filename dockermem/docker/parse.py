@@ -1,0 +1,338 @@
+"""Parsers for docker's output. Each raises only `ParseError` on input it cannot read."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dockermem.docker.models import (
+    ComposeContainer,
+    ComposeProjectConfig,
+    ComposeServiceMemory,
+    ContainerStats,
+    ContainerSummary,
+    EngineInfo,
+    NamedResource,
+)
+from dockermem.errors import ParseError
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
+
+# Units docker and compose print. Docker's stats use binary units (KiB, MiB); its human sizes
+# use decimal ones (kB, MB). A bare letter (512m) is compose's RAMInBytes form: binary.
+SIZE_UNITS: dict[str, int] = {
+    "": 1, "b": 1,
+    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4, "pb": 1000**5,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4, "pib": 1024**5,
+    "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5,
+}  # fmt: skip
+SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$")
+# `docker stats` writes cursor codes (ESC[H, ESC[J, ESC[K...) between frames, even in JSON.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+CLEAR_SCREEN = "\x1b[H"
+
+
+def parse_size(text: str) -> int:
+    """Bytes from a size as docker or compose prints it: `1.355MiB`, `796 KiB`, `512m`, `0B`."""
+    match = SIZE_PATTERN.match(text)
+    if match is None:
+        raise ParseError("size", text)
+    number, unit = match.groups()
+    multiplier = SIZE_UNITS.get(unit.lower())
+    if multiplier is None:
+        raise ParseError("size", text, f"unknown unit {unit!r}")
+    value = float(number) * multiplier
+    if not math.isfinite(value) or value >= 2**63:
+        raise ParseError("size", text, "out of range")
+    return round(value)
+
+
+def parse_percent(text: str) -> float | None:
+    """A percentage such as `12.5%`; None for docker's `--` (not measured)."""
+    stripped = text.strip()
+    if stripped in ("--", ""):
+        return None
+    number = stripped.removesuffix("%").strip()
+    try:
+        value = float(number)
+    except ValueError:
+        raise ParseError("percentage", text) from None
+    if not math.isfinite(value) or value < 0:
+        raise ParseError("percentage", text, "out of range")
+    return value
+
+
+def strip_escape_codes(line: str) -> str:
+    """A line of `docker stats` output without the terminal codes written between frames."""
+    return ANSI_ESCAPE.sub("", line)
+
+
+def starts_frame(line: str) -> bool:
+    """True when this raw line of a `docker stats` stream begins a new frame."""
+    return CLEAR_SCREEN in line
+
+
+def _load_object(what: str, text: str) -> Mapping[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ParseError(what, text, "not JSON") from None
+    if not isinstance(value, dict):
+        raise ParseError(what, text, "not a JSON object")
+    return value
+
+
+def _string(what: str, document: Mapping[str, Any], key: str, text: str) -> str:
+    value = document.get(key)
+    if not isinstance(value, str):
+        raise ParseError(what, text, f"field {key!r} missing or not a string")
+    return value
+
+
+def _optional_string(document: Mapping[str, Any], key: str) -> str | None:
+    value = document.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def parse_stats_line(line: str) -> ContainerStats:
+    """One line of `docker stats --format '{{json .}}'` (escape codes are stripped first)."""
+    text = strip_escape_codes(line).strip()
+    what = "docker stats line"
+    document = _load_object(what, text)
+    name = _string(what, document, "Name", text)
+    container_id = _optional_string(document, "ID") or _string(what, document, "Container", text)
+    usage_text = _string(what, document, "MemUsage", text)
+    try:
+        usage, limit = _parse_memory_usage(usage_text)
+        memory_percent = parse_percent(_string(what, document, "MemPerc", text))
+        cpu_percent = parse_percent(_string(what, document, "CPUPerc", text))
+    except ParseError as error:
+        raise ParseError(what, text, str(error)) from None
+    if limit is None:
+        memory_percent = None  # no limit: there is no percentage of it
+    pids_text = document.get("PIDs")
+    pids = int(pids_text) if isinstance(pids_text, str) and pids_text.isdigit() else None
+    return ContainerStats(
+        id=container_id,
+        name=name.lstrip("/"),
+        memory_usage_bytes=usage,
+        memory_limit_bytes=limit,
+        memory_percent=memory_percent,
+        cpu_percent=cpu_percent,
+        pids=pids,
+    )
+
+
+def _parse_memory_usage(text: str) -> tuple[int, int | None]:
+    """`1.355MiB / 9.459GiB`, `796 KiB / 64 MiB`, `0B / 0B`, `--`, or Windows' `22.5MiB`."""
+    if text.strip() in ("--", ""):
+        return 0, None
+    used, slash, limit = text.partition("/")
+    usage = parse_size(used)
+    if not slash:
+        return usage, None  # Windows containers report no limit
+    limit_bytes = parse_size(limit)
+    return usage, (limit_bytes if limit_bytes > 0 else None)
+
+
+def parse_stats_lines(text: str) -> list[ContainerStats]:
+    """Every container line of a `docker stats --no-stream --format '{{json .}}'` output."""
+    stats = []
+    for raw in text.splitlines():
+        line = strip_escape_codes(raw).strip()
+        if line:
+            stats.append(parse_stats_line(line))
+    return stats
+
+
+def iter_json_objects(what: str, text: str) -> Iterator[Mapping[str, Any]]:
+    """Objects from JSON lines, or from one JSON array (as some older tools print)."""
+    stripped = text.strip()
+    if not stripped:
+        return
+    if stripped.startswith("["):
+        try:
+            value = json.loads(stripped)
+        except (ValueError, RecursionError):
+            raise ParseError(what, text, "not JSON") from None
+        if not isinstance(value, list):
+            raise ParseError(what, text, "not a JSON array")
+        for item in value:
+            if not isinstance(item, dict):
+                raise ParseError(what, text, "an item is not a JSON object")
+            yield item
+        return
+    for line in stripped.splitlines():
+        if line.strip():
+            yield _load_object(what, line.strip())
+
+
+def _label_map(labels: str) -> dict[str, str]:
+    """`docker ps`'s comma-joined labels. A piece without `=` continues the previous value
+    (compose's config_files label holds commas itself)."""
+    result: dict[str, str] = {}
+    last_key: str | None = None
+    for piece in labels.split(","):
+        key, equals, value = piece.partition("=")
+        if equals and key:
+            result[key] = value
+            last_key = key
+        elif last_key is not None:
+            result[last_key] += "," + piece
+    return result
+
+
+def parse_container_summary(document: Mapping[str, Any], text: str = "") -> ContainerSummary:
+    """One container of `docker ps -a --format '{{json .}}'` (or dockermem's own template)."""
+    what = "docker ps line"
+    text = text or json.dumps(document)[:200]
+    labels_text = document.get("Labels")
+    labels = _label_map(labels_text) if isinstance(labels_text, str) else {}
+
+    def label(field: str, key: str) -> str | None:
+        return _optional_string(document, field) if field in document else (labels.get(key) or None)
+
+    return ContainerSummary(
+        id=_string(what, document, "ID", text),
+        name=_string(what, document, "Names", text).split(",")[0].lstrip("/"),
+        image=_optional_string(document, "Image") or "",
+        state=(_optional_string(document, "State") or "").lower(),
+        status=_optional_string(document, "Status") or "",
+        created_at=_optional_string(document, "CreatedAt") or "",
+        project=label("Project", PROJECT_LABEL),
+        service=label("Service", SERVICE_LABEL),
+        working_dir=label("WorkingDir", WORKING_DIR_LABEL),
+        config_files=label("ConfigFiles", CONFIG_FILES_LABEL),
+    )
+
+
+def parse_container_summaries(text: str) -> list[ContainerSummary]:
+    """Every container of `docker ps -a`."""
+    return [parse_container_summary(item) for item in iter_json_objects("docker ps output", text)]
+
+
+def parse_named_resources(what: str, text: str) -> list[NamedResource]:
+    """Networks of `docker network ls` or volumes of `docker volume ls` (`{{json .}}`)."""
+    resources = []
+    for item in iter_json_objects(what, text):
+        labels_text = item.get("Labels")
+        labels = _label_map(labels_text) if isinstance(labels_text, str) else {}
+        resources.append(
+            NamedResource(
+                name=_string(what, item, "Name", json.dumps(item)[:200]),
+                driver=_optional_string(item, "Driver") or "",
+                project=labels.get(PROJECT_LABEL) or None,
+            )
+        )
+    return resources
+
+
+def parse_compose_ps(text: str) -> list[ComposeContainer]:
+    """`docker compose ps --format json`: JSON lines, or one JSON array before Compose 2.21
+    (docker/compose#10958 changed it)."""
+    what = "docker compose ps output"
+    containers = []
+    for item in iter_json_objects(what, text):
+        exit_code = item.get("ExitCode")
+        containers.append(
+            ComposeContainer(
+                id=_string(what, item, "ID", text),
+                name=_string(what, item, "Name", text),
+                project=_optional_string(item, "Project") or "",
+                service=_string(what, item, "Service", text),
+                state=(_optional_string(item, "State") or "").lower(),
+                health=(_optional_string(item, "Health") or "").lower(),
+                exit_code=exit_code
+                if isinstance(exit_code, int) and not isinstance(exit_code, bool)
+                else None,
+            )
+        )
+    return containers
+
+
+def parse_compose_memory(value: object, what: str) -> int | None:
+    """A compose memory figure: a byte count (compose config prints quoted strings) or `512m`."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ParseError(what, str(value))
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0 or value >= 2**63:
+            raise ParseError(what, str(value), "out of range")
+        return int(value) or None
+    if isinstance(value, str):
+        return parse_size(value) or None
+    raise ParseError(what, str(value)[:80])
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def parse_compose_config(text: str) -> ComposeProjectConfig:
+    """The memory figures of each service in `docker compose config --format json`."""
+    what = "docker compose config output"
+    document = _load_object(what, text)
+    services_document = document.get("services")
+    if not isinstance(services_document, dict):
+        raise ParseError(what, text, "no services")
+    services = []
+    for name, raw_service in sorted(services_document.items()):
+        service = _mapping(raw_service)
+        resources = _mapping(_mapping(service.get("deploy")).get("resources"))
+        limit = parse_compose_memory(_mapping(resources.get("limits")).get("memory"), f"{name} limit")
+        if limit is None:
+            limit = parse_compose_memory(service.get("mem_limit"), f"{name} mem_limit")
+        reservation = parse_compose_memory(service.get("mem_reservation"), f"{name} mem_reservation")
+        if reservation is None:
+            reservation = parse_compose_memory(
+                _mapping(resources.get("reservations")).get("memory"), f"{name} reservation"
+            )
+        network_mode = service.get("network_mode")
+        services.append(
+            ComposeServiceMemory(
+                name=str(name),
+                limit_bytes=limit,
+                reservation_bytes=reservation,
+                network_mode=network_mode if isinstance(network_mode, str) else None,
+            )
+        )
+    return ComposeProjectConfig(
+        name=_optional_string(document, "name") or "",
+        services=tuple(services),
+        networks=tuple(sorted(str(key) for key in _mapping(document.get("networks")))),
+        volumes=tuple(sorted(str(key) for key in _mapping(document.get("volumes")))),
+    )
+
+
+def _int_field(what: str, document: Mapping[str, Any], key: str, text: str) -> int:
+    value = document.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ParseError(what, text, f"field {key!r} missing or not a count")
+    return value
+
+
+def parse_engine_info(text: str) -> EngineInfo:
+    """`docker info --format '{{json .}}'`."""
+    what = "docker info output"
+    document = _load_object(what, text.strip())
+    memory_total = _int_field(what, document, "MemTotal", text)
+    if memory_total <= 0:
+        raise ParseError(what, text, "MemTotal is not positive")
+    return EngineInfo(
+        name=_optional_string(document, "Name") or "",
+        server_version=_optional_string(document, "ServerVersion") or "",
+        operating_system=_optional_string(document, "OperatingSystem") or "",
+        memory_total_bytes=memory_total,
+        cpus=_int_field(what, document, "NCPU", text),
+        containers=_int_field(what, document, "Containers", text),
+        containers_running=_int_field(what, document, "ContainersRunning", text),
+        cgroup_version=_optional_string(document, "CgroupVersion"),
+        cgroup_driver=_optional_string(document, "CgroupDriver"),
+    )

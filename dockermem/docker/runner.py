@@ -1,0 +1,259 @@
+"""The one door to docker: every docker subprocess is started here, and nowhere else.
+
+It owns the argv list (never a shell), the limit on concurrent calls, the spacing between
+their starts, the timeout that kills a call's whole process group, retries with backoff for
+transient daemon errors, and the typed errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+import anyio.abc
+from anyio.streams.text import TextReceiveStream
+
+from dockermem.errors import (
+    DaemonUnreachableError,
+    DockerCommandError,
+    DockerNotInstalledError,
+    DockerTimeoutError,
+)
+
+log = logging.getLogger(__name__)
+
+# stderr of a client that cannot reach its daemon at all: fail at once, never retry.
+DAEMON_UNREACHABLE = re.compile(
+    r"Cannot connect to the Docker daemon|error during connect|Is the docker daemon running"
+    r"|dial unix .*: connect: (no such file or directory|connection refused|permission denied)"
+)
+# stderr of a daemon that answered badly this once: worth another try after a pause.
+TRANSIENT_DAEMON_ERROR = re.compile(
+    r"connection reset by peer|unexpected EOF|i/o timeout|TLS handshake timeout"
+    r"|503 Service Unavailable|502 Bad Gateway|context deadline exceeded|server is busy",
+    re.IGNORECASE,
+)
+STDERR_KEPT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RunnerLimits:
+    """How the runner may use docker: binary, concurrency, spacing, timeout and retries."""
+
+    binary: str = "docker"
+    concurrency: int = 4
+    spacing_seconds: float = 0.02
+    timeout_seconds: float = 30.0
+    retries: int = 2
+    backoff_seconds: float = 0.25
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a finished docker command printed."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class DockerRunner:
+    """Runs docker commands for one engine (one `--context`, or the user's current one)."""
+
+    def __init__(self, limits: RunnerLimits, context: str | None = None) -> None:
+        self.limits = limits
+        self.context = context
+        self._limiter = anyio.CapacityLimiter(limits.concurrency)
+        self._spacing_lock = anyio.Lock()
+        self._last_start = -math.inf
+        self._binary_path: str | None = None
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        """The full argv of a docker command, with the context when one is set."""
+        prefix = [self._resolve_binary()]
+        if self.context is not None:
+            prefix += ["--context", self.context]
+        return prefix + list(args)
+
+    def _resolve_binary(self) -> str:
+        if self._binary_path is None:
+            found = shutil.which(self.limits.binary)
+            if found is None:
+                raise DockerNotInstalledError(self.limits.binary)
+            self._binary_path = found
+        return self._binary_path
+
+    async def _wait_for_turn(self) -> None:
+        """Space the starts of docker calls by at least the configured spacing."""
+        async with self._spacing_lock:
+            wait = self._last_start + self.limits.spacing_seconds - time.monotonic()
+            if wait > 0:
+                await anyio.sleep(wait)
+            self._last_start = time.monotonic()
+
+    async def run(
+        self,
+        args: Sequence[str],
+        *,
+        time_limit: float | None = None,
+        retries: int | None = None,
+        check: bool = True,
+        stdin: bytes | None = None,
+    ) -> CommandResult:
+        """Run one docker command to its end and return what it printed.
+
+        Raises the typed errors: not installed, daemon unreachable, timed out (after the
+        retries), or command failed (when `check`). Pass `retries=0` for a command that must
+        not run twice, such as one that changes state.
+        """
+        argv = self.argv(args)
+        timeout = self.limits.timeout_seconds if time_limit is None else time_limit
+        attempts = 1 + (self.limits.retries if retries is None else retries)
+        for attempt in range(1, attempts + 1):
+            last_try = attempt == attempts
+            async with self._limiter:
+                await self._wait_for_turn()
+                log.debug("docker call (try %d): %s", attempt, argv)
+                result = await _run_process_group(argv, timeout, stdin)
+            if result is None:
+                if last_try:
+                    raise DockerTimeoutError(argv, timeout, attempts)
+            elif result.returncode != 0 and DAEMON_UNREACHABLE.search(result.stderr):
+                raise DaemonUnreachableError(argv, result.stderr)
+            elif result.returncode != 0 and TRANSIENT_DAEMON_ERROR.search(result.stderr):
+                if last_try:
+                    raise DockerCommandError(argv, result.returncode, result.stdout, result.stderr)
+            else:
+                if check and result.returncode != 0:
+                    raise DockerCommandError(argv, result.returncode, result.stdout, result.stderr)
+                return result
+            await anyio.sleep(self.limits.backoff_seconds * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @asynccontextmanager
+    async def stream(self, args: Sequence[str]) -> AsyncIterator[LineStream]:
+        """Start a long-running docker command and read its output line by line.
+
+        Leaving the block (or cancelling it) ends the command's whole process group.
+        """
+        argv = self.argv(args)
+        async with self._limiter:
+            await self._wait_for_turn()
+        log.debug("docker stream: %s", argv)
+        process = await _open_process_group(argv, stdin=None)
+        line_stream = LineStream(argv, process)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(line_stream.drain_stderr)
+                try:
+                    yield line_stream
+                finally:
+                    tasks.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _end_process_group(process)
+
+
+class LineStream:
+    """The stdout of a long-running docker command, as lines (partial lines are kept)."""
+
+    def __init__(self, argv: list[str], process: anyio.abc.Process) -> None:
+        self.argv = tuple(argv)
+        self.process = process
+        self.stderr = ""
+
+    async def drain_stderr(self) -> None:
+        if self.process.stderr is None:
+            return
+        async for chunk in TextReceiveStream(self.process.stderr, errors="replace"):
+            self.stderr = (self.stderr + chunk)[-STDERR_KEPT_BYTES:]
+
+    async def lines(self) -> AsyncIterator[str]:
+        """Each complete line of stdout, without its newline; ends when the command does."""
+        assert self.process.stdout is not None
+        pending = ""
+        async for chunk in TextReceiveStream(self.process.stdout, errors="replace"):
+            pending += chunk
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                yield line
+        if pending:
+            yield pending
+
+    async def wait(self) -> int:
+        """The command's exit code, once it has ended."""
+        return await self.process.wait()
+
+
+async def _open_process_group(argv: list[str], stdin: int | None) -> anyio.abc.Process:
+    # A session of its own, so that a timeout or a cancel can end docker together with
+    # any child it started (compose is a plugin process of the docker client).
+    try:
+        return await anyio.open_process(argv, stdin=stdin, start_new_session=True)
+    except FileNotFoundError:
+        raise DockerNotInstalledError(argv[0]) from None
+
+
+async def _end_process_group(process: anyio.abc.Process) -> None:
+    """End a command and everything it started; reap it so that no zombie stays."""
+    if process.returncode is None:
+        _signal_group(process.pid, signal.SIGTERM)
+        with anyio.move_on_after(2):
+            await process.wait()
+    _signal_group(process.pid, signal.SIGKILL)
+    if process.returncode is None:
+        await process.wait()
+    await process.aclose()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def _run_process_group(argv: list[str], time_limit: float, stdin: bytes | None) -> CommandResult | None:
+    """Run a command to its end; None when it did not finish within `time_limit` (it is killed)."""
+    process = await _open_process_group(argv, stdin=subprocess.PIPE if stdin is not None else None)
+    stdout_chunks: list[bytes] = []
+    stderr_chunks: list[bytes] = []
+
+    async def drain(stream: anyio.abc.ByteReceiveStream | None, into: list[bytes]) -> None:
+        if stream is not None:
+            into.extend([chunk async for chunk in stream])
+
+    finished = False
+    try:
+        with anyio.move_on_after(time_limit):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(drain, process.stdout, stdout_chunks)
+                tasks.start_soon(drain, process.stderr, stderr_chunks)
+                if process.stdin is not None and stdin is not None:
+                    await process.stdin.send(stdin)
+                    await process.stdin.aclose()
+            await process.wait()
+            finished = True
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _end_process_group(process)
+    if not finished:
+        return None
+    assert process.returncode is not None
+    return CommandResult(
+        argv=tuple(argv),
+        returncode=process.returncode,
+        stdout=b"".join(stdout_chunks).decode("utf-8", errors="replace"),
+        stderr=b"".join(stderr_chunks).decode("utf-8", errors="replace"),
+    )

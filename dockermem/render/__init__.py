@@ -1,0 +1,1 @@
+"""Pure renderers: data in, Rich renderables or JSON documents out. Nothing here prints."""

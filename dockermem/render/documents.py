@@ -1,0 +1,76 @@
+"""The JSON documents of `health --json` and `stats --json` (schema 1: keep it stable)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from dockermem.core.counters import CleanupCounters
+from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
+
+SCHEMA_VERSION = 1
+
+
+def container_document(container: ContainerMemory) -> dict[str, Any]:
+    """One container, as every JSON output of dockermem gives it."""
+    return {
+        "id": container.id,
+        "name": container.name,
+        "project": container.project,
+        "service": container.service,
+        "memory_usage_bytes": container.memory_usage_bytes,
+        "memory_limit_bytes": container.memory_limit_bytes,
+        "memory_percent": container.memory_percent,
+        "cpu_percent": container.cpu_percent,
+        "level": container.level.value,
+    }
+
+
+def health_document(snapshot: ResourceSnapshot) -> dict[str, Any]:
+    """The `health --json` object."""
+    host = snapshot.host
+    counts = {count.kind: count for count in snapshot.counts}
+    return {
+        "schema": SCHEMA_VERSION,
+        "taken_at": snapshot.taken_at.isoformat(),
+        "project": snapshot.project,
+        "source": snapshot.source,
+        "level": snapshot.worst_level.value,
+        "host": {
+            "memory_total_bytes": host.memory_total_bytes,
+            "memory_used_bytes": host.memory_used_bytes,
+            "memory_available_bytes": host.memory_available_bytes,
+            "memory_percent": host.memory_percent,
+            "cpu_percent": host.cpu_percent,
+            "memory_level": snapshot.host_memory_level.value,
+        },
+        "engine": {
+            "name": snapshot.engine.name,
+            "server_version": snapshot.engine.server_version,
+            "memory_total_bytes": snapshot.engine.memory_total_bytes,
+            "containers_memory_bytes": snapshot.containers_memory_bytes,
+            "containers": counts["containers"].used,
+            "networks": counts["networks"].used,
+            "volumes": counts["volumes"].used,
+            "limits": {
+                "containers": counts["containers"].maximum,
+                "networks": counts["networks"].maximum,
+                "volumes": counts["volumes"].maximum,
+                "memory_bytes": snapshot.max_memory_bytes,
+            },
+        },
+        "containers": [container_document(container) for container in snapshot.containers],
+    }
+
+
+def stats_document(
+    snapshot: ResourceSnapshot, counters: CleanupCounters, high_memory_percent: float
+) -> dict[str, Any]:
+    """The `stats --json` object: the health document plus cleanup totals and high-memory list."""
+    document = health_document(snapshot)
+    document["cleanup"] = asdict(counters)
+    document["high_memory"] = {
+        "threshold_percent": high_memory_percent,
+        "containers": [container.name for container in snapshot.high_memory],
+    }
+    return document

@@ -1,0 +1,154 @@
+"""The health report and statistics as Rich renderables (pure: data in, renderable out)."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from dockermem.core.counters import CleanupCounters
+from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
+from dockermem.core.thresholds import ThresholdLevel
+from dockermem.render.styles import format_bytes, format_percent, style_for
+
+
+def _level_cell(level: ThresholdLevel, percent: float | None) -> Text:
+    return Text(f"{level.marker} {format_percent(percent)}", style=style_for(level))
+
+
+def environment_line(snapshot: ResourceSnapshot) -> str:
+    """Which engine and which containers the report is about."""
+    engine = snapshot.engine
+    cgroup = f", cgroup {engine.cgroup_version}" if engine.cgroup_version else ""
+    scope = f"project {snapshot.project}" if snapshot.project else "all containers"
+    return (
+        f"Engine: {engine.name or 'docker'} (Docker {engine.server_version}{cgroup}, "
+        f"{engine.cpus} CPUs, {format_bytes(engine.memory_total_bytes)})  Scope: {scope}"
+    )
+
+
+def build_resource_table(snapshot: ResourceSnapshot) -> Table:
+    """Host memory and CPU, engine memory, and the resource counts, each with its level."""
+    table = Table(title="MEMORY & RESOURCE STATUS", title_justify="left", show_header=False, box=None)
+    table.add_column("Resource", min_width=15)
+    table.add_column("Level", justify="right", min_width=9)
+    table.add_column("Detail")
+    host = snapshot.host
+    table.add_row(
+        "System Memory",
+        _level_cell(snapshot.host_memory_level, host.memory_percent),
+        f"{format_bytes(host.memory_used_bytes)} / {format_bytes(host.memory_total_bytes)}",
+    )
+    table.add_row("System CPU", _level_cell(snapshot.host_cpu_level, host.cpu_percent), "Current load")
+    engine_total = snapshot.engine.memory_total_bytes
+    engine_percent = 100.0 * snapshot.containers_memory_bytes / engine_total
+    table.add_row(
+        "Engine Memory",
+        Text(f"{format_percent(engine_percent)}"),
+        f"{format_bytes(snapshot.containers_memory_bytes)} in containers / {format_bytes(engine_total)}",
+    )
+    for count in snapshot.counts:
+        table.add_row(
+            count.kind.capitalize(),
+            _level_cell(count.level, count.percent),
+            f"{count.used} / {count.maximum}",
+        )
+    return table
+
+
+def usage_text(container: ContainerMemory) -> str:
+    """`60.2MiB / 256MiB`, or `12.0MiB / no limit`."""
+    limit = (
+        format_bytes(container.memory_limit_bytes) if container.memory_limit_bytes is not None else "no limit"
+    )
+    return f"{format_bytes(container.memory_usage_bytes)} / {limit}"
+
+
+def build_memory_table(containers: tuple[ContainerMemory, ...]) -> Table:
+    """The per-container table: name, usage / limit, memory % and CPU %, coloured by level."""
+    table = Table(title="CONTAINER MEMORY DETAILS", title_justify="left")
+    table.add_column("Container")
+    table.add_column("Service")
+    table.add_column("Memory Usage", justify="right")
+    table.add_column("Mem %", justify="right")
+    table.add_column("CPU %", justify="right")
+    for container in containers:
+        style = style_for(container.level)
+        memory_percent = (
+            Text(f"{container.level.marker} {format_percent(container.memory_percent)}")
+            if container.has_limit
+            else Text("⚠️ no limit", style="yellow")
+        )
+        table.add_row(
+            container.name,
+            container.service or "—",
+            usage_text(container),
+            memory_percent,
+            format_percent(container.cpu_percent),
+            style=style,
+        )
+    if not containers:
+        table.add_row("(no running containers)", "", "", "", "")
+    return table
+
+
+def build_health_report(snapshot: ResourceSnapshot) -> Group:
+    """The whole health report, in the shape of the design's sample."""
+    parts: list[RenderableType] = [
+        Rule("DOCKERMEM HEALTH REPORT", characters="="),
+        Text(environment_line(snapshot)),
+        Text(f"Containers checked: {len(snapshot.containers)}"),
+        Text(""),
+        build_resource_table(snapshot),
+        Text(""),
+        build_memory_table(snapshot.containers),
+    ]
+    unlimited = [c.name for c in snapshot.containers if not c.has_limit]
+    if unlimited:
+        parts.append(Text(f"⚠️  No memory limit: {', '.join(unlimited)}", style="yellow"))
+    worst = snapshot.worst_level
+    parts.append(Text(f"Overall: {worst.marker} {worst.value.upper()}", style=style_for(worst)))
+    parts.append(Rule(characters="="))
+    return Group(*parts)
+
+
+def build_statistics(
+    snapshot: ResourceSnapshot, counters: CleanupCounters, high_memory_percent: float
+) -> Group:
+    """The statistics: host figures, resource counts, cleanup totals and high-memory containers."""
+    table = Table(title="DOCKERMEM STATISTICS", title_justify="left", show_header=False, box=None)
+    table.add_column("Figure", min_width=24)
+    table.add_column("Value")
+    host = snapshot.host
+    table.add_row("System memory", _level_cell(snapshot.host_memory_level, host.memory_percent))
+    table.add_row("System CPU", _level_cell(snapshot.host_cpu_level, host.cpu_percent))
+    for count in snapshot.counts:
+        table.add_row(
+            count.kind.capitalize(),
+            _level_cell(count.level, count.percent).append(f"  {count.used} / {count.maximum}"),
+        )
+    table.add_row("Memory limit (max)", format_bytes(snapshot.max_memory_bytes))
+    table.add_row("Cleanup runs", str(counters.cleanup_runs))
+    table.add_row(
+        "Removed by cleanup",
+        f"{counters.containers_removed} containers, {counters.networks_removed} networks, "
+        f"{counters.volumes_removed} volumes ({format_bytes(counters.bytes_freed)} freed)",
+    )
+    parts: list[RenderableType] = [table, Text("")]
+    if snapshot.high_memory:
+        high = Table(title=f"CONTAINERS ABOVE {high_memory_percent:g}% OF THEIR LIMIT", title_justify="left")
+        high.add_column("Container")
+        high.add_column("Memory Usage", justify="right")
+        high.add_column("Mem %", justify="right")
+        for container in snapshot.high_memory:
+            high.add_row(
+                container.name,
+                usage_text(container),
+                format_percent(container.memory_percent),
+                style=style_for(container.level),
+            )
+        parts.append(high)
+    else:
+        parts.append(Text(f"No container is above {high_memory_percent:g}% of its limit."))
+    return Group(*parts)
