@@ -74,10 +74,31 @@ def run_async(main: Callable[[], Awaitable[T]]) -> T:
 
     try:
         return anyio.run(main)
+    except BaseExceptionGroup as group:
+        # Task groups wrap what their tasks raised: report the first of dockermem's own.
+        error = _first_leaf(group)
+        if isinstance(error, DockermemError):
+            raise fail(str(error), error.exit_code) from None
+        if isinstance(error, KeyboardInterrupt):
+            raise fail("interrupted", ExitCode.INTERRUPTED) from None
+        raise
     except DockermemError as error:
         raise fail(str(error), error.exit_code) from None
     except KeyboardInterrupt:
         raise fail("interrupted", ExitCode.INTERRUPTED) from None
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception in a (nested) group that is dockermem's own, else the first of all."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, BaseExceptionGroup):
+            pending[:0] = list(current.exceptions)
+        else:
+            leaves.append(current)
+    return next((leaf for leaf in leaves if isinstance(leaf, DockermemError)), leaves[0])
 
 
 def load_settings_or_exit(flags: Mapping[str, object] | None = None) -> Settings:

@@ -1,0 +1,111 @@
+"""Helpers for tests against the real engine: compose projects and containers that hold a
+known amount of memory (the memhog test image), always removed afterwards."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+MIB = 1024 * 1024
+MEMHOG_IMAGE = "dockermem/memhog:test"
+TEST_LABEL = "dockermem.test"
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def dockermem(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The real command, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "dockermem", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def memhog_service(
+    mib: float, limit: str | None, *, grow: float = 0.0, healthy: bool = True
+) -> dict[str, object]:
+    """A compose service whose main process holds `mib` MiB (and grows by `grow` MiB/s)."""
+    command = ["memhog", f"{mib:g}"] + ([f"{grow:g}"] if grow else [])
+    service: dict[str, object] = {
+        "image": MEMHOG_IMAGE,
+        "command": command,
+        "network_mode": "none",
+        "labels": {TEST_LABEL: "1"},
+        "healthcheck": {
+            "test": ["CMD", "cat", "/tmp/ready"] if healthy else ["CMD", "false"],
+            "interval": "1s",
+            "timeout": "2s",
+            "retries": 30,
+        },
+    }
+    if limit is not None:
+        service["mem_limit"] = limit
+    return service
+
+
+@dataclass
+class ComposeProject:
+    """A compose project written to a temporary file; `down` removes everything it made."""
+
+    name: str
+    file: Path
+    services: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def write(self) -> Path:
+        self.file.write_text(yaml.safe_dump({"name": self.name, "services": self.services}))
+        return self.file
+
+    def compose(
+        self, *args: str, check: bool = True, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
+        return docker("compose", "-f", str(self.file), "-p", self.name, *args, check=check, timeout=timeout)
+
+    def up(self, *services: str) -> None:
+        self.write()
+        self.compose("up", "-d", "--wait", *services)
+
+    def down(self) -> None:
+        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "1", check=False)
+
+    def container_id(self, service: str) -> str:
+        return self.compose("ps", "-a", "-q", service).stdout.strip()
+
+
+def run_container(name: str, args: Sequence[str], *, labels: dict[str, str] | None = None) -> str:
+    """`docker run -d` with no network; returns the container id."""
+    label_args = [
+        item
+        for key, value in {TEST_LABEL: "1", **(labels or {})}.items()
+        for item in ("--label", f"{key}={value}")
+    ]
+    return docker("run", "-d", "--network", "none", "--name", name, *label_args, *args).stdout.strip()
+
+
+def wait_until(predicate: object, timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def inspect(container: str) -> dict[str, object]:
+    document = json.loads(docker("inspect", container).stdout)[0]
+    assert isinstance(document, dict)
+    return document

@@ -1,0 +1,146 @@
+"""`health` and `stats` against the real engine, with containers holding known memory."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.realdocker import MIB, ComposeProject, dockermem, memhog_service, unique_name
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+HELD_MIB = {"zero": 0, "forty": 40, "hundred": 100}
+
+
+@pytest.fixture(scope="module")
+def held_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
+    """Three containers holding 0, 40 and 100 MiB in 128 MiB limits, and one without a limit."""
+    project = ComposeProject(unique_name("dmhealth"), tmp_path_factory.mktemp("health") / "compose.yaml")
+    project.services = {name: memhog_service(mib, "128m") for name, mib in HELD_MIB.items()}
+    project.services["unbounded"] = memhog_service(10, None)
+    try:
+        project.up()
+        yield project
+    finally:
+        project.down()
+
+
+@pytest.fixture(scope="module")
+def other_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
+    project = ComposeProject(unique_name("dmother"), tmp_path_factory.mktemp("other") / "compose.yaml")
+    project.services = {"bystander": memhog_service(5, "64m")}
+    try:
+        project.up()
+        yield project
+    finally:
+        project.down()
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    # The engine is shared with other tests: keep the counts far from their maxima here.
+    env.update(
+        {"DOCKER_MAX_CONTAINERS": "100000", "DOCKER_MAX_NETWORKS": "100000", "DOCKER_MAX_VOLUMES": "100000"}
+    )
+    env.update(extra)
+    return env
+
+
+def test_health_json_reports_held_memory_within_ten_percent(
+    held_stack: ComposeProject, other_stack: ComposeProject
+) -> None:
+    result = dockermem("health", "--json", "-p", held_stack.name, env=environment())
+    document = json.loads(result.stdout)
+    assert document["schema"] == 1
+    by_service = {c["service"]: c for c in document["containers"]}
+    assert set(by_service) == {"zero", "forty", "hundred", "unbounded"}, "-p must narrow to one project"
+    for service, mib in HELD_MIB.items():
+        container = by_service[service]
+        assert container["project"] == held_stack.name
+        assert container["memory_limit_bytes"] == 128 * MIB
+        usage = container["memory_usage_bytes"]
+        assert isinstance(usage, int)
+        assert abs(usage - mib * MIB) <= max(0.10 * mib * MIB, 2 * MIB), (service, usage / MIB)
+        assert container["memory_percent"] == pytest.approx(100 * usage / (128 * MIB), abs=0.05)
+    assert by_service["zero"]["level"] == "safe"
+    assert by_service["forty"]["level"] == "safe"
+    assert by_service["hundred"]["level"] == "critical"  # 100/128 = 78 %
+    assert by_service["unbounded"]["memory_limit_bytes"] is None
+    assert by_service["unbounded"]["memory_percent"] is None
+    # A CRITICAL container fails the gate.
+    assert result.returncode == 1
+
+
+def test_health_exits_zero_when_nothing_is_critical(
+    held_stack: ComposeProject, other_stack: ComposeProject
+) -> None:
+    result = dockermem("health", "--json", "-p", other_stack.name, env=environment())
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert [c["service"] for c in document["containers"]] == ["bystander"]
+    host = document["host"]
+    assert 0 < host["memory_used_bytes"] < host["memory_total_bytes"]
+    assert host["memory_available_bytes"] + host["memory_used_bytes"] == host["memory_total_bytes"]
+    engine = document["engine"]
+    assert engine["memory_total_bytes"] > 0
+    assert engine["limits"] == {
+        "containers": 100000,
+        "networks": 100000,
+        "volumes": 100000,
+        "memory_bytes": 8 * 1024**3,
+    }
+    assert engine["containers"] >= 1
+
+
+def test_health_report_marks_levels_and_missing_limits(held_stack: ComposeProject) -> None:
+    result = dockermem("health", "-p", held_stack.name, env=environment(COLUMNS="120", NO_COLOR="1"))
+    out = result.stdout
+    assert "DOCKERMEM HEALTH REPORT" in out
+    assert "System Memory" in out and "Containers" in out and "Volumes" in out
+    hundred_row = next(line for line in out.splitlines() if "-hundred-" in line)
+    assert "❌" in hundred_row and "/ 128MiB" in hundred_row
+    unbounded_row = next(line for line in out.splitlines() if "-unbounded-" in line)
+    assert "no limit" in unbounded_row
+    assert result.returncode == 1
+
+
+def test_stats_json_lists_containers_above_eighty_percent(held_stack: ComposeProject, tmp_path: Path) -> None:
+    env = environment(DOCKERMEM_HIGH_MEMORY_PERCENT="70", DOCKERMEM_STATE_DIR=str(tmp_path))
+    result = dockermem("stats", "--json", "-p", held_stack.name, env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["high_memory"]["threshold_percent"] == 70
+    assert [name for name in document["high_memory"]["containers"]] == [
+        c["name"] for c in document["containers"] if c["service"] == "hundred"
+    ]
+    assert document["cleanup"]["cleanup_runs"] == 0
+
+
+def test_unreachable_daemon_gives_exit_69_and_one_line() -> None:
+    for command in (["health"], ["stats", "--json"]):
+        result = dockermem(*command, env=environment(DOCKER_HOST="unix:///nonexistent/docker.sock"))
+        assert result.returncode == 69
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "unix:///nonexistent/docker.sock" in lines[0]
+        assert "Traceback" not in result.stderr
+
+
+def test_missing_docker_binary_gives_exit_69() -> None:
+    result = dockermem("health", env=environment(DOCKERMEM_DOCKER_BINARY="docker-not-installed-here"))
+    assert result.returncode == 69
+    assert (
+        result.stderr.strip()
+        == "dockermem: docker is not installed: 'docker-not-installed-here' was not found on PATH"
+    )
+
+
+def test_bad_environment_value_gives_exit_2() -> None:
+    result = dockermem("health", env=environment(DOCKER_MAX_MEMORY_GB="abc"))
+    assert result.returncode == 2
+    assert "DOCKER_MAX_MEMORY_GB='abc'" in result.stderr

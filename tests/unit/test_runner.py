@@ -1,0 +1,163 @@
+"""The one door to docker, tried with stand-in `docker` binaries for faults that cannot be
+ordered from a real engine (a call that hangs, a daemon that resets a connection once), and
+with the real client for a daemon that is not there."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import anyio
+import psutil
+import pytest
+
+from dockermem.docker.runner import DockerRunner, RunnerLimits
+from dockermem.errors import (
+    DaemonUnreachableError,
+    DockerCommandError,
+    DockerNotInstalledError,
+    DockerTimeoutError,
+)
+
+
+def stand_in(tmp_path: Path, body: str) -> RunnerLimits:
+    """A `docker` that runs the given shell body, logging each start to calls.log."""
+    script = tmp_path / "docker"
+    script.write_text(f'#!/bin/sh\necho "$$ $(date +%s.%N)" >> {tmp_path}/calls.log\n{body}\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return RunnerLimits(binary=str(script), spacing_seconds=0.0, retries=2, backoff_seconds=0.01)
+
+
+def calls(tmp_path: Path) -> list[tuple[int, float]]:
+    log = tmp_path / "calls.log"
+    if not log.exists():
+        return []
+    return [(int(pid), float(at)) for pid, at in (line.split() for line in log.read_text().splitlines())]
+
+
+def test_missing_binary_names_what_was_looked_for() -> None:
+    runner = DockerRunner(RunnerLimits(binary="docker-that-is-not-installed"))
+    with pytest.raises(DockerNotInstalledError, match="docker-that-is-not-installed"):
+        anyio.run(runner.run, ["info"])
+
+
+def test_hanging_call_is_killed_at_its_timeout_retried_and_leaves_no_process(tmp_path: Path) -> None:
+    # The stand-in starts a child of its own, as the compose plugin is a child of docker.
+    limits = stand_in(tmp_path, f"sleep 300 &\necho $! >> {tmp_path}/children.log\nwait")
+    runner = DockerRunner(limits)
+
+    async def main() -> None:
+        await runner.run(["ps"], time_limit=0.5, retries=1)
+
+    with pytest.raises(DockerTimeoutError) as caught:
+        anyio.run(main)
+    assert caught.value.attempts == 2
+    assert "did not answer within 0.5s" in str(caught.value)
+    started = [pid for pid, _ in calls(tmp_path)]
+    children = [int(line) for line in (tmp_path / "children.log").read_text().split()]
+    assert len(started) == 2 and len(children) == 2
+    for pid in started + children:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_transient_daemon_error_is_retried(tmp_path: Path) -> None:
+    body = f"""if [ ! -e {tmp_path}/failed-once ]; then
+  touch {tmp_path}/failed-once
+  echo "error: read unix @->/var/run/docker.sock: read: connection reset by peer" >&2
+  exit 1
+fi
+echo ok"""
+    runner = DockerRunner(stand_in(tmp_path, body))
+    result = anyio.run(runner.run, ["ps"])
+    assert result.stdout.strip() == "ok"
+    assert len(calls(tmp_path)) == 2
+
+
+def test_ordinary_failure_is_not_retried_and_keeps_argv_code_and_stderr(tmp_path: Path) -> None:
+    runner = DockerRunner(stand_in(tmp_path, 'echo "Error: No such container: nope" >&2; exit 3'))
+    with pytest.raises(DockerCommandError) as caught:
+        anyio.run(runner.run, ["inspect", "nope"])
+    error = caught.value
+    assert error.returncode == 3
+    assert error.argv[1:] == ("inspect", "nope")
+    assert "No such container: nope" in error.stderr
+    assert len(calls(tmp_path)) == 1
+
+
+def test_unreachable_daemon_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    runner = DockerRunner(RunnerLimits())
+    with pytest.raises(DaemonUnreachableError) as caught:
+        anyio.run(runner.run, ["info", "--format", "{{json .}}"])
+    assert "unix:///nonexistent/docker.sock" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_starts_are_spaced(tmp_path: Path) -> None:
+    limits = stand_in(tmp_path, "exit 0")
+    runner = DockerRunner(RunnerLimits(binary=limits.binary, spacing_seconds=0.2, concurrency=4))
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tasks:
+            for _ in range(3):
+                tasks.start_soon(runner.run, ["ps"])
+
+    anyio.run(main)
+    starts = sorted(at for _, at in calls(tmp_path))
+    assert len(starts) == 3
+    assert all(later - earlier >= 0.18 for earlier, later in zip(starts, starts[1:], strict=False))
+
+
+def test_concurrency_limit_holds(tmp_path: Path) -> None:
+    limits = stand_in(tmp_path, f'sleep 0.2; echo "$$ $(date +%s.%N)" >> {tmp_path}/ends.log')
+    runner = DockerRunner(RunnerLimits(binary=limits.binary, spacing_seconds=0.0, concurrency=1))
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tasks:
+            for _ in range(3):
+                tasks.start_soon(runner.run, ["ps"])
+
+    anyio.run(main)
+    starts = {pid: at for pid, at in calls(tmp_path)}
+    ends = {
+        int(pid): float(at)
+        for pid, at in (line.split() for line in (tmp_path / "ends.log").read_text().splitlines())
+    }
+    spans = sorted((starts[pid], ends[pid]) for pid in starts)
+    assert all(next_start >= end for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_stream_yields_whole_lines_and_ends_its_process_when_left(tmp_path: Path) -> None:
+    body = f"""echo $$ > {tmp_path}/stream.pid
+printf 'first li'; sleep 0.1; printf 'ne\\nsecond line\\n'; sleep 0.1; printf 'third'
+sleep 300"""
+    runner = DockerRunner(stand_in(tmp_path, body))
+    received: list[str] = []
+
+    async def main() -> None:
+        async with runner.stream(["stats"]) as stream:
+            async for line in stream.lines():
+                received.append(line)
+                if len(received) == 2:
+                    break
+
+    anyio.run(main)
+    assert received == ["first line", "second line"]
+    pid = int((tmp_path / "stream.pid").read_text())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_no_shell_anywhere_in_the_package() -> None:
+    package = Path(__file__).resolve().parents[2] / "dockermem"
+    forbidden = ("shell=True", "os.system(", "create_subprocess_shell", "os.popen(")
+    sources = list(package.rglob("*.py"))
+    assert len(sources) > 10
+    for path in sources:
+        text = path.read_text()
+        for needle in forbidden:
+            assert needle not in text, f"{path} uses {needle}"
+    # One door: only the runner starts processes.
+    starters = ("open_process", "run_process", "subprocess.")
+    for path in sources:
+        if path.name != "runner.py":
+            assert not any(s in path.read_text() for s in starters), f"{path} starts a process itself"
