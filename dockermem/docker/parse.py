@@ -130,12 +130,10 @@ def parse_stats_line(line: str) -> ContainerStats:
 
 
 def _parse_memory_usage(text: str) -> tuple[int, int | None]:
-    """`1.355MiB / 9.459GiB`, `796 KiB / 64 MiB`, `0B / 0B`, `--`, or Windows' `22.5MiB`."""
-    if text.strip() in ("--", ""):
-        return 0, None
-    used, slash, limit = text.partition("/")
-    usage = parse_size(used)
-    if not slash:
+    """`1.355MiB / 9.459GiB`, `796 KiB / 64 MiB`, `0B / 0B`, `-- / --`, or Windows' `22.5MiB`."""
+    used, slash, limit = (part.strip() for part in text.partition("/"))
+    usage = 0 if used in ("--", "") else parse_size(used)  # `-- / --`: a container not running
+    if not slash or limit == "--":
         return usage, None  # Windows containers report no limit
     limit_bytes = parse_size(limit)
     return usage, (limit_bytes if limit_bytes > 0 else None)
