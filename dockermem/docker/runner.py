@@ -206,11 +206,11 @@ async def _open_process_group(argv: list[str], stdin: int | None) -> anyio.abc.P
 
 
 async def _end_process_group(process: anyio.abc.Process) -> None:
-    """End a command and everything it started; reap it so that no zombie stays."""
-    if process.returncode is None:
-        _signal_group(process.pid, signal.SIGTERM)
-        with anyio.move_on_after(2):
-            await process.wait()
+    """End a command and everything it started; reap it so that no zombie stays.
+
+    SIGKILL at once: what is ended here is a call that was abandoned (timed out, cancelled,
+    or a stream read far enough), with nothing of its own to flush.
+    """
     _signal_group(process.pid, signal.SIGKILL)
     if process.returncode is None:
         await process.wait()

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks: dockermem against the docker command a user would otherwise run."""
