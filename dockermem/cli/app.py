@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from dockermem.cli.health import health
+from dockermem.cli.preflight import preflight
 from dockermem.cli.stats import stats
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     # Plain help: rendering it with rich costs more than the 200 ms a --help may take.
     rich_markup_mode=None,
 )
+app.command()(preflight)
 app.command()(health)
 app.command()(stats)
 

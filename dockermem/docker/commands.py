@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -10,6 +12,8 @@ import anyio
 from dockermem.docker.models import (
     ComposeContainer,
     ComposeProjectConfig,
+    ContainerEvent,
+    ContainerState,
     ContainerStats,
     ContainerSummary,
     EngineInfo,
@@ -22,14 +26,17 @@ from dockermem.docker.parse import (
     WORKING_DIR_LABEL,
     parse_compose_config,
     parse_compose_ps,
+    parse_container_states,
     parse_container_summaries,
     parse_engine_info,
+    parse_event,
     parse_named_resources,
     parse_stats_line,
+    parse_volume_times,
     starts_frame,
     strip_escape_codes,
 )
-from dockermem.docker.runner import DAEMON_UNREACHABLE, DockerRunner
+from dockermem.docker.runner import DAEMON_UNREACHABLE, CommandResult, DockerRunner
 from dockermem.errors import ComposeFileError, DaemonUnreachableError, DockerCommandError, DockerTimeoutError
 
 JSON_FORMAT = "{{json .}}"
@@ -127,6 +134,78 @@ class DockerClient:
         """The containers of a compose project, stopped ones included."""
         result = await self.runner.run([*compose_args(files, project), "ps", "--all", "--format", "json"])
         return parse_compose_ps(result.stdout)
+
+    async def inspect_containers(self, container_ids: Sequence[str]) -> list[ContainerState]:
+        """State, OOM flag, exit code, health log and limit of each container (gone ones left out)."""
+        if not container_ids:
+            return []
+        result = await self.runner.run(["container", "inspect", *container_ids], check=False)
+        if result.returncode != 0 and not result.stdout.strip().startswith("["):
+            _raise_for_failed_stream(list(result.argv), result.returncode, result.stderr)
+        return parse_container_states(result.stdout or "[]")
+
+    @asynccontextmanager
+    async def container_events(
+        self, since: datetime, *, project: str | None = None, actions: Sequence[str] = ()
+    ) -> AsyncIterator[AsyncIterator[ContainerEvent]]:
+        """Follow `docker events` for containers from `since` on (one project's, some actions)."""
+        args = ["events", "--format", JSON_FORMAT, "--since", f"{since.timestamp():.3f}"]
+        args += ["--filter", "type=container"]
+        if project is not None:
+            args += ["--filter", f"label={PROJECT_LABEL}={project}"]
+        for action in actions:
+            args += ["--filter", f"event={action}"]
+        async with self.runner.stream(args) as stream:
+
+            async def events() -> AsyncIterator[ContainerEvent]:
+                async for line in stream.lines():
+                    if line.strip():
+                        yield parse_event(line)
+                code = await stream.wait()
+                if code != 0:
+                    _raise_for_failed_stream(list(stream.argv), code, stream.stderr)
+
+            yield events()
+
+    async def compose_up(
+        self,
+        files: Sequence[Path],
+        project: str | None,
+        services: Sequence[str],
+        wait_timeout: float,
+        extra_args: Sequence[str] = (),
+    ) -> CommandResult:
+        """`docker compose up -d --wait`; never retried; SIGINT first when cancelled."""
+        args = [*compose_args(files, project), "up", "--detach", "--wait"]
+        args += ["--wait-timeout", str(max(1, round(wait_timeout))), *extra_args, "--", *services]
+        return await self.runner.run(
+            args, time_limit=wait_timeout + 120, retries=0, check=False, grace_seconds=10
+        )
+
+    async def compose_down(self, files: Sequence[Path], project: str | None) -> CommandResult:
+        """`docker compose down` (containers and networks; named volumes are kept)."""
+        args = [*compose_args(files, project), "down", "--remove-orphans", "--timeout", "5"]
+        return await self.runner.run(args, time_limit=180, retries=0, check=False)
+
+    async def remove_containers(self, container_ids: Sequence[str]) -> CommandResult:
+        """`docker rm --volumes`: stopped containers and their anonymous volumes. Never forced:
+        docker itself refuses a container that is running."""
+        return await self.runner.run(["rm", "--volumes", "--", *container_ids], retries=0, check=False)
+
+    async def remove_networks(self, names: Sequence[str]) -> CommandResult:
+        return await self.runner.run(["network", "rm", "--", *names], retries=0, check=False)
+
+    async def remove_volumes(self, names: Sequence[str]) -> CommandResult:
+        return await self.runner.run(["volume", "rm", "--", *names], retries=0, check=False)
+
+    async def volume_created_at(self, names: Sequence[str]) -> dict[str, datetime | None]:
+        """When each volume was made (`docker volume ls` does not say)."""
+        if not names:
+            return {}
+        result = await self.runner.run(
+            ["volume", "inspect", "--format", "{{json .Name}} {{json .CreatedAt}}", "--", *names], check=False
+        )
+        return parse_volume_times(result.stdout)
 
 
 def compose_args(files: Sequence[Path], project: str | None, profiles: Sequence[str] = ()) -> list[str]:

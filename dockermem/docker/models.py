@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class ContainerSummary:
     image: str
     state: str
     status: str
-    created_at: str
+    created_at: datetime | None
     project: str | None
     service: str | None
     working_dir: str | None
@@ -93,8 +94,49 @@ class EngineInfo:
 
 @dataclass(frozen=True)
 class NamedResource:
-    """A network or volume, with the compose project label it carries (if any)."""
+    """A network or volume, with the compose labels it carries (if any)."""
 
     name: str
     driver: str
     project: str | None
+    compose_name: str | None = None  # com.docker.compose.network / .volume: compose made it
+    created_at: datetime | None = None
+
+    @property
+    def is_compose_managed(self) -> bool:
+        return self.project is not None and self.compose_name is not None
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What `docker inspect` says of one container's state."""
+
+    id: str
+    name: str
+    status: str
+    oom_killed: bool
+    exit_code: int
+    pid: int
+    restart_count: int
+    health_status: str | None
+    last_health_output: str | None
+    memory_limit_bytes: int | None
+    project: str | None
+    service: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    """One `docker events` line about a container (oom, die, start, ...)."""
+
+    time: datetime
+    action: str
+    container_id: str
+    name: str
+    project: str | None
+    service: str | None
+    exit_code: int | None

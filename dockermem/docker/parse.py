@@ -6,12 +6,15 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from dockermem.docker.models import (
     ComposeContainer,
     ComposeProjectConfig,
     ComposeServiceMemory,
+    ContainerEvent,
+    ContainerState,
     ContainerStats,
     ContainerSummary,
     EngineInfo,
@@ -23,6 +26,10 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
+NETWORK_LABEL = "com.docker.compose.network"
+VOLUME_LABEL = "com.docker.compose.volume"
+# `docker ps` and `network ls` print "2026-11-26 23:46:23 +0000 UTC" (fractions on networks).
+DOCKER_TIME = re.compile(r"^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)? ([+-]\d{4})")
 
 # Units docker and compose print. Docker's stats use binary units (KiB, MiB); its human sizes
 # use decimal ones (kB, MB). A bare letter (512m) is compose's RAMInBytes form: binary.
@@ -202,7 +209,7 @@ def parse_container_summary(document: Mapping[str, Any], text: str = "") -> Cont
         image=_optional_string(document, "Image") or "",
         state=(_optional_string(document, "State") or "").lower(),
         status=_optional_string(document, "Status") or "",
-        created_at=_optional_string(document, "CreatedAt") or "",
+        created_at=parse_docker_time(_optional_string(document, "CreatedAt") or ""),
         project=label("Project", PROJECT_LABEL),
         service=label("Service", SERVICE_LABEL),
         working_dir=label("WorkingDir", WORKING_DIR_LABEL),
@@ -226,6 +233,8 @@ def parse_named_resources(what: str, text: str) -> list[NamedResource]:
                 name=_string(what, item, "Name", json.dumps(item)[:200]),
                 driver=_optional_string(item, "Driver") or "",
                 project=labels.get(PROJECT_LABEL) or None,
+                compose_name=labels.get(NETWORK_LABEL) or labels.get(VOLUME_LABEL) or None,
+                created_at=parse_docker_time(_optional_string(item, "CreatedAt") or ""),
             )
         )
     return resources
@@ -334,3 +343,115 @@ def parse_engine_info(text: str) -> EngineInfo:
         cgroup_version=_optional_string(document, "CgroupVersion"),
         cgroup_driver=_optional_string(document, "CgroupDriver"),
     )
+
+
+def parse_docker_time(text: str) -> datetime | None:
+    """A time as `docker ps`/`network ls` print it, or RFC 3339 as `inspect` does; None if absent."""
+    text = text.strip()
+    if not text:
+        return None
+    match = DOCKER_TIME.match(text)
+    try:
+        if match is not None:
+            day, clock, fraction, offset = match.groups()
+            micro = (fraction or ".0")[:7]  # datetime keeps microseconds; docker prints nanoseconds
+            return datetime.strptime(f"{day} {clock}{micro} {offset}", "%Y-%m-%d %H:%M:%S.%f %z")
+        # RFC 3339 with nanoseconds: keep microseconds for datetime.
+        trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
+        return datetime.fromisoformat(trimmed)
+    except ValueError:
+        raise ParseError("time", text) from None
+
+
+def _labels_of(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _mapping(_mapping(document.get("Config")).get("Labels"))
+
+
+def parse_container_states(text: str) -> list[ContainerState]:
+    """`docker inspect` of containers (a JSON array)."""
+    what = "docker inspect output"
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ParseError(what, text, "not JSON") from None
+    if not isinstance(value, list):
+        raise ParseError(what, text, "not a JSON array")
+    states = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise ParseError(what, text, "an item is not a JSON object")
+        state = _mapping(item.get("State"))
+        health = _mapping(state.get("Health"))
+        log = health.get("Log")
+        last = log[-1] if isinstance(log, list) and log and isinstance(log[-1], dict) else {}
+        labels = _labels_of(item)
+        memory = _mapping(item.get("HostConfig")).get("Memory")
+        exit_code = state.get("ExitCode")
+        pid = state.get("Pid")
+        restarts = item.get("RestartCount")
+        states.append(
+            ContainerState(
+                id=_string(what, item, "Id", text),
+                name=(_optional_string(item, "Name") or "").lstrip("/"),
+                status=_string(what, state, "Status", text),
+                oom_killed=state.get("OOMKilled") is True,
+                exit_code=exit_code if isinstance(exit_code, int) else 0,
+                pid=pid if isinstance(pid, int) else 0,
+                restart_count=restarts if isinstance(restarts, int) else 0,
+                health_status=_optional_string(health, "Status"),
+                last_health_output=(last.get("Output") or "").strip() or None
+                if isinstance(last.get("Output"), str)
+                else None,
+                memory_limit_bytes=memory if isinstance(memory, int) and memory > 0 else None,
+                project=labels.get(PROJECT_LABEL) or None,
+                service=labels.get(SERVICE_LABEL) or None,
+            )
+        )
+    return states
+
+
+def parse_event(line: str) -> ContainerEvent:
+    """One line of `docker events --format '{{json .}}'` about a container."""
+    what = "docker events line"
+    document = _load_object(what, line.strip())
+    actor = _mapping(document.get("Actor"))
+    attributes = _mapping(actor.get("Attributes"))
+    time_nano = document.get("timeNano")
+    seconds = document.get("time")
+    if isinstance(time_nano, int) and not isinstance(time_nano, bool):
+        when = datetime.fromtimestamp(time_nano / 1e9, UTC)
+    elif isinstance(seconds, int) and not isinstance(seconds, bool):
+        when = datetime.fromtimestamp(seconds, UTC)
+    else:
+        raise ParseError(what, line, "no time")
+    action = _optional_string(document, "Action") or _optional_string(document, "status")
+    container_id = _optional_string(actor, "ID") or _optional_string(document, "id")
+    if action is None or container_id is None:
+        raise ParseError(what, line, "no action or container")
+    exit_text = attributes.get("exitCode")
+    return ContainerEvent(
+        time=when,
+        action=action,
+        container_id=container_id,
+        name=str(attributes.get("name") or ""),
+        project=str(attributes.get(PROJECT_LABEL)) if attributes.get(PROJECT_LABEL) else None,
+        service=str(attributes.get(SERVICE_LABEL)) if attributes.get(SERVICE_LABEL) else None,
+        exit_code=int(exit_text) if isinstance(exit_text, str) and exit_text.lstrip("-").isdigit() else None,
+    )
+
+
+def parse_volume_times(text: str) -> dict[str, datetime | None]:
+    """Lines of `docker volume inspect --format '{{json .Name}} {{json .CreatedAt}}'`."""
+    times: dict[str, datetime | None] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name_text, _, time_text = line.strip().partition(" ")
+        try:
+            name, created = json.loads(name_text), json.loads(time_text or '""')
+        except (ValueError, RecursionError):
+            raise ParseError("docker volume inspect line", line) from None
+        if not isinstance(name, str) or not isinstance(created, str):
+            raise ParseError("docker volume inspect line", line)
+        times[name] = parse_docker_time(created)
+    return times

@@ -110,12 +110,14 @@ class DockerRunner:
         retries: int | None = None,
         check: bool = True,
         stdin: bytes | None = None,
+        grace_seconds: float = 0.0,
     ) -> CommandResult:
         """Run one docker command to its end and return what it printed.
 
         Raises the typed errors: not installed, daemon unreachable, timed out (after the
         retries), or command failed (when `check`). Pass `retries=0` for a command that must
-        not run twice, such as one that changes state.
+        not run twice, such as one that changes state, and `grace_seconds` to let it stop
+        cleanly (SIGINT first) when it is cancelled.
         """
         argv = self.argv(args)
         timeout = self.limits.timeout_seconds if time_limit is None else time_limit
@@ -125,7 +127,7 @@ class DockerRunner:
             async with self._limiter:
                 await self._wait_for_turn()
                 log.debug("docker call (try %d): %s", attempt, argv)
-                result = await _run_process_group(argv, timeout, stdin)
+                result = await _run_process_group(argv, timeout, stdin, grace_seconds)
             if result is None:
                 if last_try:
                     raise DockerTimeoutError(argv, timeout, attempts)
@@ -205,12 +207,17 @@ async def _open_process_group(argv: list[str], stdin: int | None) -> anyio.abc.P
         raise DockerNotInstalledError(argv[0]) from None
 
 
-async def _end_process_group(process: anyio.abc.Process) -> None:
+async def _end_process_group(process: anyio.abc.Process, grace_seconds: float = 0.0) -> None:
     """End a command and everything it started; reap it so that no zombie stays.
 
-    SIGKILL at once: what is ended here is a call that was abandoned (timed out, cancelled,
-    or a stream read far enough), with nothing of its own to flush.
+    By default SIGKILL at once: what is ended here is a call that was abandoned (timed out,
+    cancelled, or a stream read far enough). A command that changes state (compose up) gets
+    SIGINT and `grace_seconds` to stop as it would on Ctrl-C first.
     """
+    if process.returncode is None and grace_seconds > 0:
+        _signal_group(process.pid, signal.SIGINT)
+        with anyio.move_on_after(grace_seconds):
+            await process.wait()
     _signal_group(process.pid, signal.SIGKILL)
     if process.returncode is None:
         await process.wait()
@@ -224,7 +231,9 @@ def _signal_group(pid: int, signum: int) -> None:
         pass
 
 
-async def _run_process_group(argv: list[str], time_limit: float, stdin: bytes | None) -> CommandResult | None:
+async def _run_process_group(
+    argv: list[str], time_limit: float, stdin: bytes | None, grace_seconds: float = 0.0
+) -> CommandResult | None:
     """Run a command to its end; None when it did not finish within `time_limit` (it is killed)."""
     process = await _open_process_group(argv, stdin=subprocess.PIPE if stdin is not None else None)
     stdout_chunks: list[bytes] = []
@@ -247,7 +256,7 @@ async def _run_process_group(argv: list[str], time_limit: float, stdin: bytes | 
             finished = True
     finally:
         with anyio.CancelScope(shield=True):
-            await _end_process_group(process)
+            await _end_process_group(process, 0.0 if finished else grace_seconds)
     if not finished:
         return None
     assert process.returncode is not None

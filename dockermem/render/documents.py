@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from dockermem.core.counters import CleanupCounters
+from dockermem.core.preflight import PreflightResult
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
 
 SCHEMA_VERSION = 1
@@ -74,3 +75,41 @@ def stats_document(
         "containers": [container.name for container in snapshot.high_memory],
     }
     return document
+
+
+def preflight_document(result: PreflightResult) -> dict[str, Any]:
+    """The `preflight --json` object."""
+    budget = result.budget
+    return {
+        "schema": SCHEMA_VERSION,
+        "ok": result.ok,
+        "project": result.project,
+        "profile": result.profile,
+        "required_bytes": result.required_bytes,
+        "available_bytes": result.available_bytes,
+        "margin_bytes": budget.margin_bytes,
+        "shortfall_bytes": result.shortfall_bytes,
+        "host_available_bytes": budget.host_available_bytes,
+        "engine_total_bytes": budget.engine_total_bytes,
+        "engine_free_bytes": budget.engine_free_bytes,
+        "max_memory_bytes": budget.cap_bytes,
+        "services": [
+            {
+                "name": service.name,
+                "limit_bytes": service.limit_bytes,
+                "reservation_bytes": service.reservation_bytes,
+                "counted_bytes": service.counted_bytes,
+            }
+            for service in result.services
+        ],
+        "counts": {
+            count.kind: {
+                "current": count.current,
+                "adding": count.adding,
+                "maximum": count.maximum,
+                "ok": count.ok,
+            }
+            for count in result.counts
+        },
+        "recommendations": list(result.recommendations),
+    }

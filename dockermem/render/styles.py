@@ -1,8 +1,11 @@
-"""Colours and number formats shared by every renderer."""
+"""Colours of the threshold levels, and the number formats every renderer uses."""
 
 from __future__ import annotations
 
 from dockermem.core.thresholds import ThresholdLevel
+from dockermem.units import format_bytes, format_percent
+
+__all__ = ["format_bytes", "format_percent", "style_for"]
 
 LEVEL_STYLES = {
     ThresholdLevel.SAFE: "green",
@@ -10,27 +13,8 @@ LEVEL_STYLES = {
     ThresholdLevel.CRITICAL: "red",
     ThresholdLevel.EMERGENCY: "bold white on red",
 }
-BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def style_for(level: ThresholdLevel) -> str:
     """The Rich style of a threshold level."""
     return LEVEL_STYLES[level]
-
-
-def format_bytes(size: int) -> str:
-    """A byte count in binary units, three significant digits: `60.2MiB`, `256MiB`, `2.00GiB`."""
-    value = float(size)
-    for unit in BINARY_UNITS:
-        if abs(value) < 1024 or unit == BINARY_UNITS[-1]:
-            if unit == "B":
-                return f"{int(value)}B"
-            digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
-            return f"{value:.{digits}f}{unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def format_percent(percent: float | None) -> str:
-    """`25.0%`, or an em dash when there is no figure."""
-    return "—" if percent is None else f"{percent:.1f}%"

@@ -1,0 +1,63 @@
+"""The preflight verdict as a Rich renderable."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dockermem.core.preflight import PreflightResult
+from dockermem.units import format_bytes
+
+
+def build_preflight_report(result: PreflightResult) -> Group:
+    """PASS or FAIL, need / available / margin side by side, services, counts and advice."""
+    verdict = Text("PASS", style="bold green") if result.ok else Text("FAIL", style="bold white on red")
+    title = Text.assemble("Preflight ", verdict, f"  project {result.project}")
+    if result.profile:
+        title.append(f"  profile {result.profile}")
+    budget = result.budget
+    figures = Table(show_header=True, box=None)
+    for column in ("Need", "Available", "Margin", "Host available", "Engine free", "Cap"):
+        figures.add_column(column, justify="right")
+    figures.add_row(
+        format_bytes(result.required_bytes),
+        Text(format_bytes(result.available_bytes), style="" if result.memory_ok else "red"),
+        format_bytes(budget.margin_bytes),
+        format_bytes(budget.host_available_bytes),
+        "same as host" if budget.engine_free_bytes is None else format_bytes(budget.engine_free_bytes),
+        format_bytes(budget.cap_bytes),
+    )
+    services = Table(title="SERVICES", title_justify="left")
+    services.add_column("Service")
+    services.add_column("Limit", justify="right")
+    services.add_column("Reservation", justify="right")
+    services.add_column("Counted", justify="right")
+    for service in result.services:
+        services.add_row(
+            service.name,
+            Text("unbounded", style="yellow")
+            if service.limit_bytes is None
+            else format_bytes(service.limit_bytes),
+            "—" if service.reservation_bytes is None else format_bytes(service.reservation_bytes),
+            format_bytes(service.counted_bytes),
+        )
+    counts = Table(title="DOCKER RESOURCES", title_justify="left")
+    counts.add_column("Resource")
+    counts.add_column("Now", justify="right")
+    counts.add_column("Adds", justify="right")
+    counts.add_column("Max", justify="right")
+    counts.add_column("")
+    for count in result.counts:
+        counts.add_row(
+            count.kind.capitalize(),
+            str(count.current),
+            str(count.adding),
+            str(count.maximum),
+            Text("✅") if count.ok else Text("❌ over", style="red"),
+        )
+    parts: list[RenderableType] = [title, figures, services, counts]
+    if result.recommendations:
+        parts.append(Text("Recommendations:", style="bold"))
+        parts.extend(Text(f"  • {line}") for line in result.recommendations)
+    return Group(*parts)

@@ -1,0 +1,23 @@
+"""Byte counts and percentages as people read them."""
+
+from __future__ import annotations
+
+BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def format_bytes(size: int) -> str:
+    """A byte count in binary units, three significant digits: `60.2MiB`, `256MiB`, `2.00GiB`."""
+    value = float(size)
+    for unit in BINARY_UNITS:
+        if abs(value) < 1024 or unit == BINARY_UNITS[-1]:
+            if unit == "B":
+                return f"{int(value)}B"
+            digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
+            return f"{value:.{digits}f}{unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_percent(percent: float | None) -> str:
+    """`25.0%`, or an em dash when there is no figure."""
+    return "—" if percent is None else f"{percent:.1f}%"
