@@ -21,3 +21,20 @@ def format_bytes(size: int) -> str:
 def format_percent(percent: float | None) -> str:
     """`25.0%`, or an em dash when there is no figure."""
     return "—" if percent is None else f"{percent:.1f}%"
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration_seconds(text: str) -> float:
+    """Seconds from `90s`, `30m`, `2h`, `7d`, `1w` or a plain number of seconds."""
+    stripped = text.strip().lower()
+    unit = stripped[-1:] if stripped[-1:] in DURATION_UNITS else "s"
+    number = stripped[:-1] if stripped[-1:] in DURATION_UNITS else stripped
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration (for example 90s, 30m, 2h, 7d)") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{text!r} is not a duration (for example 90s, 30m, 2h, 7d)")
+    return value * DURATION_UNITS[unit]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dockermem.cli.cleanup import cleanup
 from dockermem.cli.health import health
 from dockermem.cli.preflight import preflight
 from dockermem.cli.stats import stats
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.command()(preflight)
 app.command()(health)
 app.command()(stats)
+app.command()(cleanup)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from dockermem.core.cleanup import CleanupOutcome, CleanupPlan
 from dockermem.core.counters import CleanupCounters
 from dockermem.core.preflight import PreflightResult
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
@@ -112,4 +113,29 @@ def preflight_document(result: PreflightResult) -> dict[str, Any]:
             for count in result.counts
         },
         "recommendations": list(result.recommendations),
+    }
+
+
+def cleanup_document(plan: CleanupPlan, outcome: CleanupOutcome | None, dry_run: bool) -> dict[str, Any]:
+    """The `cleanup --json` object."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "dry_run": dry_run,
+        "scope": plan.scope.describe(),
+        "started_at": plan.started_at.isoformat(),
+        "containers": [
+            {"id": c.id, "name": c.name, "project": c.project, "service": c.service, "state": c.state}
+            for c in plan.containers
+        ],
+        "networks": [n.name for n in plan.networks],
+        "volumes": [v.name for v in plan.volumes],
+        "kept": list(plan.kept),
+        "removed": None
+        if outcome is None
+        else {
+            "containers": list(outcome.removed_containers),
+            "networks": list(outcome.removed_networks),
+            "volumes": list(outcome.removed_volumes),
+        },
+        "refused": [] if outcome is None else list(outcome.refused),
     }

@@ -1,0 +1,196 @@
+"""Cleanup of stale test resources: stopped compose containers, then their networks, then
+volumes. Never a running container, never anything outside the scope, and (as testcontainers'
+Ryuk does) nothing created after the sweep began."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import anyio
+
+from dockermem.core.concurrency import Slot
+from dockermem.core.counters import CleanupCounters
+from dockermem.docker.commands import DockerClient
+from dockermem.docker.models import ContainerSummary, NamedResource
+from dockermem.docker.runner import CommandResult
+
+STOPPED_STATES = frozenset({"exited", "created", "dead"})
+
+
+@dataclass(frozen=True)
+class CleanupScope:
+    """Which compose projects a cleanup may touch: one by name, or those matching a glob."""
+
+    project: str | None = None
+    project_glob: str | None = None
+
+    def includes(self, project: str | None) -> bool:
+        if project is None:
+            return False
+        if self.project is not None:
+            return project == self.project
+        return self.project_glob is not None and fnmatch.fnmatchcase(project, self.project_glob)
+
+    def describe(self) -> str:
+        return (
+            f"project {self.project}"
+            if self.project is not None
+            else f"projects matching {self.project_glob!r}"
+        )
+
+
+@dataclass(frozen=True)
+class CleanupPlan:
+    """What a cleanup removes (or, with --dry-run, would remove)."""
+
+    scope: CleanupScope
+    started_at: datetime
+    containers: tuple[ContainerSummary, ...]
+    networks: tuple[NamedResource, ...]
+    volumes: tuple[NamedResource, ...]
+    kept: tuple[str, ...]  # in scope but kept, with the reason
+
+    @property
+    def empty(self) -> bool:
+        return not (self.containers or self.networks or self.volumes)
+
+
+@dataclass(frozen=True)
+class CleanupOutcome:
+    """What a cleanup did remove, and what docker refused."""
+
+    plan: CleanupPlan
+    removed_containers: tuple[str, ...]
+    removed_networks: tuple[str, ...]
+    removed_volumes: tuple[str, ...]
+    refused: tuple[str, ...]
+
+    @property
+    def counters(self) -> CleanupCounters:
+        return CleanupCounters(
+            cleanup_runs=1,
+            containers_removed=len(self.removed_containers),
+            networks_removed=len(self.removed_networks),
+            volumes_removed=len(self.removed_volumes),
+        )
+
+
+def _made_before(created_at: datetime | None, started_at: datetime, older_than: timedelta | None) -> bool:
+    """Made before the sweep began (docker gives whole seconds: the sweep's own second is
+    excluded) and, with --older-than, at least that long before it."""
+    if created_at is None:
+        return False
+    if created_at >= started_at.replace(microsecond=0):
+        return False
+    return older_than is None or created_at <= started_at - older_than
+
+
+def select_containers(
+    containers: Sequence[ContainerSummary],
+    scope: CleanupScope,
+    started_at: datetime,
+    older_than: timedelta | None,
+) -> tuple[list[ContainerSummary], list[str]]:
+    """The stopped, compose-made containers in scope that may go, and why others stay."""
+    chosen: list[ContainerSummary] = []
+    kept: list[str] = []
+    for container in containers:
+        if not scope.includes(container.project):
+            continue
+        if not container.is_compose_managed:
+            kept.append(f"container {container.name}: carries the project label but was not made by compose")
+        elif container.state not in STOPPED_STATES:
+            kept.append(f"container {container.name}: {container.state}")
+        elif not _made_before(container.created_at, started_at, older_than):
+            kept.append(f"container {container.name}: too recent")
+        else:
+            chosen.append(container)
+    return chosen, kept
+
+
+def select_project_resources(
+    resources: Sequence[NamedResource],
+    kind: str,
+    scope: CleanupScope,
+    busy_projects: set[str],
+    started_at: datetime,
+    older_than: timedelta | None,
+) -> tuple[list[NamedResource], list[str]]:
+    """Compose-made networks or volumes in scope whose project keeps no container."""
+    chosen: list[NamedResource] = []
+    kept: list[str] = []
+    for resource in resources:
+        if not scope.includes(resource.project):
+            continue
+        if not resource.is_compose_managed:
+            kept.append(f"{kind} {resource.name}: not made by compose")
+        elif resource.project in busy_projects:
+            kept.append(f"{kind} {resource.name}: its project keeps containers")
+        elif not _made_before(resource.created_at, started_at, older_than):
+            kept.append(f"{kind} {resource.name}: too recent")
+        else:
+            chosen.append(resource)
+    return chosen, kept
+
+
+async def plan_cleanup(
+    client: DockerClient,
+    scope: CleanupScope,
+    started_at: datetime,
+    *,
+    older_than: timedelta | None = None,
+    named_volumes: bool = False,
+) -> CleanupPlan:
+    """Decide what goes. `started_at` is taken before anything is listed."""
+    containers_slot: Slot[list[ContainerSummary]] = Slot()
+    networks_slot: Slot[list[NamedResource]] = Slot()
+    volumes_slot: Slot[list[NamedResource]] = Slot()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(containers_slot.fill, client.containers)
+        tasks.start_soon(networks_slot.fill, client.networks)
+        tasks.start_soon(volumes_slot.fill, client.volumes)
+    containers, kept = select_containers(containers_slot.value, scope, started_at, older_than)
+    leaving = {c.id for c in containers}
+    busy = {c.project for c in containers_slot.value if c.project and c.id not in leaving}
+    networks, kept_networks = select_project_resources(
+        networks_slot.value, "network", scope, busy, started_at, older_than
+    )
+    volumes: list[NamedResource] = []
+    kept_volumes: list[str] = []
+    if named_volumes:
+        candidates = [v for v in volumes_slot.value if scope.includes(v.project)]
+        created = await client.volume_created_at([v.name for v in candidates])
+        dated = [replace(v, created_at=created.get(v.name)) for v in candidates]
+        volumes, kept_volumes = select_project_resources(dated, "volume", scope, busy, started_at, older_than)
+    return CleanupPlan(
+        scope=scope,
+        started_at=started_at,
+        containers=tuple(containers),
+        networks=tuple(networks),
+        volumes=tuple(volumes),
+        kept=tuple(kept + kept_networks + kept_volumes),
+    )
+
+
+async def apply_cleanup(client: DockerClient, plan: CleanupPlan) -> CleanupOutcome:
+    """Remove what the plan names: containers (with their anonymous volumes), then networks,
+    then named volumes. Docker refuses anything that came into use meanwhile; that is reported."""
+    refused: list[str] = []
+
+    async def remove(
+        names: Sequence[str], remover: Callable[[Sequence[str]], Awaitable[CommandResult]]
+    ) -> tuple[str, ...]:
+        if not names:
+            return ()
+        result = await remover(names)
+        refused.extend(line.strip() for line in result.stderr.splitlines() if line.strip())
+        removed = {line.strip() for line in result.stdout.splitlines() if line.strip()}
+        return tuple(name for name in names if name in removed or name[:12] in removed)
+
+    removed_containers = await remove([c.id for c in plan.containers], client.remove_containers)
+    removed_networks = await remove([n.name for n in plan.networks], client.remove_networks)
+    removed_volumes = await remove([v.name for v in plan.volumes], client.remove_volumes)
+    return CleanupOutcome(plan, removed_containers, removed_networks, removed_volumes, tuple(refused))
