@@ -154,7 +154,10 @@ async def plan_cleanup(
         tasks.start_soon(volumes_slot.fill, client.volumes)
     containers, kept = select_containers(containers_slot.value, scope, started_at, older_than)
     leaving = {c.id for c in containers}
-    busy = {c.project for c in containers_slot.value if c.project and c.id not in leaving}
+    # Projects whose own (compose-made) containers stay keep their networks and volumes.
+    busy = {
+        c.project for c in containers_slot.value if c.is_compose_managed and c.project and c.id not in leaving
+    }
     networks, kept_networks = select_project_resources(
         networks_slot.value, "network", scope, busy, started_at, older_than
     )

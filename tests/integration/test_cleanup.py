@@ -1,0 +1,136 @@
+"""`cleanup` removes the stopped resources in scope, and nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.realdocker import (
+    ComposeProject,
+    docker,
+    dockermem,
+    memhog_service,
+    run_container,
+    unique_name,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+
+def exists(kind: str, name: str) -> bool:
+    return docker(kind, "inspect", name, check=False).returncode == 0
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Project A (in scope) with a stopped and a running service, an anonymous and a named
+    volume and a network; project B (out of scope) with a stopped service; a container with
+    only A's project label; a plain container."""
+    a = ComposeProject(unique_name("dmclean-a"), tmp_path / "a.yaml")
+    stopped = memhog_service(1, "32m")
+    stopped["volumes"] = ["/scratch", "data:/data"]
+    a.services = {"stopped": stopped, "running": memhog_service(1, "32m")}
+    a.write()
+    text = a.file.read_text() + "volumes:\n  data: {}\n"
+    a.file.write_text(text)
+    b = ComposeProject(unique_name("dmclean-b"), tmp_path / "b.yaml")
+    b.services = {"stopped": memhog_service(1, "32m")}
+    names: dict[str, str] = {"a": a.name, "b": b.name}
+    try:
+        a.compose("up", "-d", "--wait")
+        b.up()
+        a.compose("stop", "--timeout", "1", "stopped")
+        b.compose("stop", "--timeout", "1", "stopped")
+        names["a_stopped"] = a.container_id("stopped")
+        names["a_running"] = a.container_id("running")
+        names["b_stopped"] = b.container_id("stopped")
+        anonymous = [
+            m["Name"]
+            for m in json.loads(docker("inspect", names["a_stopped"]).stdout)[0]["Mounts"]
+            if m["Destination"] == "/scratch"
+        ]
+        names["anonymous_volume"] = anonymous[0]
+        names["named_volume"] = f"{a.name}_data"
+        network = f"{a.name}_spare"
+        docker(
+            "network", "create", "--internal",
+            "--label", f"com.docker.compose.project={a.name}",
+            "--label", "com.docker.compose.network=spare",
+            network,
+        )  # fmt: skip
+        names["network"] = network
+        label_only = unique_name("dmclean-labelonly")
+        run_container(
+            label_only, ["dockermem/memhog:test", "true"], labels={"com.docker.compose.project": a.name}
+        )
+        names["label_only"] = label_only
+        plain = unique_name("dmclean-plain")
+        run_container(plain, ["dockermem/memhog:test", "true"])
+        names["plain"] = plain
+        docker("wait", label_only)
+        docker("wait", plain)
+        yield names
+    finally:
+        a.down()
+        b.down()
+        docker("rm", "-f", names.get("label_only", "x"), names.get("plain", "x"), check=False)
+        docker("network", "rm", names.get("network", "x"), check=False)
+        docker("volume", "rm", names.get("named_volume", "x"), check=False)
+
+
+def test_cleanup_removes_stopped_in_scope_and_nothing_else(scene: dict[str, str], tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKERMEM_STATE_DIR": str(tmp_path / "state")}
+    dry = dockermem("cleanup", "-p", scene["a"], "--dry-run", "--json", env=env)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    assert [c["id"] for c in plan["containers"]] == [scene["a_stopped"]]
+    assert plan["networks"] == []  # project A still has a running container
+    assert plan["volumes"] == []
+    every = ["a_stopped", "a_running", "b_stopped", "label_only", "plain"]
+    assert all(exists("container", scene[key]) for key in every), "--dry-run changed something"
+
+    result = dockermem("cleanup", "-p", scene["a"], "--yes", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["removed"]["containers"] == [scene["a_stopped"]]
+    assert not exists("container", scene["a_stopped"])
+    assert not exists("volume", scene["anonymous_volume"])
+    for survivor in ("a_running", "b_stopped", "label_only", "plain"):
+        assert exists("container", scene[survivor]), survivor
+    assert exists("volume", scene["named_volume"])
+    assert exists("network", scene["network"])
+
+    stats = json.loads(dockermem("stats", "--json", "-p", scene["a"], env=env).stdout)
+    assert stats["cleanup"]["cleanup_runs"] == 1
+    assert stats["cleanup"]["containers_removed"] == 1
+
+
+def test_cleanup_of_a_stopped_project_takes_its_network_and_with_volumes_its_named_volume(
+    scene: dict[str, str], tmp_path: Path
+) -> None:
+    docker("stop", "--time", "1", scene["a_running"])
+    env = {**os.environ, "DOCKERMEM_STATE_DIR": str(tmp_path / "state")}
+    result = dockermem("cleanup", "-p", scene["a"], "--volumes", "--yes", env=env)
+    assert result.returncode == 0, result.stderr
+    assert not exists("container", scene["a_running"])
+    assert not exists("network", scene["network"])
+    assert not exists("volume", scene["named_volume"])
+    assert exists("container", scene["label_only"])
+    assert exists("container", scene["b_stopped"])
+
+
+def test_cleanup_needs_a_scope_and_refuses_bad_names() -> None:
+    assert dockermem("cleanup", "--yes").returncode == 2
+    refused = dockermem("cleanup", "-p", "--all", "--yes")
+    assert refused.returncode == 2
+    assert dockermem("cleanup", "-p", "$(reboot)", "--yes").returncode == 2
+
+
+def test_cleanup_without_yes_off_a_terminal_removes_nothing(scene: dict[str, str]) -> None:
+    result = dockermem("cleanup", "-p", scene["a"])
+    assert result.returncode == 2
+    assert "--yes" in result.stderr
+    assert exists("container", scene["a_stopped"])

@@ -1,0 +1,106 @@
+"""`preflight` against the real engine and real compose files."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.realdocker import dockermem
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+GIB = 1024**3
+MIB = 1024**2
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "DOCKER_MAX_CONTAINERS": "100000", **extra}
+
+
+def test_stack_that_fits_passes_with_its_declared_limits() -> None:
+    result = dockermem("preflight", "--json", "-f", str(REPO / "compose/test/fits.yaml"), env=env())
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"] is True
+    services = {s["name"]: s for s in document["services"]}
+    assert services["small"]["limit_bytes"] == 64 * MIB
+    assert services["tiny"]["limit_bytes"] == 32 * MIB
+    assert services["tiny"]["reservation_bytes"] == 16 * MIB
+    assert document["required_bytes"] == 96 * MIB
+    assert 0 < document["available_bytes"] <= 8 * GIB
+    assert document["available_bytes"] <= document["host_available_bytes"] - document["margin_bytes"]
+
+
+def test_stack_larger_than_the_machine_fails_with_its_shortfall() -> None:
+    result = dockermem("preflight", "-f", str(REPO / "compose/test/huge.yaml"), env=env(COLUMNS="200"))
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+    assert "short by" in result.stdout
+    assert "500GiB" in result.stdout  # 200g + 300g, although neither image exists
+    document = json.loads(
+        dockermem("preflight", "--json", "-f", str(REPO / "compose/test/huge.yaml"), env=env()).stdout
+    )
+    assert document["ok"] is False
+    assert document["shortfall_bytes"] == document["required_bytes"] - document["available_bytes"]
+    assert any("smaller profile" in line for line in document["recommendations"])
+
+
+def test_named_profile_replaces_the_declared_figures() -> None:
+    document = json.loads(
+        dockermem(
+            "preflight",
+            "--json",
+            "--profile",
+            "minimal",
+            "-f",
+            str(REPO / "compose/test/huge.yaml"),
+            env=env(),
+        ).stdout
+    )
+    assert document["required_bytes"] == int(1.4 * GIB)
+    assert document["ok"] is True
+
+
+def test_budget_is_capped_by_docker_max_memory_gb() -> None:
+    result = dockermem(
+        "preflight",
+        "--json",
+        "-f",
+        str(REPO / "compose/test/fits.yaml"),
+        env=env(DOCKER_MAX_MEMORY_GB="0.05"),
+    )
+    document = json.loads(result.stdout)
+    assert document["available_bytes"] == int(0.05 * GIB)
+    assert result.returncode == 1
+
+
+def test_invalid_compose_file_gives_exit_2_and_composes_message() -> None:
+    result = dockermem("preflight", "-f", str(REPO / "compose/test/invalid.yaml"), env=env())
+    assert result.returncode == 2
+    assert "services.broken.mem_limit must be a number or string" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unbounded_services_are_listed_and_counted_at_the_default() -> None:
+    result = dockermem(
+        "preflight",
+        "--json",
+        "-f",
+        str(REPO / "compose/test/unbounded.yaml"),
+        env=env(DOCKERMEM_UNBOUNDED_SERVICE_GB="0.25"),
+    )
+    document = json.loads(result.stdout)
+    assert document["services"] == [
+        {"name": "free", "limit_bytes": None, "reservation_bytes": None, "counted_bytes": GIB // 4}
+    ]
+    assert any("No memory limit on free" in line for line in document["recommendations"])
+
+
+def test_unknown_profile_is_bad_usage() -> None:
+    result = dockermem(
+        "preflight", "--profile", "gigantic", "-f", str(REPO / "compose/test/fits.yaml"), env=env()
+    )
+    assert result.returncode == 2
+    assert "unknown profile 'gigantic'" in result.stderr
