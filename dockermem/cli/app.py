@@ -8,6 +8,7 @@ from dockermem.cli.cleanup import cleanup
 from dockermem.cli.health import health
 from dockermem.cli.preflight import preflight
 from dockermem.cli.stats import stats
+from dockermem.cli.up import up
 
 app = typer.Typer(
     name="dockermem",
@@ -19,6 +20,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command()(preflight)
+app.command()(up)
 app.command()(health)
 app.command()(stats)
 app.command()(cleanup)

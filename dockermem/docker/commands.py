@@ -167,6 +167,17 @@ class DockerClient:
 
             yield events()
 
+    async def container_events_between(
+        self, since: datetime, until: datetime, *, project: str | None = None
+    ) -> list[ContainerEvent]:
+        """The container events of a past span of time (docker keeps a recent log)."""
+        args = ["events", "--format", JSON_FORMAT, "--since", f"{since.timestamp():.3f}"]
+        args += ["--until", f"{until.timestamp():.3f}", "--filter", "type=container"]
+        if project is not None:
+            args += ["--filter", f"label={PROJECT_LABEL}={project}"]
+        result = await self.runner.run(args)
+        return [parse_event(line) for line in result.stdout.splitlines() if line.strip()]
+
     async def compose_up(
         self,
         files: Sequence[Path],

@@ -1,0 +1,95 @@
+"""`dockermem up`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockermem.cli.common import ProjectOption, fail, load_settings_or_exit, make_client, run_async
+from dockermem.cli.output import print_renderable
+from dockermem.cli.preflight import FileOption, ProfileOption
+from dockermem.errors import ExitCode
+
+# Compose's rule for service names; a name that could pass for an option is refused.
+SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
+
+
+def _check_services(values: list[str] | None) -> list[str] | None:
+    for value in values or []:
+        if not SERVICE_NAME.match(value):
+            raise typer.BadParameter(f"{value!r} is not a compose service name")
+    return values
+
+
+def up(
+    services: Annotated[
+        list[str] | None, typer.Argument(help="Only these services (default: all).", callback=_check_services)
+    ] = None,
+    file: FileOption = None,
+    project: ProjectOption = None,
+    wait_timeout: Annotated[
+        float, typer.Option("--wait-timeout", min=1, help="Seconds to wait for the services to be healthy.")
+    ] = 120.0,
+    no_preflight: Annotated[
+        bool, typer.Option("--no-preflight", help="Start without the preflight.")
+    ] = False,
+    profile: ProfileOption = None,
+    down_on_failure: Annotated[
+        bool, typer.Option("--down-on-failure", help="Bring the stack down when it fails to start.")
+    ] = False,
+    interval: Annotated[
+        float | None, typer.Option("--interval", help="Seconds between memory samples (default 2).")
+    ] = None,
+    build: Annotated[bool, typer.Option("--build", help="Passed to compose: build images first.")] = False,
+    force_recreate: Annotated[bool, typer.Option("--force-recreate", help="Passed to compose.")] = False,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans", help="Passed to compose.")] = False,
+) -> None:
+    """Preflight, then `docker compose up -d --wait` with memory monitored beside it.
+
+    Warns at CRITICAL (75 %), cleans up stale resources of the project at EMERGENCY (90 %),
+    prints the memory report when every service is healthy, and explains a failed start:
+    which services, their health checks, their memory, OOM kills. Exits 1 when the start fails.
+    """
+    import sys
+
+    from dockermem.core.lifecycle import StartRequest, start_stack
+
+    settings = load_settings_or_exit({"sample_interval_seconds": interval})
+    client = make_client(settings)
+    options = [flag for flag, on in (("--build", build), ("--force-recreate", force_recreate),
+               ("--remove-orphans", remove_orphans)) if on]  # fmt: skip
+    request = StartRequest(
+        files=tuple(file or ()),
+        project=project,
+        services=tuple(services or ()),
+        wait_timeout_seconds=wait_timeout,
+        preflight=not no_preflight,
+        profile=profile,
+        down_on_failure=down_on_failure,
+        compose_options=tuple(options),
+    )
+    from dockermem.cli.progress import StartProgress
+
+    with StartProgress(project or _project_hint(request.files), live=sys.stderr.isatty()) as progress:
+        outcome = run_async(lambda: start_stack(client, settings, request, progress.update))
+    if outcome.preflight is not None and not outcome.preflight.ok:
+        from dockermem.render.preflight import build_preflight_report
+
+        print_renderable(build_preflight_report(outcome.preflight))
+    from dockermem.render.lifecycle import build_start_report
+
+    print_renderable(build_start_report(outcome))
+    if outcome.interrupted_by is not None:
+        import signal
+
+        code = ExitCode.TERMINATED if outcome.interrupted_by == signal.SIGTERM else ExitCode.INTERRUPTED
+        raise fail("interrupted", code)
+    if not outcome.ok:
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+def _project_hint(files: tuple[Path, ...]) -> str:
+    return files[0].stem if files else "the stack"

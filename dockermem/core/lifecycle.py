@@ -1,0 +1,250 @@
+"""`up`: preflight, then `docker compose up --wait` with the memory monitor beside it, then
+either the final memory report or an analysis of why the start failed."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+
+from dockermem.config import Settings
+from dockermem.core.monitor import MonitorUpdate, StartupMonitor
+from dockermem.core.oom import OomKill, attribute_ooms
+from dockermem.core.preflight import PreflightResult, run_preflight
+from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot, take_snapshot
+from dockermem.core.thresholds import ThresholdLevel
+from dockermem.docker.commands import DockerClient
+from dockermem.docker.models import ComposeContainer, ContainerState
+from dockermem.docker.runner import CommandResult
+from dockermem.errors import first_line
+from dockermem.units import format_bytes, format_percent
+
+ONE_SHOT_NOTE = (
+    "{service} exited with code 0: `docker compose up --wait` counts a one-shot service that "
+    "exits, even successfully, as a failure unless another service depends on it with "
+    "`condition: service_completed_successfully` (docker/compose#10596)."
+)
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """What the user asked `up` to do."""
+
+    files: tuple[Path, ...]
+    project: str | None
+    services: tuple[str, ...] = ()
+    wait_timeout_seconds: float = 120.0
+    preflight: bool = True
+    profile: str | None = None
+    down_on_failure: bool = False
+    compose_options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceOutcome:
+    """How one service's container ended up, and its memory then."""
+
+    service: str
+    container: str
+    container_id: str
+    state: str
+    health: str | None
+    last_health_output: str | None
+    exit_code: int | None
+    memory: ContainerMemory | None
+    peak_bytes: int | None
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "running" and self.health in (None, "", "healthy")
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    """The result of `up`: a started stack with its report, or a failure with its analysis."""
+
+    project: str
+    ok: bool
+    preflight: PreflightResult | None
+    compose_returncode: int | None
+    compose_message: str
+    services: tuple[ServiceOutcome, ...] = ()
+    ooms: tuple[OomKill, ...] = ()
+    snapshot: ResourceSnapshot | None = None
+    memory_verdict: str = ""
+    notes: tuple[str, ...] = ()
+    interrupted_by: int | None = None
+    brought_down: bool = False
+    elapsed_seconds: float = 0.0
+
+    @property
+    def failed_services(self) -> tuple[ServiceOutcome, ...]:
+        return tuple(service for service in self.services if not service.healthy)
+
+
+@dataclass
+class _Interruption:
+    signal_number: int | None = None
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+async def start_stack(
+    client: DockerClient,
+    settings: Settings,
+    request: StartRequest,
+    on_update: Callable[[MonitorUpdate], None],
+) -> StartOutcome:
+    """Preflight, start with the monitor beside compose, then report or analyse."""
+    preflight: PreflightResult | None = None
+    if request.preflight:
+        preflight = await run_preflight(client, settings, request.files, request.project, request.profile)
+        if not preflight.ok:
+            return StartOutcome(
+                preflight.project, False, preflight, None, "preflight failed: the stack was not started"
+            )
+        project = preflight.project
+    else:
+        project = (await client.compose_config(request.files, request.project)).name
+    # Compose takes the name from the file unless -p is given; follow the same one.
+    compose_project = request.project or project
+
+    started_at = datetime.now(UTC)
+    clock_start = anyio.current_time()
+    monitor = StartupMonitor(client, settings, compose_project, on_update)
+    interruption = _Interruption()
+    result: CommandResult | None = None
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(monitor.run, started_at)
+        tasks.start_soon(_watch_signals, interruption, tasks.cancel_scope)
+        with interruption.scope:
+            result = await client.compose_up(
+                request.files,
+                request.project,
+                request.services,
+                request.wait_timeout_seconds,
+                request.compose_options,
+            )
+        tasks.cancel_scope.cancel()
+    ended_at = datetime.now(UTC)
+    elapsed = anyio.current_time() - clock_start
+
+    events = await client.container_events_between(started_at, ended_at, project=compose_project)
+    containers = await client.compose_ps(request.files, request.project)
+    states = await client.inspect_containers([c.id for c in containers])
+    snapshot = await take_snapshot(client, settings, compose_project)
+    ooms = attribute_ooms(events, states, monitor.last_samples)
+    services = _service_outcomes(containers, states, snapshot, monitor.peaks)
+    compose_ok = result is not None and result.returncode == 0
+    ok = compose_ok and not ooms and interruption.signal_number is None
+    message = "" if result is None else _compose_message(result)
+    notes = _notes(services, compose_ok)
+    brought_down = False
+    if not ok and request.down_on_failure and interruption.signal_number is None:
+        await client.compose_down(request.files, request.project)
+        brought_down = True
+    return StartOutcome(
+        project=compose_project,
+        ok=ok,
+        preflight=preflight,
+        compose_returncode=None if result is None else result.returncode,
+        compose_message=message,
+        services=services,
+        ooms=tuple(ooms),
+        snapshot=snapshot,
+        memory_verdict="" if ok else memory_verdict(ooms, services, snapshot),
+        notes=notes,
+        interrupted_by=interruption.signal_number,
+        brought_down=brought_down,
+        elapsed_seconds=elapsed,
+    )
+
+
+async def _watch_signals(interruption: _Interruption, group_scope: anyio.CancelScope) -> None:
+    """Ctrl-C or SIGTERM: stop compose (it gets SIGINT and time to stop), then report."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signal_number in signals:
+            interruption.signal_number = signal_number
+            interruption.scope.cancel()
+            return
+
+
+def _compose_message(result: CommandResult) -> str:
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower() or "unhealthy" in line.lower()]
+    return "; ".join(errors[-3:]) if errors else first_line("\n".join(lines[-1:]))
+
+
+def _service_outcomes(
+    containers: Sequence[ComposeContainer],
+    states: Sequence[ContainerState],
+    snapshot: ResourceSnapshot,
+    peaks: dict[str, int],
+) -> tuple[ServiceOutcome, ...]:
+    state_by_id = {state.id: state for state in states}
+    memory_by_id = {container.id: container for container in snapshot.containers}
+    outcomes = []
+    for container in sorted(containers, key=lambda c: (c.service, c.name)):
+        state = next((s for key, s in state_by_id.items() if key.startswith(container.id)), None)
+        memory = next((m for key, m in memory_by_id.items() if key.startswith(container.id)), None)
+        peak = next((p for key, p in peaks.items() if key.startswith(container.id)), None)
+        outcomes.append(
+            ServiceOutcome(
+                service=container.service,
+                container=container.name,
+                container_id=state.id if state else container.id,
+                state=state.status if state else container.state,
+                health=state.health_status if state else (container.health or None),
+                last_health_output=state.last_health_output if state else None,
+                exit_code=state.exit_code if state and state.status != "running" else None,
+                memory=memory,
+                peak_bytes=peak,
+            )
+        )
+    return tuple(outcomes)
+
+
+def _notes(services: Sequence[ServiceOutcome], compose_ok: bool) -> tuple[str, ...]:
+    if compose_ok:
+        return ()
+    return tuple(
+        ONE_SHOT_NOTE.format(service=service.service)
+        for service in services
+        if service.state == "exited" and service.exit_code == 0
+    )
+
+
+def memory_verdict(
+    ooms: Sequence[OomKill], services: Sequence[ServiceOutcome], snapshot: ResourceSnapshot
+) -> str:
+    """Whether memory caused the failure, and which container."""
+    if ooms:
+        return "Memory was the cause: " + "; ".join(kill.describe() for kill in ooms) + "."
+    pressed = [
+        service
+        for service in services
+        if not service.healthy
+        and service.memory is not None
+        and service.memory.level >= ThresholdLevel.EMERGENCY
+    ]
+    if pressed:
+        return (
+            "Memory is the likely cause: "
+            + "; ".join(
+                f"{s.service} at {format_percent(s.memory.memory_percent if s.memory else None)} of its limit"
+                for s in pressed
+            )
+            + "."
+        )
+    if snapshot.host_memory_level >= ThresholdLevel.EMERGENCY:
+        return (
+            f"Memory is the likely cause: the host is at {snapshot.host.memory_percent:.1f}% "
+            f"({format_bytes(snapshot.host.memory_available_bytes)} available)."
+        )
+    return (
+        "Memory does not look like the cause: no OOM kill was seen, and neither the failing "
+        "services nor the host were near their limits."
+    )

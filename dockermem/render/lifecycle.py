@@ -1,0 +1,131 @@
+"""`up`'s progress (live table or plain lines) and its final report or failure analysis."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dockermem.core.lifecycle import StartOutcome
+from dockermem.core.monitor import MonitorUpdate, UpdateKind
+from dockermem.core.snapshot import ResourceSnapshot
+from dockermem.core.thresholds import ThresholdLevel
+from dockermem.render.styles import style_for
+from dockermem.render.tables import build_memory_table, usage_text
+from dockermem.units import format_bytes, format_percent
+
+UPDATE_STYLES = {
+    UpdateKind.WARNING: "yellow",
+    UpdateKind.EMERGENCY: "bold white on red",
+    UpdateKind.CLEANUP: "yellow",
+    UpdateKind.OOM: "bold red",
+    UpdateKind.DIE: "red",
+    UpdateKind.ERROR: "red",
+}
+
+
+def memory_summary_line(snapshot: ResourceSnapshot) -> str:
+    """One line: host memory, then each container's usage / limit."""
+    parts = [f"host {snapshot.host.memory_percent:.1f}%"]
+    parts += [
+        f"{c.service or c.name} {format_bytes(c.memory_usage_bytes)}"
+        + (f"/{format_bytes(c.memory_limit_bytes)}" if c.memory_limit_bytes is not None else "")
+        for c in snapshot.containers
+    ]
+    return " | ".join(parts)
+
+
+def progress_line(update: MonitorUpdate, elapsed_seconds: float) -> Text | None:
+    """A plain progress line for logs (CI): samples as a memory summary, events as they are."""
+    stamp = f"[{elapsed_seconds:6.1f}s] "
+    if update.kind is UpdateKind.SAMPLE:
+        if update.snapshot is None:
+            return None
+        return Text(stamp + "memory: " + memory_summary_line(update.snapshot), style="dim")
+    return Text(stamp + update.message, style=UPDATE_STYLES.get(update.kind, ""))
+
+
+def build_progress_view(
+    project: str, elapsed_seconds: float, snapshot: ResourceSnapshot | None, recent: list[MonitorUpdate]
+) -> Group:
+    """The live view while compose starts the stack."""
+    header = Text(f"Starting {project} with docker compose up --wait … {elapsed_seconds:.0f}s", style="bold")
+    parts: list[RenderableType] = [header]
+    if snapshot is not None:
+        level = snapshot.host_memory_level
+        parts.append(
+            Text(
+                f"Host memory {level.marker} {snapshot.host.memory_percent:.1f}% "
+                f"({format_bytes(snapshot.host.memory_available_bytes)} available)",
+                style=style_for(level),
+            )
+        )
+        parts.append(build_memory_table(snapshot.containers))
+    parts.extend(Text(update.message, style=UPDATE_STYLES.get(update.kind, "")) for update in recent[-5:])
+    return Group(*parts)
+
+
+def build_start_report(outcome: StartOutcome) -> Group:
+    """After `up`: the final memory report, or the analysis of the failure."""
+    parts: list[RenderableType] = []
+    if outcome.ok:
+        parts.append(
+            Text(
+                f"✅ {outcome.project}: every service is healthy ({outcome.elapsed_seconds:.1f}s)",
+                style="green",
+            )
+        )
+        if outcome.snapshot is not None:
+            parts.append(build_memory_table(outcome.snapshot.containers))
+        return Group(*parts)
+    if outcome.compose_returncode is None and outcome.interrupted_by is None:
+        parts.append(Text(f"❌ {outcome.project}: {outcome.compose_message}", style="bold red"))
+        return Group(*parts)
+    if outcome.interrupted_by is not None:
+        parts.append(Text(f"Interrupted: {outcome.project} was left as below.", style="bold yellow"))
+    else:
+        parts.append(Text(f"❌ {outcome.project} did not start", style="bold red"))
+        if outcome.compose_message:
+            parts.append(Text(f"compose: {outcome.compose_message}"))
+    parts.append(build_services_table(outcome))
+    parts.extend(Text(f"🚨 {kill.describe()}", style="bold red") for kill in outcome.ooms)
+    if outcome.snapshot is not None:
+        snapshot = outcome.snapshot
+        engine_total = snapshot.engine.memory_total_bytes
+        engine_percent = 100.0 * snapshot.containers_memory_bytes / engine_total
+        parts.append(
+            Text(
+                f"Host memory {snapshot.host_memory_level.marker} {snapshot.host.memory_percent:.1f}% "
+                f"({format_bytes(snapshot.host.memory_available_bytes)} available); engine "
+                f"{format_percent(engine_percent)} in containers of {format_bytes(engine_total)}"
+            )
+        )
+    if outcome.memory_verdict:
+        parts.append(Text(outcome.memory_verdict, style="bold"))
+    parts.extend(Text(f"Note: {note}", style="yellow") for note in outcome.notes)
+    if outcome.brought_down:
+        parts.append(Text("The stack was brought down (--down-on-failure)."))
+    return Group(*parts)
+
+
+def build_services_table(outcome: StartOutcome) -> Table:
+    """Each service: state, health, exit code, memory against its limit, peak, last health output."""
+    table = Table(title="SERVICES", title_justify="left")
+    for column in ("Service", "State", "Health", "Exit", "Memory", "Peak", "Last health check"):
+        table.add_column(column)
+    for service in outcome.services:
+        style = "" if service.healthy else "red"
+        memory = usage_text(service.memory) if service.memory is not None else "—"
+        if service.memory is not None and service.memory.level >= ThresholdLevel.CRITICAL:
+            style = style_for(service.memory.level)
+        table.add_row(
+            service.service,
+            service.state,
+            service.health or "—",
+            "—" if service.exit_code is None else str(service.exit_code),
+            memory,
+            "—" if service.peak_bytes is None else format_bytes(service.peak_bytes),
+            (service.last_health_output or "—")[:60],
+            style=style,
+        )
+    return table
