@@ -51,6 +51,8 @@ CONTAINER_FORMAT = (
     f'"ConfigFiles":{{{{json (.Label "{CONFIG_FILES_LABEL}")}}}}}}'
 )
 PREDEFINED_NETWORKS = frozenset({"bridge", "host", "none"})
+# docker stats writes each frame twice per 500 ms tick: six frame marks are about 1.5 s.
+MAX_FRAMES_PER_SNAPSHOT = 6
 
 
 class DockerClient:
@@ -86,8 +88,9 @@ class DockerClient:
     async def stats_snapshot(self, container_ids: Sequence[str]) -> list[ContainerStats]:
         """One `docker stats` reading of the given running containers.
 
-        Reads the first full frame of the streaming form: `--no-stream` makes the daemon
-        sample twice (about 2 s), while the stream's first frame comes sooner.
+        Reads the streaming form until each container has a measured line: `--no-stream`
+        makes the daemon sample twice (about 2 s), while the stream's first frame comes sooner.
+        A container that stops meanwhile ends its part of the stream; what was read is kept.
         """
         if not container_ids:
             return []
@@ -101,11 +104,13 @@ class DockerClient:
                 async for raw in stream.lines():
                     if starts_frame(raw):
                         frames += 1
-                        if frames > 1:
-                            break
+                        if frames > MAX_FRAMES_PER_SNAPSHOT:
+                            break  # the rest stopped meanwhile, or docker has no reading for them
                     if not strip_escape_codes(raw).strip():
                         continue
                     stats = parse_stats_line(raw)
+                    if not stats.measured:
+                        continue  # `-- / --`: no reading yet; a later frame brings one
                     key = _match_id(stats.id, wanted)
                     seen[key] = stats
                     if len(seen) == len(wanted):

@@ -17,6 +17,7 @@ class ContainerStats:
     memory_percent: float | None
     cpu_percent: float | None
     pids: int | None
+    measured: bool = True  # False for docker's `-- / --`: no reading yet (or the container stopped)
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,7 @@ def parse_stats_line(line: str) -> ContainerStats:
         raise ParseError(what, text, str(error)) from None
     if limit is None:
         memory_percent = None  # no limit: there is no percentage of it
+    measured = usage_text.partition("/")[0].strip() not in ("--", "")
     pids_text = document.get("PIDs")
     pids = int(pids_text) if isinstance(pids_text, str) and pids_text.isdigit() else None
     return ContainerStats(
@@ -133,6 +134,7 @@ def parse_stats_line(line: str) -> ContainerStats:
         memory_percent=memory_percent,
         cpu_percent=cpu_percent,
         pids=pids,
+        measured=measured,
     )
 
 
