@@ -46,7 +46,9 @@ def run(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
     return time.perf_counter() - started
 
 
-def alternate(ours: Callable[[], float], theirs: Callable[[], float], rounds: int = ROUNDS) -> tuple[float, float]:
+def alternate(
+    ours: Callable[[], float], theirs: Callable[[], float], rounds: int = ROUNDS
+) -> tuple[float, float]:
     """Medians of alternating runs of both commands."""
     mine, other = [], []
     for _ in range(rounds):
@@ -59,8 +61,9 @@ def start_containers(count: int, run_id: str) -> list[str]:
     ids = []
     for index in range(count):
         result = subprocess.run(
-            ["docker", "run", "-d", "--network", "none", "--memory", "32m", "--label", f"{BENCH_LABEL}={run_id}",
-             "--name", f"dmbench-{run_id}-{index}", "dockermem/memhog:test", "memhog", "1"],
+            ["docker", "run", "-d", "--network", "none", "--memory", "32m",
+             "--label", f"{BENCH_LABEL}={run_id}", "--name", f"dmbench-{run_id}-{index}",
+             "dockermem/memhog:test", "memhog", "1"],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         ids.append(result.stdout.strip())
@@ -114,7 +117,8 @@ def machine() -> str:
     ).stdout.strip()
     return (
         f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs, {memory:.1f} GiB, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, Docker engine {docker_version}"
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"Docker engine {docker_version}"
     )
 
 
@@ -126,7 +130,9 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         theirs = "—" if row.theirs is None else f"{row.theirs:.3f} {row.unit}"
         ratio = "—" if row.ratio is None else f"{row.ratio:.2f}"
-        lines.append(f"| {row.what} | {row.ours:.3f} {row.unit} | {row.baseline} | {theirs} | {ratio} | {row.goal} |")
+        lines.append(
+            f"| {row.what} | {row.ours:.3f} {row.unit} | {row.baseline} | {theirs} | {ratio} | {row.goal} |"
+        )
     return "\n".join(lines)
 
 
