@@ -51,6 +51,9 @@ class Settings:
     safety_margin_gb: float = 0.5
     unbounded_service_gb: float = 0.5
     sample_interval_seconds: float = 2.0
+    fast_path: bool = True
+    proc_root: str = "/proc"
+    cgroup_root: str = "/sys/fs/cgroup"
     profiles_gb: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PROFILES_GB))
 
     @property
@@ -142,6 +145,17 @@ def _text(source: str, raw: object) -> str:
     return raw
 
 
+def _flag(source: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{source}={raw!r} must be true or false (1/0)")
+
+
 def _profiles(source: str, raw: object) -> dict[str, float]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source} must map profile names to sizes in GB")
@@ -172,6 +186,9 @@ CONVERTERS: dict[str, Converter] = {
     "unbounded_service_gb": _non_negative_float,
     "sample_interval_seconds": _positive_float,
     "profiles_gb": _profiles,
+    "fast_path": _flag,
+    "proc_root": _text,
+    "cgroup_root": _text,
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import anyio.to_thread
 import psutil
 
 
@@ -32,7 +31,11 @@ def read_host_memory(cpu_percent: float) -> HostMemory:
     )
 
 
-async def measure_host(cpu_window_seconds: float = 0.5) -> HostMemory:
-    """Host memory, with CPU measured over a short window in a worker thread."""
-    cpu = await anyio.to_thread.run_sync(psutil.cpu_percent, cpu_window_seconds)
-    return read_host_memory(cpu)
+def start_cpu_window() -> None:
+    """Begin measuring host CPU; `read_host_memory(host_cpu_since_start())` ends the window."""
+    psutil.cpu_percent(interval=None)
+
+
+def host_cpu_since_start() -> float:
+    """Host CPU busy percentage since `start_cpu_window` (or the previous call)."""
+    return float(psutil.cpu_percent(interval=None))

@@ -9,7 +9,8 @@ import anyio
 
 from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
-from dockermem.core.host import HostMemory, measure_host
+from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
+from dockermem.core.readings import read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
 from dockermem.docker.commands import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary, EngineInfo, NamedResource
@@ -140,22 +141,21 @@ async def take_snapshot(
 ) -> ResourceSnapshot:
     """Read host, engine and container memory and the resource counts, all at once."""
     thresholds = Thresholds.from_settings(settings)
-    host_slot: Slot[HostMemory] = Slot()
     engine_slot: Slot[EngineInfo] = Slot()
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
+    start_cpu_window()
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(host_slot.fill, measure_host)
         tasks.start_soon(engine_slot.fill, client.engine_info)
         tasks.start_soon(networks_slot.fill, client.networks)
         tasks.start_soon(volumes_slot.fill, client.volumes)
         all_containers = await client.containers()
         in_scope = [c for c in all_containers if project is None or c.project == project]
         running = [c for c in in_scope if c.state == "running"]
-        stats = await client.stats_snapshot([c.id for c in running])
-    host, engine = host_slot.value, engine_slot.value
-    networks, volumes = networks_slot.value, volumes_slot.value
-
+        readings = await read_containers(client, settings, running)
+    host = read_host_memory(host_cpu_since_start())
+    engine, networks, volumes = engine_slot.value, networks_slot.value, volumes_slot.value
+    stats = readings.stats
     by_id = {c.id: c for c in running}
     containers = tuple(
         sorted(
@@ -181,6 +181,7 @@ async def take_snapshot(
         max_memory_bytes=settings.max_memory_bytes,
         counts=count_resources(settings, thresholds, all_containers, networks, volumes),
         containers=containers,
+        source=readings.source,
         high_memory=high,
     )
 

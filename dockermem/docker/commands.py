@@ -26,6 +26,7 @@ from dockermem.docker.parse import (
     WORKING_DIR_LABEL,
     parse_compose_config,
     parse_compose_ps,
+    parse_container_pids,
     parse_container_states,
     parse_container_summaries,
     parse_engine_info,
@@ -117,7 +118,8 @@ class DockerClient:
                         break
                 else:
                     code = await stream.wait()
-                    if code != 0 and not seen:
+                    # A container removed since it was listed is gone, not an error.
+                    if code != 0 and not seen and "No such container" not in stream.stderr:
                         _raise_for_failed_stream(list(stream.argv), code, stream.stderr)
         if scope.cancelled_caught:
             raise DockerTimeoutError(self.runner.argv(args), timeout, 1)
@@ -148,6 +150,15 @@ class DockerClient:
         if result.returncode != 0 and not result.stdout.strip().startswith("["):
             _raise_for_failed_stream(list(result.argv), result.returncode, result.stderr)
         return parse_container_states(result.stdout or "[]")
+
+    async def container_pids(self, container_ids: Sequence[str]) -> dict[str, int]:
+        """The host PID of each container's init process (0 when it is not running)."""
+        if not container_ids:
+            return {}
+        result = await self.runner.run(
+            ["container", "inspect", "--format", "{{.Id}} {{.State.Pid}}", *container_ids], check=False
+        )
+        return parse_container_pids(result.stdout)
 
     @asynccontextmanager
     async def container_events(

@@ -457,3 +457,16 @@ def parse_volume_times(text: str) -> dict[str, datetime | None]:
             raise ParseError("docker volume inspect line", line)
         times[name] = parse_docker_time(created)
     return times
+
+
+def parse_container_pids(text: str) -> dict[str, int]:
+    """Lines of `docker inspect --format '{{.Id}} {{.State.Pid}}'`."""
+    pids: dict[str, int] = {}
+    for line in text.splitlines():
+        container_id, _, pid = line.strip().partition(" ")
+        if not container_id:
+            continue
+        if not pid.isdigit():
+            raise ParseError("docker inspect pid line", line)
+        pids[container_id] = int(pid)
+    return pids

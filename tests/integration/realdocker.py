@@ -37,22 +37,26 @@ def unique_name(prefix: str) -> str:
 
 
 def memhog_service(
-    mib: float, limit: str | None, *, grow: float = 0.0, healthy: bool = True
+    mib: float, limit: str | None, *, grow: float = 0.0, healthy: bool = True, checked: bool = True
 ) -> dict[str, object]:
-    """A compose service whose main process holds `mib` MiB (and grows by `grow` MiB/s)."""
+    """A compose service whose main process holds `mib` MiB (and grows by `grow` MiB/s).
+
+    `checked=False` leaves out the health check, whose process would add to the memory every
+    second: for tests that compare readings of memory that holds still."""
     command = ["memhog", f"{mib:g}"] + ([f"{grow:g}"] if grow else [])
     service: dict[str, object] = {
         "image": MEMHOG_IMAGE,
         "command": command,
         "network_mode": "none",
         "labels": {TEST_LABEL: "1"},
-        "healthcheck": {
+    }
+    if checked:
+        service["healthcheck"] = {
             "test": ["CMD", "cat", "/tmp/ready"] if healthy else ["CMD", "false"],
             "interval": "1s",
             "timeout": "2s",
             "retries": 30,
-        },
-    }
+        }
     if limit is not None:
         service["mem_limit"] = limit
     return service
@@ -81,6 +85,14 @@ class ComposeProject:
 
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "1", check=False)
+
+    def wait_ready(self) -> None:
+        """Until every service's memhog has allocated what it holds (it writes /tmp/ready)."""
+        for service in self.services:
+            command = ("exec", "-T", service, "cat", "/tmp/ready")
+            wait_until(
+                lambda c=command: self.compose(*c, check=False).returncode == 0, what=f"{service} ready"
+            )
 
     def container_id(self, service: str) -> str:
         return self.compose("ps", "-a", "-q", service).stdout.strip()

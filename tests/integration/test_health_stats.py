@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +21,13 @@ HELD_MIB = {"zero": 0, "forty": 40, "hundred": 100}
 def held_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
     """Three containers holding 0, 40 and 100 MiB in 128 MiB limits, and one without a limit."""
     project = ComposeProject(unique_name("dmhealth"), tmp_path_factory.mktemp("health") / "compose.yaml")
-    project.services = {name: memhog_service(mib, "128m") for name, mib in HELD_MIB.items()}
-    project.services["unbounded"] = memhog_service(10, None)
+    # No health checks: their process would add to the memory being measured every second.
+    project.services = {name: memhog_service(mib, "128m", checked=False) for name, mib in HELD_MIB.items()}
+    project.services["unbounded"] = memhog_service(10, None, checked=False)
     try:
         project.up()
+        project.wait_ready()
+        time.sleep(1)
         yield project
     finally:
         project.down()

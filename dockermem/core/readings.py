@@ -1,0 +1,102 @@
+"""Container memory readings: from the cgroup files when they can be read here (fast), else
+from the `docker stats` stream. Either way, `ContainerStats` values come out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from dockermem.config import Settings
+from dockermem.docker.cgroup import CgroupLocation, CgroupReader
+from dockermem.docker.commands import DockerClient
+from dockermem.docker.models import ContainerStats, ContainerSummary
+
+# The shortest window over which a container's CPU percentage is measured on the fast path.
+MIN_CPU_WINDOW_SECONDS = 0.1
+SOURCE_CGROUP = "cgroup"
+SOURCE_DOCKER_STATS = "docker-stats"
+SOURCE_MIXED = "cgroup+docker-stats"
+
+
+@dataclass(frozen=True)
+class Readings:
+    """Memory of some running containers, and where it was read."""
+
+    stats: tuple[ContainerStats, ...]
+    source: str
+
+
+def cgroup_reader(settings: Settings) -> CgroupReader | None:
+    """The fast path's reader, unless it is turned off."""
+    if not settings.fast_path:
+        return None
+    return CgroupReader(Path(settings.proc_root), Path(settings.cgroup_root))
+
+
+async def locate_cgroups(
+    client: DockerClient, reader: CgroupReader, container_ids: Sequence[str]
+) -> dict[str, CgroupLocation]:
+    """The cgroup of each container that can be read here (the others are left out)."""
+    pids = await client.container_pids(container_ids)
+    locations = {}
+    for container_id, pid in pids.items():
+        location = reader.locate(container_id, pid)
+        if location is not None:
+            locations[container_id] = location
+    return locations
+
+
+def stats_from_cgroup(
+    summary: ContainerSummary,
+    reader: CgroupReader,
+    location: CgroupLocation,
+    cpu_start: tuple[int | None, float],
+) -> ContainerStats | None:
+    """A docker-stats-like value from one cgroup reading (None when the cgroup is gone)."""
+    reading = reader.read(location)
+    if reading is None:
+        return None
+    start_ns, start_time = cpu_start
+    elapsed = anyio.current_time() - start_time
+    cpu: float | None = None
+    if reading.cpu_usage_ns is not None and start_ns is not None and elapsed > 0:
+        cpu = round(100.0 * (reading.cpu_usage_ns - start_ns) / (elapsed * 1e9), 2)
+    limit = reading.memory_limit_bytes
+    return ContainerStats(
+        id=summary.id,
+        name=summary.name,
+        memory_usage_bytes=reading.memory_usage_bytes,
+        memory_limit_bytes=limit,
+        memory_percent=None if limit is None else round(100.0 * reading.memory_usage_bytes / limit, 2),
+        cpu_percent=cpu,
+        pids=None,
+    )
+
+
+async def read_containers(
+    client: DockerClient, settings: Settings, running: Sequence[ContainerSummary]
+) -> Readings:
+    """Memory and CPU of running containers, by the fastest path that works for each."""
+    if not running:
+        return Readings((), SOURCE_CGROUP if settings.fast_path else SOURCE_DOCKER_STATS)
+    reader = cgroup_reader(settings)
+    locations = {} if reader is None else await locate_cgroups(client, reader, [c.id for c in running])
+    fast: list[ContainerStats] = []
+    if reader is not None and locations:
+        started = anyio.current_time()
+        cpu_start = {cid: (reader.read_cpu_ns(location), started) for cid, location in locations.items()}
+        await anyio.sleep(MIN_CPU_WINDOW_SECONDS)
+        for summary in running:
+            location = locations.get(summary.id)
+            if location is not None:
+                reading = stats_from_cgroup(summary, reader, location, cpu_start[summary.id])
+                if reading is not None:
+                    fast.append(reading)
+    read_fast = {stats.id for stats in fast}
+    rest = [c.id for c in running if c.id not in read_fast]
+    slow = await client.stats_snapshot(rest) if rest else []
+    source = SOURCE_MIXED if fast and slow else SOURCE_CGROUP if fast else SOURCE_DOCKER_STATS
+    return Readings(tuple(fast) + tuple(slow), source)

@@ -1,0 +1,74 @@
+"""The cgroup fast path against `docker stats` on real containers holding still."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.realdocker import MIB, ComposeProject, dockermem, memhog_service, unique_name
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+
+@pytest.fixture(scope="module")
+def still_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeProject]:
+    project = ComposeProject(unique_name("dmfast"), tmp_path_factory.mktemp("fast") / "compose.yaml")
+    project.services = {
+        "small": memhog_service(8, "64m", checked=False),
+        "large": memhog_service(120, "256m", checked=False),
+        "nolimit": memhog_service(30, None, checked=False),
+    }
+    try:
+        project.up()
+        project.wait_ready()
+        time.sleep(1)  # let the readiness probe's exec leave the cgroups
+        yield project
+    finally:
+        project.down()
+
+
+def stats(project: str, **extra: str) -> dict[str, object]:
+    env = {**os.environ, "DOCKER_MAX_CONTAINERS": "100000", **extra}
+    result = dockermem("stats", "--json", "-p", project, env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert isinstance(document, dict)
+    return document
+
+
+def test_both_paths_agree_within_one_percent_or_one_mib(still_stack: ComposeProject) -> None:
+    fast = stats(still_stack.name)
+    slow = stats(still_stack.name, DOCKERMEM_FAST_PATH="0")
+    assert fast["source"] == "cgroup"
+    assert slow["source"] == "docker-stats"
+    fast_by = {c["service"]: c for c in fast["containers"]}  # type: ignore[attr-defined]
+    slow_by = {c["service"]: c for c in slow["containers"]}  # type: ignore[attr-defined]
+    assert set(fast_by) == set(slow_by) == {"small", "large", "nolimit"}
+    for service in fast_by:
+        a, b = fast_by[service]["memory_usage_bytes"], slow_by[service]["memory_usage_bytes"]
+        assert abs(a - b) <= max(0.01 * b, MIB), (service, a / MIB, b / MIB)
+        assert fast_by[service]["memory_limit_bytes"] == slow_by[service]["memory_limit_bytes"]
+    assert fast_by["large"]["memory_limit_bytes"] == 256 * MIB
+    assert fast_by["nolimit"]["memory_limit_bytes"] is None
+    assert abs(fast_by["large"]["memory_usage_bytes"] - 120 * MIB) <= 12 * MIB
+
+
+def test_falls_back_to_docker_stats_when_the_cgroup_cannot_be_read(
+    still_stack: ComposeProject, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    document = stats(still_stack.name, DOCKERMEM_PROC_ROOT=str(empty))
+    assert document["source"] == "docker-stats"
+    assert len(document["containers"]) == 3  # type: ignore[arg-type]
+    health = json.loads(
+        dockermem(
+            "health", "--json", "-p", still_stack.name, env={**os.environ, "DOCKERMEM_PROC_ROOT": str(empty)}
+        ).stdout
+    )
+    assert health["source"] == "docker-stats"

@@ -1,0 +1,69 @@
+"""The fast path's reader on cgroup trees: v1 recorded here, v2 from the kernel's documented
+formats (tests/fixtures/cgroup/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockermem.docker.cgroup import CgroupReader
+from tests.conftest import FIXTURES
+
+MIB = 1024**2
+
+
+def reader_for(tree: str) -> tuple[CgroupReader, str, int]:
+    base = FIXTURES / "cgroup" / tree
+    container_id, pid = (base / "CONTAINER").read_text().split()
+    return CgroupReader(base / "proc", base / "sys" / "fs" / "cgroup"), container_id, int(pid)
+
+
+def test_v1_cgroupfs_recorded_tree() -> None:
+    reader, container_id, pid = reader_for("v1-cgroupfs")
+    location = reader.locate(container_id, pid)
+    assert location is not None and location.version == 1
+    reading = reader.read(location)
+    assert reading is not None
+    assert reading.memory_limit_bytes == 256 * MIB
+    assert reading.memory_usage_bytes == 63631360  # usage_in_bytes less total_inactive_file (0)
+    assert abs(reading.memory_usage_bytes - 60.45 * MIB) < 1 * MIB  # what docker stats showed
+    assert reading.oom_kills == 0
+    assert reading.cpu_usage_ns is not None and reading.cpu_usage_ns > 0
+
+
+@pytest.mark.parametrize(
+    ("tree", "usage", "limit", "oom_kills", "cpu_ns"),
+    [
+        ("v2-systemd", 109051904 - 4194304, 256 * MIB, 2, 2_500_000_000),
+        ("v2-cgroupfs", 109051904 - 4194304, None, 0, 100_000),
+        ("v2-rootless", 52428800 - 1048576, 128 * MIB, 0, 42_000),
+    ],
+)
+def test_v2_trees(tree: str, usage: int, limit: int | None, oom_kills: int, cpu_ns: int) -> None:
+    reader, container_id, pid = reader_for(tree)
+    location = reader.locate(container_id, pid)
+    assert location is not None and location.version == 2
+    reading = reader.read(location)
+    assert reading is not None
+    assert (reading.memory_usage_bytes, reading.memory_limit_bytes) == (usage, limit)
+    assert (reading.oom_kills, reading.cpu_usage_ns) == (oom_kills, cpu_ns)
+
+
+def test_a_pid_that_is_not_the_containers_is_not_read() -> None:
+    reader, container_id, pid = reader_for("foreign-pid")
+    assert reader.locate(container_id, pid) is None
+
+
+def test_nothing_is_read_from_an_empty_directory(tmp_path: Path) -> None:
+    reader = CgroupReader(tmp_path / "proc", tmp_path / "cgroup")
+    assert reader.locate("a" * 64, 1234) is None
+    assert reader.locate("a" * 64, 0) is None
+
+
+def test_a_cgroup_that_vanished_reads_as_none(tmp_path: Path) -> None:
+    reader, container_id, pid = reader_for("v2-systemd")
+    location = reader.locate(container_id, pid)
+    assert location is not None
+    gone = type(location)(location.container_id, 2, tmp_path / "gone", tmp_path / "gone")
+    assert reader.read(gone) is None
