@@ -44,7 +44,7 @@ class Settings:
     high_memory_percent: float = 80.0
     docker_binary: str = "docker"
     docker_concurrency: int = 4
-    docker_spacing_seconds: float = 0.02
+    docker_spacing_seconds: float = 0.005
     docker_timeout_seconds: float = 30.0
     docker_retries: int = 2
     state_dir: str = ""

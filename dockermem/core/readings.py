@@ -15,7 +15,7 @@ from dockermem.docker.commands import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
 
 # The shortest window over which a container's CPU percentage is measured on the fast path.
-MIN_CPU_WINDOW_SECONDS = 0.1
+MIN_CPU_WINDOW_SECONDS = 0.05
 SOURCE_CGROUP = "cgroup"
 SOURCE_DOCKER_STATS = "docker-stats"
 SOURCE_MIXED = "cgroup+docker-stats"
@@ -39,13 +39,15 @@ def cgroup_reader(settings: Settings) -> CgroupReader | None:
 async def locate_cgroups(
     client: DockerClient, reader: CgroupReader, container_ids: Sequence[str]
 ) -> dict[str, CgroupLocation]:
-    """The cgroup of each container that can be read here (the others are left out)."""
-    pids = await client.container_pids(container_ids)
-    locations = {}
-    for container_id, pid in pids.items():
-        location = reader.locate(container_id, pid)
-        if location is not None:
-            locations[container_id] = location
+    """The cgroup of each container that can be read here (the others are left out).
+    The common layouts are tried first; only the rest cost a `docker inspect` for their PIDs."""
+    locations = {cid: location for cid in container_ids if (location := reader.guess(cid)) is not None}
+    unknown = [cid for cid in container_ids if cid not in locations]
+    if unknown:
+        for container_id, pid in (await client.container_pids(unknown)).items():
+            location = reader.locate(container_id, pid)
+            if location is not None:
+                locations[container_id] = location
     return locations
 
 

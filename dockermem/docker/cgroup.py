@@ -5,8 +5,8 @@ figures sit in each container's cgroup, readable in microseconds when the engine
 Usage is computed as `docker stats` does: cgroup v1 `memory.usage_in_bytes` less
 `total_inactive_file`; cgroup v2 `memory.current` less `inactive_file`.
 
-A container is found from its init process: `/proc/<pid>/cgroup` names its cgroup. The path
-must hold the container's full ID (cgroupfs `/docker/<id>`, systemd `docker-<id>.scope`,
+A container is found where the common layouts put its cgroup, else from its init process:
+`/proc/<pid>/cgroup` names its cgroup. Either way the path must hold the container's full ID (cgroupfs `/docker/<id>`, systemd `docker-<id>.scope`,
 rootless engines under `user@<uid>.service`); anything else (Docker Desktop's VM, where the
 PID is not this host's, or a remote engine) is not read, and the caller falls back to docker.
 """
@@ -47,6 +47,22 @@ class CgroupReader:
 
     proc_root: Path = Path("/proc")
     cgroup_root: Path = Path("/sys/fs/cgroup")
+
+    def guess(self, container_id: str) -> CgroupLocation | None:
+        """The container's cgroup where the common layouts put it, found without its PID:
+        v1 cgroupfs `memory/docker/<id>`, v2 systemd `system.slice/docker-<id>.scope`,
+        v2 cgroupfs `docker/<id>`. None when none holds it (then `locate` asks the PID)."""
+        v1 = self.cgroup_root / "memory" / "docker" / container_id
+        if (v1 / "memory.usage_in_bytes").is_file():
+            cpu = self.cgroup_root / "cpu,cpuacct" / "docker" / container_id
+            if not cpu.exists():
+                cpu = self.cgroup_root / "cpuacct" / "docker" / container_id
+            return CgroupLocation(container_id, 1, v1, cpu)
+        for relative in (f"system.slice/docker-{container_id}.scope", f"docker/{container_id}"):
+            directory = self.cgroup_root / relative
+            if (directory / "memory.current").is_file():
+                return CgroupLocation(container_id, 2, directory, directory)
+        return None
 
     def locate(self, container_id: str, pid: int) -> CgroupLocation | None:
         """The container's cgroup, or None when it cannot be read here."""

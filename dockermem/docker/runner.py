@@ -52,7 +52,7 @@ class RunnerLimits:
 
     binary: str = "docker"
     concurrency: int = 4
-    spacing_seconds: float = 0.02
+    spacing_seconds: float = 0.005
     timeout_seconds: float = 30.0
     retries: int = 2
     backoff_seconds: float = 0.25
