@@ -5,10 +5,11 @@ figures sit in each container's cgroup, readable in microseconds when the engine
 Usage is computed as `docker stats` does: cgroup v1 `memory.usage_in_bytes` less
 `total_inactive_file`; cgroup v2 `memory.current` less `inactive_file`.
 
-A container is found where the common layouts put its cgroup, else from its init process:
-`/proc/<pid>/cgroup` names its cgroup. Either way the path must hold the container's full ID (cgroupfs `/docker/<id>`, systemd `docker-<id>.scope`,
-rootless engines under `user@<uid>.service`); anything else (Docker Desktop's VM, where the
-PID is not this host's, or a remote engine) is not read, and the caller falls back to docker.
+A container is found where the common layouts put its cgroup, else from its init process
+(`/proc/<pid>/cgroup` names its cgroup). Either way the path must hold the container's full
+ID (cgroupfs `/docker/<id>`, systemd `docker-<id>.scope`, rootless engines under
+`user@<uid>.service`); anything else (Docker Desktop's VM, where the PID is not this host's,
+or a remote engine) is not read, and the caller falls back to docker.
 """
 
 from __future__ import annotations
