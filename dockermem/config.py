@@ -43,7 +43,7 @@ class Settings:
     emergency_percent: float = 90.0
     high_memory_percent: float = 80.0
     docker_binary: str = "docker"
-    docker_concurrency: int = 4
+    docker_concurrency: int = 6
     docker_spacing_seconds: float = 0.005
     docker_timeout_seconds: float = 30.0
     docker_retries: int = 2

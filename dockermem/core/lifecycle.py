@@ -12,13 +12,14 @@ from pathlib import Path
 import anyio
 
 from dockermem.config import Settings
+from dockermem.core.concurrency import Slot
 from dockermem.core.monitor import MonitorUpdate, StartupMonitor
 from dockermem.core.oom import OomKill, attribute_ooms
 from dockermem.core.preflight import PreflightResult, run_preflight
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot, take_snapshot
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.docker.commands import DockerClient
-from dockermem.docker.models import ComposeContainer, ContainerState
+from dockermem.docker.models import ContainerEvent, ContainerState
 from dockermem.docker.runner import CommandResult
 from dockermem.errors import first_line
 from dockermem.units import format_bytes, format_percent
@@ -132,12 +133,25 @@ async def start_stack(
     ended_at = datetime.now(UTC)
     elapsed = anyio.current_time() - clock_start
 
-    events = await client.container_events_between(started_at, ended_at, project=compose_project)
-    containers = await client.compose_ps(request.files, request.project)
-    states = await client.inspect_containers([c.id for c in containers])
-    snapshot = await take_snapshot(client, settings, compose_project)
-    ooms = attribute_ooms(events, states, monitor.last_samples)
-    services = _service_outcomes(containers, states, snapshot, monitor.peaks)
+    # What happened, read side by side: the events of the span, the containers' states, memory.
+    events_slot: Slot[list[ContainerEvent]] = Slot()
+    states_slot: Slot[list[ContainerState]] = Slot()
+    snapshot_slot: Slot[ResourceSnapshot] = Slot()
+
+    async def project_states() -> list[ContainerState]:
+        containers = await client.containers(project=compose_project)
+        return await client.inspect_containers([c.id for c in containers])
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(
+            events_slot.fill,
+            lambda: client.container_events_between(started_at, ended_at, project=compose_project),
+        )
+        tasks.start_soon(states_slot.fill, project_states)
+        tasks.start_soon(snapshot_slot.fill, lambda: take_snapshot(client, settings, compose_project))
+    states, snapshot = states_slot.value, snapshot_slot.value
+    ooms = attribute_ooms(events_slot.value, states, monitor.last_samples)
+    services = _service_outcomes(states, snapshot, monitor.peaks)
     compose_ok = result is not None and result.returncode == 0
     ok = compose_ok and not ooms and interruption.signal_number is None
     message = "" if result is None else _compose_message(result)
@@ -179,32 +193,23 @@ def _compose_message(result: CommandResult) -> str:
 
 
 def _service_outcomes(
-    containers: Sequence[ComposeContainer],
-    states: Sequence[ContainerState],
-    snapshot: ResourceSnapshot,
-    peaks: dict[str, int],
+    states: Sequence[ContainerState], snapshot: ResourceSnapshot, peaks: dict[str, int]
 ) -> tuple[ServiceOutcome, ...]:
-    state_by_id = {state.id: state for state in states}
     memory_by_id = {container.id: container for container in snapshot.containers}
-    outcomes = []
-    for container in sorted(containers, key=lambda c: (c.service, c.name)):
-        state = next((s for key, s in state_by_id.items() if key.startswith(container.id)), None)
-        memory = next((m for key, m in memory_by_id.items() if key.startswith(container.id)), None)
-        peak = next((p for key, p in peaks.items() if key.startswith(container.id)), None)
-        outcomes.append(
-            ServiceOutcome(
-                service=container.service,
-                container=container.name,
-                container_id=state.id if state else container.id,
-                state=state.status if state else container.state,
-                health=state.health_status if state else (container.health or None),
-                last_health_output=state.last_health_output if state else None,
-                exit_code=state.exit_code if state and state.status != "running" else None,
-                memory=memory,
-                peak_bytes=peak,
-            )
+    return tuple(
+        ServiceOutcome(
+            service=state.service or state.name,
+            container=state.name,
+            container_id=state.id,
+            state=state.status,
+            health=state.health_status,
+            last_health_output=state.last_health_output,
+            exit_code=None if state.running else state.exit_code,
+            memory=memory_by_id.get(state.id),
+            peak_bytes=peaks.get(state.id),
         )
-    return tuple(outcomes)
+        for state in sorted(states, key=lambda s: (s.service or "", s.name))
+    )
 
 
 def _notes(services: Sequence[ServiceOutcome], compose_ok: bool) -> tuple[str, ...]:

@@ -51,7 +51,7 @@ class RunnerLimits:
     """How the runner may use docker: binary, concurrency, spacing, timeout and retries."""
 
     binary: str = "docker"
-    concurrency: int = 4
+    concurrency: int = 6
     spacing_seconds: float = 0.005
     timeout_seconds: float = 30.0
     retries: int = 2
