@@ -52,6 +52,11 @@ class Settings:
     unbounded_service_gb: float = 0.5
     sample_interval_seconds: float = 2.0
     fast_path: bool = True
+    leak_window_seconds: float = 300.0
+    leak_min_r_squared: float = 0.9
+    leak_min_mib_per_minute: float = 1.0
+    leak_min_span_seconds: float = 60.0
+    leak_urgent_seconds: float = 120.0
     proc_root: str = "/proc"
     cgroup_root: str = "/sys/fs/cgroup"
     profiles_gb: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PROFILES_GB))
@@ -145,6 +150,13 @@ def _text(source: str, raw: object) -> str:
     return raw
 
 
+def _fraction(source: str, raw: object) -> float:
+    value = _finite_float(source, raw)
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{source}={raw!r} must be between 0 and 1")
+    return value
+
+
 def _flag(source: str, raw: object) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -187,6 +199,11 @@ CONVERTERS: dict[str, Converter] = {
     "sample_interval_seconds": _positive_float,
     "profiles_gb": _profiles,
     "fast_path": _flag,
+    "leak_window_seconds": _positive_float,
+    "leak_min_r_squared": _fraction,
+    "leak_min_mib_per_minute": _non_negative_float,
+    "leak_min_span_seconds": _non_negative_float,
+    "leak_urgent_seconds": _non_negative_float,
     "proc_root": _text,
     "cgroup_root": _text,
 }

@@ -9,6 +9,7 @@ from dockermem.cli.health import health
 from dockermem.cli.preflight import preflight
 from dockermem.cli.stats import stats
 from dockermem.cli.up import up
+from dockermem.cli.watch import watch
 
 app = typer.Typer(
     name="dockermem",
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.command()(preflight)
 app.command()(up)
+app.command()(watch)
 app.command()(health)
 app.command()(stats)
 app.command()(cleanup)

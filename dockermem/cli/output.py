@@ -30,3 +30,9 @@ def print_json(document: dict[str, Any]) -> None:
     """One JSON object on one line (stable key order as built)."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def print_line(text: str) -> None:
+    """One log line as it is, never wrapped (for output that is not a terminal)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()

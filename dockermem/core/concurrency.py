@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
+
+import anyio
 
 T = TypeVar("T")
 
@@ -19,3 +22,12 @@ class Slot(Generic[T]):
     @property
     def value(self) -> T:
         return self._value
+
+
+async def cancel_on_signals(scope: anyio.CancelScope, record: Callable[[int], object]) -> None:
+    """On Ctrl-C or SIGTERM: note which, and cancel the scope (the caller then reports and exits)."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signal_number in signals:
+            record(signal_number)
+            scope.cancel()
+            return

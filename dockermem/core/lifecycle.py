@@ -3,7 +3,6 @@ either the final memory report or an analysis of why the start failed."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from pathlib import Path
 import anyio
 
 from dockermem.config import Settings
-from dockermem.core.concurrency import Slot
+from dockermem.core.concurrency import Slot, cancel_on_signals
 from dockermem.core.monitor import MonitorUpdate, StartupMonitor
 from dockermem.core.oom import OomKill, attribute_ooms
 from dockermem.core.preflight import PreflightResult, run_preflight
@@ -92,6 +91,9 @@ class _Interruption:
     signal_number: int | None = None
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
+    def record(self, signal_number: int) -> None:
+        self.signal_number = signal_number
+
 
 async def start_stack(
     client: DockerClient,
@@ -120,7 +122,8 @@ async def start_stack(
     result: CommandResult | None = None
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(monitor.run, started_at)
-        tasks.start_soon(_watch_signals, interruption, tasks.cancel_scope)
+        # Ctrl-C or SIGTERM stops compose (it gets SIGINT and time to stop); then the report.
+        tasks.start_soon(cancel_on_signals, interruption.scope, interruption.record)
         with interruption.scope:
             result = await client.compose_up(
                 request.files,
@@ -175,15 +178,6 @@ async def start_stack(
         brought_down=brought_down,
         elapsed_seconds=elapsed,
     )
-
-
-async def _watch_signals(interruption: _Interruption, group_scope: anyio.CancelScope) -> None:
-    """Ctrl-C or SIGTERM: stop compose (it gets SIGINT and time to stop), then report."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signal_number in signals:
-            interruption.signal_number = signal_number
-            interruption.scope.cancel()
-            return
 
 
 def _compose_message(result: CommandResult) -> str:

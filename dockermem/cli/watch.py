@@ -1,0 +1,81 @@
+"""`dockermem watch`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dockermem.cli.common import (
+    ProjectOption,
+    fail,
+    load_settings_or_exit,
+    make_client,
+    run_async,
+)
+from dockermem.cli.output import print_json, print_renderable
+from dockermem.errors import ExitCode
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value:g} must be greater than 0")
+    return value
+
+
+def watch(
+    project: ProjectOption = None,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", help="Seconds between samples (default 1).", callback=_positive),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration",
+            help="Stop after this many seconds; exit 1 if an OOM kill or EMERGENCY was seen.",
+            callback=_positive,
+        ),
+    ] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line: samples and events.")
+    ] = False,
+    context: Annotated[
+        list[str] | None, typer.Option("--context", help="Watch this docker context (repeatable).")
+    ] = None,
+) -> None:
+    """Live memory of every container: usage against limit, trend, leak prediction, OOM kills.
+
+    Ctrl-C ends it with each container's peak. With --duration it ends by itself.
+    """
+    import sys
+
+    from dockermem.core.watch import Watcher
+
+    settings = load_settings_or_exit({"sample_interval_seconds": interval if interval is not None else 1.0})
+    names = context or []
+    engines = [(name, make_client(settings, context=name)) for name in names] or [
+        ("default", make_client(settings))
+    ]
+    from dockermem.cli.watch_output import WatchOutput
+
+    output = WatchOutput(json=json, live=sys.stdout.isatty() and not json, multiple_engines=len(engines) > 1)
+    watcher = Watcher(settings, engines, project, output.frame, output.event)
+    with output:
+        summary = run_async(lambda: watcher.run(duration))
+    if not json:
+        from dockermem.render.watch import build_watch_summary
+
+        print_renderable(build_watch_summary(summary))
+    else:
+        print_json({"type": "summary", "peaks": [
+            {"engine": engine, "container": name, "peak_bytes": peak, "memory_limit_bytes": limit}
+            for engine, name, peak, limit in summary.peaks
+        ], "oom_seen": summary.oom_seen, "emergency_seen": summary.emergency_seen})  # fmt: skip
+    if summary.stopped_by_signal is not None:
+        import signal
+
+        code = ExitCode.TERMINATED if summary.stopped_by_signal == signal.SIGTERM else ExitCode.INTERRUPTED
+        raise fail("interrupted", code)
+    if summary.oom_seen or summary.emergency_seen:
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))

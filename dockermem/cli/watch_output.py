@@ -1,0 +1,57 @@
+"""Where `watch` shows its frames and events: a live view, JSON lines, or plain log lines."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from dockermem.cli.output import print_json, print_line, stdout_console
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+    from dockermem.core.watch import WatchEvent, WatchFrame
+
+
+class WatchOutput:
+    """Receives the watcher's frames and events and shows them the way the user asked."""
+
+    def __init__(self, json: bool, live: bool, multiple_engines: bool) -> None:
+        self.json = json
+        self.multiple_engines = multiple_engines
+        self._live: Live | None = None
+        if live:
+            from rich.live import Live
+
+            self._live = Live(console=stdout_console(), refresh_per_second=4, screen=False)
+
+    def __enter__(self) -> WatchOutput:
+        if self._live is not None:
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.__exit__(kind, error, trace)
+
+    def frame(self, frame: WatchFrame) -> None:
+        from dockermem.render.watch import build_watch_view, sample_document
+
+        if self.json:
+            print_json(sample_document(frame))
+        elif self._live is not None:
+            self._live.update(build_watch_view(frame, self.multiple_engines))
+        else:
+            from dockermem.render.watch import plain_frame_line
+
+            print_line(plain_frame_line(frame))
+
+    def event(self, event: WatchEvent) -> None:
+        from dockermem.render.watch import event_document
+
+        if self.json:
+            print_json(event_document(event))
+        elif self._live is None:
+            print_line(f"{event.ts:%H:%M:%S} {event.type.value}: {event.message}")
