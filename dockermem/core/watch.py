@@ -575,5 +575,9 @@ class Watcher:
         )
 
 
+def _track_order(item: tuple[tuple[str, str], ContainerTrack]) -> tuple[str, str]:
+    return (item[0][0], item[1].summary.name)
+
+
 def _row_order(row: WatchedContainer) -> tuple[str, str, str, str]:
     return (row.engine, row.project or "", row.service or "", row.name)
