@@ -1,0 +1,147 @@
+"""`watch --json` against the real engine: leaks with their rate, one warning per crossing,
+silent OOM kills, containers coming and going."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.realdocker import ComposeProject, docker, memhog_service, unique_name
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "DOCKER_MAX_CONTAINERS": "100000", **extra}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[ComposeProject]:
+    stack = ComposeProject(unique_name("dmwatch"), tmp_path / "compose.yaml")
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+def watch_lines(
+    project: str, duration: float, interval: float = 0.5, **extra: str
+) -> tuple[int, list[dict[str, Any]]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project,
+         "--duration", str(duration), "--interval", str(interval)],
+        capture_output=True, text=True, env=env(**extra), timeout=duration + 60,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.returncode, lines
+
+
+def of_type(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [line for line in lines if line["type"] == kind]
+
+
+def test_steady_growth_is_flagged_with_its_rate_and_a_prediction(project: ComposeProject) -> None:
+    # 5 MiB/s from 20 MiB into 512 MiB: the limit is ~100 s away, so it is flagged at once.
+    project.services = {"leaky": memhog_service(20, "512m", grow=5, checked=False)}
+    project.up()
+    code, lines = watch_lines(project.name, 8)
+    leaks = of_type(lines, "leak")
+    assert len(leaks) == 1, leaks
+    leak = leaks[0]
+    assert leak["mib_per_minute"] == pytest.approx(300, rel=0.20)
+    assert 0 < leak["seconds_to_limit"] < 120
+    assert "leaky: +" in leak["message"] and "limit in ~" in leak["message"]
+    samples = of_type(lines, "sample")
+    assert len(samples) >= 10
+    last = samples[-1]["containers"][0]
+    assert last["leaking"] is True and last["seconds_to_limit"] is not None
+    assert code == 0
+
+
+def test_slow_steady_growth_is_flagged_once_it_held_for_the_span(project: ComposeProject) -> None:
+    project.services = {"slow": memhog_service(20, "1g", grow=0.5, checked=False)}  # 30 MiB/min
+    project.up()
+    code, lines = watch_lines(project.name, 12, DOCKERMEM_LEAK_MIN_SPAN_SECONDS="6")
+    leaks = of_type(lines, "leak")
+    assert len(leaks) == 1, [s["containers"] for s in of_type(lines, "sample")][-3:]
+    assert leaks[0]["mib_per_minute"] == pytest.approx(30, rel=0.20)
+
+
+def test_memory_holding_still_is_not_a_leak(project: ComposeProject) -> None:
+    project.services = {"still": memhog_service(40, "128m", checked=False)}
+    project.up()
+    project.wait_ready()
+    _, lines = watch_lines(project.name, 6, DOCKERMEM_LEAK_MIN_SPAN_SECONDS="2")
+    assert of_type(lines, "leak") == []
+
+
+def test_crossing_eighty_percent_gives_exactly_one_warning(project: ComposeProject) -> None:
+    # 90 MiB growing 4 MiB/s to 110 MiB in a 128 MiB limit: crosses 80 % once and stays above.
+    service = memhog_service(90, "128m", checked=False)
+    service["command"] = ["memhog", "90", "4", "110"]
+    project.services = {"climber": service}
+    project.up()
+    code, lines = watch_lines(project.name, 10)
+    warnings = of_type(lines, "warning")
+    assert len(warnings) == 1, warnings
+    assert warnings[0]["container"] == f"{project.name}-climber-1"
+    assert warnings[0]["memory_usage_bytes"] >= 0.8 * 128 * 1024 * 1024
+    assert of_type(lines, "recovered") == []
+    assert code == 0  # CRITICAL, never EMERGENCY, no OOM
+
+
+def test_silent_oom_kill_appears_once_and_fails_the_watch(project: ComposeProject) -> None:
+    service = memhog_service(4, "64m", checked=False)
+    service["memswap_limit"] = "64m"
+    project.services = {"host": service}
+    project.up()
+    project.wait_ready()
+    container = project.container_id("host")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "8",
+         "--interval", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+    )  # fmt: skip
+    time.sleep(3)
+    docker("exec", container, "memhog", "200", check=False)  # the child is OOM-killed; PID 1 lives on
+    out, err = watcher.communicate(timeout=60)
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    ooms = of_type(lines, "oom")
+    assert len(ooms) == 1, ooms
+    assert ooms[0]["container"] == f"{project.name}-host-1"
+    assert project.compose("ps", "--format", "{{.State}}").stdout.split() == ["running"]
+    assert watcher.returncode == 1
+    summary = of_type(lines, "summary")[0]
+    assert summary["oom_seen"] is True
+
+
+def test_containers_started_and_gone_are_reported(project: ComposeProject) -> None:
+    project.services = {"first": memhog_service(4, "32m", checked=False)}
+    project.up()
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "9",
+         "--interval", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+    )  # fmt: skip
+    time.sleep(3)
+    project.services["second"] = memhog_service(4, "32m", checked=False)
+    project.up("second")
+    time.sleep(1.5)
+    project.compose("rm", "--stop", "--force", "first")
+    out, _ = watcher.communicate(timeout=60)
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    started = [line["container"] for line in of_type(lines, "started")]
+    gone = [line["container"] for line in of_type(lines, "gone")]
+    assert f"{project.name}-second-1" in started
+    assert gone == [f"{project.name}-first-1"]
+    final = of_type(lines, "sample")[-1]
+    assert [c["service"] for c in final["containers"]] == ["second"]
