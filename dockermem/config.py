@@ -57,6 +57,8 @@ class Settings:
     leak_min_mib_per_minute: float = 1.0
     leak_min_span_seconds: float = 60.0
     leak_urgent_seconds: float = 120.0
+    alert_webhook: str = field(default="", repr=False)  # a secret: never printed
+    alert_interval_seconds: float = 300.0
     proc_root: str = "/proc"
     cgroup_root: str = "/sys/fs/cgroup"
     profiles_gb: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PROFILES_GB))
@@ -150,6 +152,16 @@ def _text(source: str, raw: object) -> str:
     return raw
 
 
+def _secret_url(source: str, raw: object) -> str:
+    # The value is a secret (a webhook URL holds its token): the error never repeats it.
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(raw))
+    if not isinstance(raw, str) or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{source} must be an http:// or https:// URL with a host")
+    return raw
+
+
 def _fraction(source: str, raw: object) -> float:
     value = _finite_float(source, raw)
     if not 0 <= value <= 1:
@@ -204,6 +216,8 @@ CONVERTERS: dict[str, Converter] = {
     "leak_min_mib_per_minute": _non_negative_float,
     "leak_min_span_seconds": _non_negative_float,
     "leak_urgent_seconds": _non_negative_float,
+    "alert_webhook": _secret_url,
+    "alert_interval_seconds": _non_negative_float,
     "proc_root": _text,
     "cgroup_root": _text,
 }

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
 from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, make_client, run_async
-from dockermem.cli.output import print_json, print_renderable
+from dockermem.cli.output import print_json, print_line, print_renderable
 
 
-def stats(project: ProjectOption = None, json: JsonOption = False) -> None:
+class StatsFormat(StrEnum):
+    table = "table"
+    json = "json"
+    prometheus = "prometheus"
+
+
+def stats(
+    project: ProjectOption = None,
+    json: JsonOption = False,
+    output_format: Annotated[
+        StatsFormat,
+        typer.Option(
+            "--format", help="table, json (as --json), or prometheus (node_exporter's textfile format)."
+        ),
+    ] = StatsFormat.table,
+) -> None:
     """Statistics: host memory and CPU, Docker resource counts against their maxima,
     cleanup totals, and the containers above 80 % of their memory limit."""
     from dockermem.core.counters import read_counters
@@ -16,7 +36,11 @@ def stats(project: ProjectOption = None, json: JsonOption = False) -> None:
     client = make_client(settings)
     snapshot = run_async(lambda: take_snapshot(client, settings, project))
     counters = read_counters(settings.state_path)
-    if json:
+    if output_format is StatsFormat.prometheus:
+        from dockermem.render.metrics import exposition_text, snapshot_metrics
+
+        print_line(exposition_text(snapshot_metrics(snapshot)).rstrip("\n"))
+    elif json or output_format is StatsFormat.json:
         from dockermem.render.documents import stats_document
 
         print_json(stats_document(snapshot, counters, settings.high_memory_percent))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from dockermem.cli.common import ProjectOption, fail, load_settings_or_exit, mak
 from dockermem.cli.output import print_renderable
 from dockermem.cli.preflight import FileOption, ProfileOption
 from dockermem.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dockermem.core.lifecycle import StartOutcome
 
 # Compose's rule for service names; a name that could pass for an option is refused.
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
@@ -82,6 +85,7 @@ def up(
     from dockermem.render.lifecycle import build_start_report
 
     print_renderable(build_start_report(outcome))
+    _report_to_github(outcome)
     if outcome.interrupted_by is not None:
         import signal
 
@@ -93,3 +97,17 @@ def up(
 
 def _project_hint(files: tuple[Path, ...]) -> str:
     return files[0].stem if files else "the stack"
+
+
+def _report_to_github(outcome: StartOutcome) -> None:
+    from dockermem.cli.github import append_step_summary, in_github_actions, print_annotation
+
+    if not in_github_actions():
+        return
+    from dockermem.render.github import start_summary_markdown
+
+    append_step_summary(start_summary_markdown(outcome))
+    for kill in outcome.ooms:
+        print_annotation(f"::error title=dockermem OOM::{kill.describe()}", to_stderr=False)
+    if not outcome.ok and outcome.memory_verdict:
+        print_annotation(f"::error title=dockermem up::{outcome.memory_verdict}", to_stderr=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -349,6 +349,7 @@ class Watcher:
     project: str | None
     on_frame: Callable[[WatchFrame], None]
     on_event: Callable[[WatchEvent], None]
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     tracks: dict[tuple[str, str], ContainerTrack] = field(default_factory=dict)
     recent: deque[WatchEvent] = field(default_factory=lambda: deque(maxlen=MAX_RECENT_EVENTS))
     oom_seen: bool = False
@@ -383,6 +384,8 @@ class Watcher:
             tasks.start_soon(cancel_on_signals, tasks.cancel_scope, stopped_by.append)
             for feed in feeds:
                 tasks.start_soon(feed.run)
+            for task in self.background:
+                tasks.start_soon(task)
             with anyio.move_on_after(15):
                 for feed in feeds:
                     await feed.listed_once.wait()

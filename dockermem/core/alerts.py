@@ -1,0 +1,92 @@
+"""Alerts to a Slack-compatible webhook for EMERGENCY, OOM and leak events, rate-limited per
+container. The webhook URL is a secret: it is never printed, logged or written to a report;
+errors name only what went wrong."""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from dockermem.core.watch import WatchEvent, WatchEventType
+from dockermem.errors import ConfigError
+
+ALERTED = frozenset({WatchEventType.EMERGENCY, WatchEventType.OOM, WatchEventType.LEAK})
+QUEUE_SIZE = 100
+POST_TIMEOUT_SECONDS = 5.0
+
+
+def check_webhook_url(url: str) -> str:
+    """An http(s) URL with a host; the error does not repeat the URL (it is a secret)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("the alert webhook must be an http:// or https:// URL with a host")
+    return url
+
+
+@dataclass
+class WebhookAlerter:
+    """Queues alert-worthy events and posts them, at most one per container per interval."""
+
+    url: str
+    min_interval_seconds: float = 300.0
+    failures: list[str] = field(default_factory=list)
+    sent: int = 0
+    _last_sent: dict[tuple[str, str], float] = field(default_factory=dict)
+    _send: MemoryObjectSendStream[WatchEvent] | None = None
+    _receive: MemoryObjectReceiveStream[WatchEvent] | None = None
+
+    def __post_init__(self) -> None:
+        check_webhook_url(self.url)
+        self._send, self._receive = anyio.create_memory_object_stream[WatchEvent](QUEUE_SIZE)
+
+    def offer(self, event: WatchEvent) -> None:
+        """Called for every watch event; keeps those worth an alert (drops them if the queue is full)."""
+        if event.type not in ALERTED or self._send is None:
+            return
+        key = (event.engine, event.container or "")
+        now = anyio.current_time()
+        if now - self._last_sent.get(key, -math.inf) < self.min_interval_seconds:
+            return
+        self._last_sent[key] = now
+        try:
+            self._send.send_nowait(event)
+        except anyio.WouldBlock:
+            self.failures.append("alert queue full: an alert was dropped")
+
+    async def run(self) -> None:
+        """Post queued alerts until cancelled."""
+        assert self._receive is not None
+        async for event in self._receive:
+            await anyio.to_thread.run_sync(self._post, slack_payload(event), abandon_on_cancel=True)
+
+    def _post(self, payload: dict[str, str]) -> None:
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(payload).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=POST_TIMEOUT_SECONDS) as response:
+                response.read()
+            self.sent += 1
+        except urllib.error.HTTPError as error:
+            self.failures.append(f"alert webhook answered HTTP {error.code}")
+        except (urllib.error.URLError, OSError, TimeoutError) as error:
+            reason = getattr(error, "reason", error)
+            self.failures.append(f"alert webhook unreachable ({type(reason).__name__})")
+
+
+def slack_payload(event: WatchEvent) -> dict[str, str]:
+    """Slack's incoming-webhook form: one `text`."""
+    marker = {WatchEventType.EMERGENCY: "🚨", WatchEventType.OOM: "💥", WatchEventType.LEAK: "📈"}[event.type]
+    engine = f" [{event.engine}]" if event.engine and event.engine != "default" else ""
+    return {"text": f"{marker} dockermem{engine}: {event.message}"}
