@@ -133,8 +133,8 @@ def test_webhook_alert_reaches_a_local_server_and_its_url_appears_nowhere(
         project.up()
         project.wait_ready()
         watcher = subprocess.Popen(
-            [sys.executable, "-m", "dockermem", "watch", "-p", project.name, "--duration", "7", "--interval", "0.5",
-             "--alert-webhook", receiver],
+            [sys.executable, "-m", "dockermem", "watch", "-p", project.name, "--duration", "7",
+             "--interval", "0.5", "--alert-webhook", receiver],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary_file)),
         )  # fmt: skip
