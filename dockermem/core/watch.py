@@ -233,8 +233,8 @@ class EngineFeed:
         self.containers = listed
 
     async def _keep_following(self, what: str, follow: Callable[[], Any]) -> None:
-        """Follow a stream; when it ends (a daemon restart ends it with exit 0), start it again."""
-        attempt = 0
+        """Follow a stream; when it ends (a streaming `docker stats` exits 0 when the daemon
+        restarts), wait until the engine answers again, then start it again and say so."""
         while True:
             try:
                 await follow()
@@ -242,9 +242,7 @@ class EngineFeed:
                 self._engine_down(str(error))
             except DockermemError:
                 pass
-            delay = RESTART_BACKOFF_SECONDS[min(attempt, len(RESTART_BACKOFF_SECONDS) - 1)]
-            attempt += 1
-            await anyio.sleep(delay)
+            await self._until_engine_answers()
             self.refresh_wanted.set()
             self.emit(
                 self._event(
@@ -254,6 +252,21 @@ class EngineFeed:
                     stream=what,
                 )
             )
+
+    async def _until_engine_answers(self) -> None:
+        attempt = 0
+        while True:
+            await anyio.sleep(RESTART_BACKOFF_SECONDS[min(attempt, len(RESTART_BACKOFF_SECONDS) - 1)])
+            attempt += 1
+            try:
+                await self.client.engine_info()
+            except DockerUnavailableError as error:
+                self._engine_down(str(error))
+            except DockermemError:
+                pass
+            else:
+                self._engine_back()
+                return
 
     async def _follow_events(self) -> None:
         since = datetime.now(UTC)

@@ -162,6 +162,12 @@ class DockerRunner:
                     yield line_stream
                 finally:
                     tasks.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # What the caller's block raised comes back wrapped by the task group: unwrap it,
+            # so that callers catch dockermem's errors as themselves.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
         finally:
             with anyio.CancelScope(shield=True):
                 await _end_process_group(process)
