@@ -37,7 +37,7 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
-        return None if self.theirs in (None, 0) else self.ours / self.theirs  # type: ignore[operator]
+        return None if not self.theirs else self.ours / self.theirs
 
 
 def run(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
@@ -185,6 +185,124 @@ def bench_help() -> Row:
     )
 
 
+def cpu_seconds_of(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
+    """User + system CPU seconds of a command and every child it waited for."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_watch_cpu(count: int) -> list[Row]:
+    seconds = float(os.environ.get("DOCKERMEM_BENCH_WATCH_SECONDS", "60"))
+    env = dict(os.environ, DOCKER_MAX_CONTAINERS="100000")
+    ours = cpu_seconds_of([*DOCKERMEM, "watch", "--json", "--duration", str(seconds), "--interval", "1"], env)
+    theirs = cpu_seconds_of(["timeout", str(seconds), "docker", "stats", "--format", "json"])
+    slow = cpu_seconds_of(
+        [*DOCKERMEM, "watch", "--json", "--duration", str(seconds), "--interval", "1"],
+        dict(env, DOCKERMEM_FAST_PATH="0"),
+    )
+    per_minute = 60 / seconds
+    baseline = "`docker stats` streaming alone"
+    return [
+        Row(f"watch CPU s/min, {count} containers (cgroup path, 1 Hz)",
+            ours * per_minute, theirs * per_minute,
+            "s", "≤ 0.25", baseline),
+        Row(f"watch CPU s/min, {count} containers (docker stats path)",
+            slow * per_minute, theirs * per_minute,
+            "s", "≤ 1.2", baseline),
+    ]  # fmt: skip
+
+
+def bench_watch_memory(count: int) -> list[Row]:
+    """The watcher's resident memory after one minute and at the end of a long run."""
+    seconds = float(os.environ.get("DOCKERMEM_BENCH_SOAK_SECONDS", "600"))
+    env = dict(os.environ, DOCKER_MAX_CONTAINERS="100000")
+    process = subprocess.Popen(
+        [*DOCKERMEM, "watch", "--json", "--duration", str(seconds), "--interval", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    watcher = psutil.Process(process.pid)
+    time.sleep(min(60.0, seconds / 2))
+    first = watcher.memory_info().rss
+    time.sleep(max(0.0, seconds - min(60.0, seconds / 2) - 5))
+    last = watcher.memory_info().rss
+    process.wait(timeout=120)
+    mib = 1024 * 1024
+    return [
+        Row(f"watch RSS after {seconds / 60:.0f} min, {count} containers (MiB)",
+            last / mib, first / mib, "MiB",
+            "flat, < 80 MB", "its RSS after 1 min"),
+    ]  # fmt: skip
+
+
+def bench_fast_leak(runs: int = 10) -> list[Row]:
+    """A container growing ~100 MiB/s into 512 MiB: is EMERGENCY reported before the OOM kill,
+    by dockermem (cgroup path, 20 Hz) and by a monitor fed by docker stats frames?"""
+    import json
+
+    limit = 512 * 1024 * 1024
+    caught_ours = caught_theirs = 0
+    delays: list[float] = []
+    for run_index in range(runs):
+        name = f"dmbench-fastleak-{uuid.uuid4().hex[:6]}"
+        project = f"dmbenchleak{run_index}{uuid.uuid4().hex[:4]}"
+        watcher = subprocess.Popen(
+            [*DOCKERMEM, "watch", "--json", "-p", project, "--duration", "12", "--interval", "0.05"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=dict(os.environ, DOCKER_MAX_CONTAINERS="100000"),
+        )  # fmt: skip
+        stats = subprocess.Popen(
+            ["docker", "stats", "--format", "{{json .}}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        time.sleep(1.5)
+        subprocess.run(
+            ["docker", "run", "-d", "--network", "none", "--memory", "512m", "--memory-swap", "512m",
+             "--name", name, "--label", f"com.docker.compose.project={project}",
+             "dockermem/memhog:test", "memhog", "0", "100"],
+            capture_output=True, check=True,
+        )  # fmt: skip
+        out, _ = watcher.communicate(timeout=60)
+        stats.kill()
+        stats_out = stats.communicate()[0]
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        events = [json.loads(line) for line in out.splitlines() if line.strip()]
+        emergency = [e for e in events if e["type"] == "emergency"]
+        oom = [e for e in events if e["type"] == "oom"]
+        if emergency and (not oom or emergency[0]["ts"] < oom[0]["ts"]):
+            caught_ours += 1
+            usage = emergency[0]["memory_usage_bytes"]
+            delays.append(max(0.0, (usage - 0.9 * limit) / (100 * 1024 * 1024)))
+        frames = [line for line in stats_out.splitlines() if name in line]
+        if any(_stats_percent(line) >= 90 for line in frames):
+            caught_theirs += 1
+    delay = statistics.median(delays) if delays else float("nan")
+    return [
+        Row(f"fast leak (100 MiB/s into 512 MiB): EMERGENCY before the OOM kill, of {runs} runs",
+            caught_ours, caught_theirs, "runs", f"{runs} of {runs}",
+            "a monitor fed by `docker stats` frames"),
+        Row("fast leak: from crossing 90 % to dockermem's EMERGENCY (median)",
+            delay, None, "s", "< 0.3 s", "—"),
+    ]  # fmt: skip
+
+
+def _stats_percent(line: str) -> float:
+    import json
+
+    from dockermem.docker.parse import strip_escape_codes
+
+    try:
+        value = json.loads(strip_escape_codes(line).strip())["MemPerc"].rstrip("%")
+        return float(value)
+    except (ValueError, KeyError):
+        return 0.0
+
+
 def machine() -> str:
     memory = psutil.virtual_memory().total / 1024**3
     docker_version = subprocess.run(
@@ -217,11 +335,16 @@ def main() -> None:
     rows += bench_preflight()
     rows += bench_up()
     counts = [int(n) for n in os.environ.get("DOCKERMEM_BENCH_CONTAINERS", "10,100").split(",")]
+    rows += bench_fast_leak()
     try:
         for count in counts:
             remove_containers(run_id)
             ids = start_containers(count, run_id)
             rows += bench_snapshot(count, ids)
+            if count == 100:
+                rows += bench_watch_cpu(count)
+                if os.environ.get("DOCKERMEM_BENCH_SOAK_SECONDS", "600") != "0":
+                    rows += bench_watch_memory(count)
     finally:
         remove_containers(run_id)
     report = "\n".join(
