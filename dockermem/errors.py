@@ -65,8 +65,9 @@ class DockerCommandError(DockermemError):
         self.stderr = stderr
 
 
-class DockerTimeoutError(DockermemError):
-    """A docker command did not finish within its time limit and was killed."""
+class DockerTimeoutError(DockerUnavailableError):
+    """A docker command did not finish within its time limit and was killed: the daemon does
+    not answer, which a pipeline must treat as it treats one that is down (exit 69)."""
 
     def __init__(self, argv: Sequence[str], timeout: float, attempts: int) -> None:
         tries = "" if attempts == 1 else f" ({attempts} attempts)"

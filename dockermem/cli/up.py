@@ -91,6 +91,8 @@ def up(
 
         code = ExitCode.TERMINATED if outcome.interrupted_by == signal.SIGTERM else ExitCode.INTERRUPTED
         raise fail("interrupted", code)
+    if outcome.engine_error is not None:
+        raise typer.Exit(int(ExitCode.DOCKER_UNAVAILABLE))
     if not outcome.ok:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
 

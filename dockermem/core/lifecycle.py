@@ -20,7 +20,7 @@ from dockermem.core.thresholds import ThresholdLevel
 from dockermem.docker.commands import DockerClient
 from dockermem.docker.models import ContainerEvent, ContainerState
 from dockermem.docker.runner import CommandResult
-from dockermem.errors import first_line
+from dockermem.errors import DockerUnavailableError, first_line
 from dockermem.units import format_bytes, format_percent
 
 ONE_SHOT_NOTE = (
@@ -80,6 +80,7 @@ class StartOutcome:
     interrupted_by: int | None = None
     brought_down: bool = False
     elapsed_seconds: float = 0.0
+    engine_error: str | None = None  # the engine stopped answering before the analysis
 
     @property
     def failed_services(self) -> tuple[ServiceOutcome, ...]:
@@ -145,19 +146,36 @@ async def start_stack(
         containers = await client.containers(project=compose_project)
         return await client.inspect_containers([c.id for c in containers])
 
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(
-            events_slot.fill,
-            lambda: client.container_events_between(started_at, ended_at, project=compose_project),
+    compose_ok = result is not None and result.returncode == 0
+    message = "" if result is None else _compose_message(result)
+    engine_error: str | None = None
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(
+                events_slot.fill,
+                lambda: client.container_events_between(started_at, ended_at, project=compose_project),
+            )
+            tasks.start_soon(states_slot.fill, project_states)
+            tasks.start_soon(snapshot_slot.fill, lambda: take_snapshot(client, settings, compose_project))
+    except* DockerUnavailableError as lost:
+        engine_error = str(lost.exceptions[0])
+    if engine_error is not None:
+        # The engine went away: report what is known (compose's word, the last sample).
+        return StartOutcome(
+            project=compose_project,
+            ok=False,
+            preflight=preflight,
+            compose_returncode=None if result is None else result.returncode,
+            compose_message=message,
+            snapshot=monitor.last_snapshot,
+            interrupted_by=interruption.signal_number,
+            elapsed_seconds=elapsed,
+            engine_error=engine_error,
         )
-        tasks.start_soon(states_slot.fill, project_states)
-        tasks.start_soon(snapshot_slot.fill, lambda: take_snapshot(client, settings, compose_project))
     states, snapshot = states_slot.value, snapshot_slot.value
     ooms = attribute_ooms(events_slot.value, states, monitor.last_samples)
     services = _service_outcomes(states, snapshot, monitor.peaks)
-    compose_ok = result is not None and result.returncode == 0
     ok = compose_ok and not ooms and interruption.signal_number is None
-    message = "" if result is None else _compose_message(result)
     notes = _notes(services, compose_ok)
     brought_down = False
     if not ok and request.down_on_failure and interruption.signal_number is None:

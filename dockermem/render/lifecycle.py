@@ -78,6 +78,17 @@ def build_start_report(outcome: StartOutcome) -> Group:
         if outcome.snapshot is not None:
             parts.append(build_memory_table(outcome.snapshot.containers))
         return Group(*parts)
+    if outcome.engine_error is not None:
+        parts.append(
+            Text(f"❌ {outcome.project}: the engine stopped answering during the start", style="bold red")
+        )
+        if outcome.compose_message:
+            parts.append(Text(f"compose: {outcome.compose_message}"))
+        if outcome.snapshot is not None:
+            parts.append(Text("Memory at the last sample before it stopped:"))
+            parts.append(build_memory_table(outcome.snapshot.containers))
+        parts.append(Text(outcome.engine_error, style="red"))
+        return Group(*parts)
     if outcome.compose_returncode is None and outcome.interrupted_by is None:
         parts.append(Text(f"❌ {outcome.project}: {outcome.compose_message}", style="bold red"))
         return Group(*parts)
