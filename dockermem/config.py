@@ -59,6 +59,8 @@ class Settings:
     leak_urgent_seconds: float = 120.0
     alert_webhook: str = field(default="", repr=False)  # a secret: never printed
     alert_interval_seconds: float = 300.0
+    history: bool = True
+    history_file: str = ""
     proc_root: str = "/proc"
     cgroup_root: str = "/sys/fs/cgroup"
     profiles_gb: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PROFILES_GB))
@@ -74,6 +76,11 @@ class Settings:
             return Path(self.state_dir)
         data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         return Path(data_home) / "dockermem"
+
+    @property
+    def history_path(self) -> Path:
+        """The SQLite file that `watch` and `up` record into and `report` reads."""
+        return Path(self.history_file) if self.history_file else self.state_path / "history.sqlite3"
 
 
 # Variables whose names the design fixed; the rest are DOCKERMEM_<FIELD>.
@@ -218,6 +225,8 @@ CONVERTERS: dict[str, Converter] = {
     "leak_urgent_seconds": _non_negative_float,
     "alert_webhook": _secret_url,
     "alert_interval_seconds": _non_negative_float,
+    "history": _flag,
+    "history_file": _text,
     "proc_root": _text,
     "cgroup_root": _text,
 }

@@ -46,3 +46,58 @@ def docker_engine() -> Iterator[None]:
             pytest.fail(message)
         pytest.skip(message)
     yield
+
+
+# docs/reliability.md is written from the test run: each fault, bad input and load test
+# records what was done, what was expected and what it saw; the outcome comes from pytest.
+RELIABILITY_DOC = REPO / "docs" / "reliability.md"
+_reliability_rows: dict[str, list[tuple[str, str, str, str]]] = {}
+_reliability_outcomes: dict[str, str] = {}
+
+
+class ReliabilityRecorder:
+    """What a reliability test did, expected and saw, for docs/reliability.md."""
+
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+
+    def __call__(self, area: str, done: str, expected: str, saw: str) -> None:
+        _reliability_rows.setdefault(self.nodeid, []).append((area, done, expected, saw))
+
+
+@pytest.fixture
+def reliability(request: pytest.FixtureRequest) -> ReliabilityRecorder:
+    return ReliabilityRecorder(request.node.nodeid)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _reliability_outcomes[report.nodeid] = report.outcome
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Only a full run (make test) rewrites the document; a partial run would drop rows.
+    if (
+        not _reliability_rows
+        or os.environ.get("DOCKERMEM_REQUIRE_DOCKER") != "1"
+        or session.config.option.keyword
+    ):
+        return
+    lines = [
+        "# Reliability",
+        "",
+        "Written by `make test` from the tests themselves (tests/conftest.py): every fault, bad input",
+        "and load case, what the test did, what was expected, what it saw, and whether it passed.",
+        "",
+        "| area | what was done | expected | what the test saw | result |",
+        "|---|---|---|---|---|",
+    ]
+    for nodeid in sorted(_reliability_rows):
+        outcome = _reliability_outcomes.get(nodeid, "not run")
+        for area, done, expected, saw in _reliability_rows[nodeid]:
+            cells = [area, done, expected, saw, outcome]
+            lines.append(
+                "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
+            )
+    RELIABILITY_DOC.parent.mkdir(exist_ok=True)
+    RELIABILITY_DOC.write_text("\n".join(lines) + "\n")

@@ -7,6 +7,7 @@ import typer
 from dockermem.cli.cleanup import cleanup
 from dockermem.cli.health import health
 from dockermem.cli.preflight import preflight
+from dockermem.cli.report import report
 from dockermem.cli.stats import stats
 from dockermem.cli.up import up
 from dockermem.cli.watch import watch
@@ -26,6 +27,7 @@ app.command()(watch)
 app.command()(health)
 app.command()(stats)
 app.command()(cleanup)
+app.command()(report)
 
 
 def main() -> None:

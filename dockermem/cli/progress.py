@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.live import Live
 
+    from dockermem.core.history import HistoryRecorder
     from dockermem.core.monitor import MonitorUpdate
     from dockermem.core.snapshot import ResourceSnapshot
 
@@ -25,6 +26,7 @@ class StartProgress:
         self.snapshot: ResourceSnapshot | None = None
         self.recent: list[MonitorUpdate] = []
         self._live: Live | None = None
+        self.recorder: HistoryRecorder | None = None
         if live:
             from rich.live import Live
 
@@ -48,6 +50,8 @@ class StartProgress:
 
         if update.kind is UpdateKind.SAMPLE:
             self.snapshot = update.snapshot
+            if self.recorder is not None and update.snapshot is not None:
+                self.recorder.snapshot(update.snapshot)
         else:
             self.recent = (self.recent + [update])[-20:]
         if self._live is not None:

@@ -43,6 +43,9 @@ def up(
     down_on_failure: Annotated[
         bool, typer.Option("--down-on-failure", help="Bring the stack down when it fails to start.")
     ] = False,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Do not record samples for `report`.")
+    ] = False,
     interval: Annotated[
         float | None, typer.Option("--interval", help="Seconds between memory samples (default 2).")
     ] = None,
@@ -57,6 +60,7 @@ def up(
     which services, their health checks, their memory, OOM kills. Exits 1 when the start fails.
     """
     import sys
+    from datetime import UTC, datetime
 
     from dockermem.core.lifecycle import StartRequest, start_stack
 
@@ -76,8 +80,20 @@ def up(
     )
     from dockermem.cli.progress import StartProgress
 
+    recorder = None
+    if settings.history and not no_history:
+        from dockermem.core.history import HistoryRecorder
+
+        recorder = HistoryRecorder(settings.history_path, "up", project)
     with StartProgress(project or _project_hint(request.files), live=sys.stderr.isatty()) as progress:
+        progress.recorder = recorder
         outcome = run_async(lambda: start_stack(client, settings, request, progress.update))
+    if recorder is not None:
+        for kill in outcome.ooms:
+            recorder.oom(kill.at or datetime.now(UTC), "default", outcome.project, kill.service, kill.name)
+        recorder.close()
+        if recorder.error:
+            print(f"dockermem: {recorder.error}", file=sys.stderr)
     if outcome.preflight is not None and not outcome.preflight.ok:
         from dockermem.render.preflight import build_preflight_report
 

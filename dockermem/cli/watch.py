@@ -44,6 +44,9 @@ def watch(
     metrics_address: Annotated[
         str, typer.Option("--metrics-address", help="Address of the metrics endpoint.")
     ] = "127.0.0.1",
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Do not record samples for `report`.")
+    ] = False,
     alert_webhook: Annotated[
         str | None,
         typer.Option(
@@ -79,6 +82,10 @@ def watch(
         background.append(alerter.run)
     if metrics_port is not None:
         output.serve_metrics(metrics_address, metrics_port)
+    if settings.history and not no_history:
+        from dockermem.core.history import HistoryRecorder
+
+        output.recorder = HistoryRecorder(settings.history_path, "watch", project)
     watcher = Watcher(settings, engines, project, output.frame, output.event, background)
     with output:
         summary = run_async(lambda: watcher.run(duration))

@@ -12,6 +12,7 @@ from dockermem.cli.output import print_json, print_line, stdout_console
 if TYPE_CHECKING:
     from rich.live import Live
 
+    from dockermem.core.history import HistoryRecorder
     from dockermem.core.watch import WatchEvent, WatchFrame, WatchSummary
     from dockermem.render.metrics import LatestCollector
 
@@ -27,6 +28,7 @@ class WatchOutput:
         self._live: Live | None = None
         self._metrics: LatestCollector | None = None
         self._metrics_server: Any = None
+        self.recorder: HistoryRecorder | None = None
         if live:
             from rich.live import Live
 
@@ -60,6 +62,8 @@ class WatchOutput:
     def frame(self, frame: WatchFrame) -> None:
         from dockermem.render.watch import build_watch_view, plain_frame_line, sample_document
 
+        if self.recorder is not None:
+            self.recorder.frame(frame)
         if self._metrics is not None:
             from dockermem.render.metrics import frame_metrics
 
@@ -73,10 +77,15 @@ class WatchOutput:
 
     def event(self, event: WatchEvent) -> None:
         from dockermem.cli.github import print_annotation
+        from dockermem.core.watch import WatchEventType
         from dockermem.render.github import annotation
         from dockermem.render.watch import event_document
 
         self.events = (self.events + [event])[-200:]
+        if self.recorder is not None and event.type is WatchEventType.OOM:
+            service = event.details.get("service")
+            self.recorder.oom(event.ts, event.engine, None, service if isinstance(service, str) else None,
+                              event.container or "")  # fmt: skip
         for observer in self.observers:
             observer(event)
         if self.json:
@@ -86,8 +95,15 @@ class WatchOutput:
         print_annotation(annotation(event), to_stderr=self.json)
 
     def finish(self, summary: WatchSummary) -> None:
-        """GitHub Actions' step summary, when there is one."""
+        """Close the history run; GitHub Actions' step summary, when there is one."""
+        import sys
+
         from dockermem.cli.github import append_step_summary, in_github_actions
+
+        if self.recorder is not None:
+            self.recorder.close()
+            if self.recorder.error:
+                print(f"dockermem: {self.recorder.error}", file=sys.stderr)
 
         if in_github_actions():
             from dockermem.render.github import watch_summary_markdown

@@ -1,0 +1,57 @@
+"""`dockermem report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockermem.cli.common import JsonOption, ProjectOption, fail, load_settings_or_exit
+from dockermem.cli.output import print_json, print_renderable
+from dockermem.errors import ConfigError, ExitCode
+
+
+def report(
+    since: Annotated[str, typer.Option("--since", help="How far back to look (30m, 2h, 7d, 1w).")] = "7d",
+    project: ProjectOption = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the report, with charts, to this self-contained HTML file."),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Memory history of past watch and up runs: per service its peak, p95, limit, OOM kills
+    and a recommended limit (the peak plus 30 %), with a chart of memory over time."""
+    from datetime import UTC, datetime, timedelta
+
+    from dockermem.core.history import HistoryStore
+    from dockermem.units import parse_duration_seconds
+
+    try:
+        seconds = parse_duration_seconds(since)
+    except ValueError as error:
+        raise fail(f"--since: {error}", ExitCode.USAGE) from None
+    settings = load_settings_or_exit()
+    start = datetime.now(UTC) - timedelta(seconds=seconds)
+    try:
+        with HistoryStore(settings.history_path) as store:
+            services = store.service_report(start, project)
+            series = store.series(start, project) if html is not None or not json else {}
+    except ConfigError as error:
+        raise fail(str(error), error.exit_code) from None
+    if html is not None:
+        from dockermem.render.report import build_html_report
+
+        try:
+            html.write_text(build_html_report(services, series, start), encoding="utf-8")
+        except OSError as error:
+            raise fail(f"cannot write {html}: {error.strerror}", ExitCode.USAGE) from None
+    if json:
+        from dockermem.render.report import report_document
+
+        print_json(report_document(services, start))
+    else:
+        from dockermem.render.report import build_report
+
+        print_renderable(build_report(services, start, series))

@@ -1,0 +1,530 @@
+"""History: memory samples of `watch` and `up` runs kept in a local SQLite database, and the
+right-sizing report made from them (peak, p95, OOM kills, a recommended limit per service).
+
+The database is `<state dir>/history.sqlite3`, made on first write (WAL mode, so a report can
+read while a watch writes). To keep it small, a container gets at most one row per
+`min_interval_seconds`: the row holds the highest usage seen in its interval, and a rise in the
+container's OOM kill count always gets a row of its own. Never prints.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from dockermem.core.snapshot import ResourceSnapshot
+from dockermem.core.watch import EngineStatus, WatchedContainer, WatchFrame
+from dockermem.errors import ConfigError
+
+HISTORY_FILE = "history.sqlite3"
+SCHEMA_VERSION = 1
+MIB = 1024**2
+LIMIT_STEP_BYTES = 16 * MIB
+MIN_RECOMMENDED_BYTES = 32 * MIB
+DEFAULT_HEADROOM = 1.3
+DEFAULT_MIN_INTERVAL_SECONDS = 5.0
+BUSY_TIMEOUT_MS = 5000
+MAX_SERIES_POINTS = 2000
+
+RunKind = Literal["watch", "up"]
+RUN_KINDS: tuple[RunKind, ...] = ("watch", "up")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('watch', 'up')),
+    project TEXT,
+    started_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS samples (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    ts REAL NOT NULL,
+    engine TEXT NOT NULL,
+    project TEXT,
+    service TEXT NOT NULL,
+    container TEXT NOT NULL,
+    memory_usage_bytes INTEGER NOT NULL,
+    memory_limit_bytes INTEGER,
+    oom_kills INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS ooms (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    ts REAL NOT NULL,
+    engine TEXT NOT NULL,
+    project TEXT,
+    service TEXT NOT NULL,
+    container TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_by_time ON samples (ts);
+CREATE INDEX IF NOT EXISTS samples_by_service ON samples (project, service, ts);
+CREATE INDEX IF NOT EXISTS samples_by_run ON samples (run_id);
+CREATE INDEX IF NOT EXISTS ooms_by_time ON ooms (ts);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+"""
+
+# Per (project, service): counts, peak, the nearest-rank p95 (rank = ceil(0.95 n), in integer
+# arithmetic), and the limit of the latest sample.
+REPORT_QUERY = """
+WITH chosen AS (
+    SELECT rowid AS row_id, * FROM samples WHERE ts >= :since AND (:project IS NULL OR project = :project)
+),
+ranked AS (
+    SELECT project, service, memory_usage_bytes,
+           ROW_NUMBER() OVER (PARTITION BY project, service ORDER BY memory_usage_bytes) AS position,
+           COUNT(*) OVER (PARTITION BY project, service) AS total
+    FROM chosen
+),
+p95 AS (
+    SELECT project, service, memory_usage_bytes AS p95_bytes
+    FROM ranked WHERE position = (95 * total + 99) / 100
+),
+latest AS (
+    SELECT project, service, memory_limit_bytes,
+           ROW_NUMBER() OVER (PARTITION BY project, service ORDER BY ts DESC, row_id DESC) AS recency
+    FROM chosen
+)
+SELECT c.project, c.service, COUNT(DISTINCT c.run_id), COUNT(*), MAX(c.memory_usage_bytes),
+       p95.p95_bytes, latest.memory_limit_bytes
+FROM chosen AS c
+JOIN p95 ON p95.project IS c.project AND p95.service = c.service
+JOIN latest ON latest.project IS c.project AND latest.service = c.service AND latest.recency = 1
+GROUP BY c.project, c.service
+"""
+
+# OOM kills per container and run: the larger of the highest counter a sample carried and the
+# kills recorded one by one (both count the same kills; either may have missed some).
+OOM_QUERY = """
+WITH counted AS (
+    SELECT run_id, engine, project, service, container, MAX(oom_kills) AS kills
+    FROM samples WHERE ts >= :since AND (:project IS NULL OR project = :project)
+    GROUP BY run_id, engine, project, service, container
+    UNION ALL
+    SELECT run_id, engine, project, service, container, COUNT(*) AS kills
+    FROM ooms WHERE ts >= :since AND (:project IS NULL OR project = :project)
+    GROUP BY run_id, engine, project, service, container
+),
+per_container AS (
+    SELECT project, service, MAX(kills) AS kills
+    FROM counted GROUP BY run_id, engine, project, service, container
+)
+SELECT project, service, SUM(kills) FROM per_container GROUP BY project, service
+"""
+
+# One point per time bucket and service: its highest usage (SQLite gives the bare column `ts`
+# from the row that holds the MAX), so downsampling never hides a peak.
+SERIES_QUERY = """
+SELECT project, service, ts, MAX(memory_usage_bytes)
+FROM samples
+WHERE ts >= :since AND (:project IS NULL OR project = :project)
+GROUP BY project, service, MIN(CAST((ts - :start) / :width AS INTEGER), :last)
+ORDER BY project, service, ts
+"""
+
+
+@dataclass(frozen=True)
+class ServiceHistory:
+    """What the history says of one compose service (or container without one) since a time."""
+
+    project: str | None
+    service: str
+    runs: int
+    samples: int
+    peak_bytes: int
+    p95_bytes: int
+    memory_limit_bytes: int | None
+    oom_kills: int
+    recommended_limit_bytes: int | None
+
+    @property
+    def label(self) -> str:
+        """`project/service`, or the service alone when it has no project."""
+        return service_label(self.project, self.service)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What `prune` removed."""
+
+    samples_removed: int
+    ooms_removed: int
+    runs_removed: int
+
+
+def service_label(project: str | None, service: str) -> str:
+    """The name a service goes by in reports and in `series` keys."""
+    return service if project is None else f"{project}/{service}"
+
+
+def history_path(state_dir: Path) -> Path:
+    """The history database in a state directory."""
+    return state_dir / HISTORY_FILE
+
+
+def recommend_limit(
+    peak_bytes: int, headroom: float = DEFAULT_HEADROOM, limit_bytes: int | None = None, oom_kills: int = 0
+) -> int:
+    """The peak times the headroom, rounded up to 16 MiB, at least 32 MiB.
+
+    A service that was OOM-killed used its whole limit, whatever the samples caught, so its
+    limit counts as its peak when that is higher."""
+    if oom_kills > 0 and limit_bytes is not None:
+        peak_bytes = max(peak_bytes, limit_bytes)
+    wanted = math.ceil(peak_bytes * headroom)
+    rounded = -(-wanted // LIMIT_STEP_BYTES) * LIMIT_STEP_BYTES
+    return max(rounded, MIN_RECOMMENDED_BYTES)
+
+
+@dataclass
+class _Interval:
+    """The row a container's current interval was written to, and what it holds."""
+
+    started: float
+    rowid: int
+    usage_bytes: int
+    oom_kills: int
+
+
+class HistoryStore:
+    """Memory history in one SQLite file: runs, samples and OOM kills, and the reports on them.
+
+    Opened on first use; a missing file is made on the first write and reads as empty."""
+
+    def __init__(
+        self,
+        path: Path,
+        min_interval_seconds: float = DEFAULT_MIN_INTERVAL_SECONDS,
+        headroom: float = DEFAULT_HEADROOM,
+    ) -> None:
+        self.path = path
+        self.min_interval_seconds = min_interval_seconds
+        self.headroom = headroom
+        self._connection: sqlite3.Connection | None = None
+        self._intervals: dict[tuple[int, str, str], _Interval] = {}
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # Writing
+
+    def start_run(self, kind: RunKind, project: str | None, started_at: datetime | None = None) -> int:
+        """Begin a run of `watch` or `up`; its id tags every sample recorded for it."""
+        if kind not in RUN_KINDS:
+            raise ValueError(f"run kind must be one of {RUN_KINDS}, not {kind!r}")
+        started = time.time() if started_at is None else started_at.timestamp()
+        with self._write() as connection:
+            cursor = connection.execute(
+                "INSERT INTO runs (kind, project, started_at) VALUES (?, ?, ?)", (kind, project, started)
+            )
+        return _rowid(cursor)
+
+    def end_run(self, run_id: int, ended_at: datetime | None = None) -> None:
+        """Mark a run finished (and forget its containers' intervals)."""
+        ended = time.time() if ended_at is None else ended_at.timestamp()
+        with self._write() as connection:
+            connection.execute("UPDATE runs SET ended_at = ? WHERE id = ?", (ended, run_id))
+        for key in [key for key in self._intervals if key[0] == run_id]:
+            del self._intervals[key]
+
+    def record_frame(self, run_id: int, frame: WatchFrame) -> int:
+        """Record a watch frame's containers, at most one row per container per interval;
+        gives the number of rows written or raised to a new peak."""
+        ts = frame.ts.timestamp()
+        changed = 0
+        with self._write() as connection:
+            for container in frame.containers:
+                key = (run_id, container.engine, container.id)
+                usage = container.memory_usage_bytes
+                interval = self._intervals.get(key)
+                new_interval = interval is None or ts - interval.started >= self.min_interval_seconds
+                if interval is None or new_interval or container.oom_kills > interval.oom_kills:
+                    cursor = connection.execute(
+                        "INSERT INTO samples (run_id, ts, engine, project, service, container,"
+                        " memory_usage_bytes, memory_limit_bytes, oom_kills)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            run_id,
+                            ts,
+                            container.engine,
+                            container.project,
+                            container.service or container.name,
+                            container.name,
+                            usage,
+                            container.memory_limit_bytes,
+                            container.oom_kills,
+                        ),
+                    )
+                    self._intervals[key] = _Interval(ts, _rowid(cursor), usage, container.oom_kills)
+                    changed += 1
+                elif usage > interval.usage_bytes:
+                    # Same interval, higher usage: the interval's row takes the new peak.
+                    connection.execute(
+                        "UPDATE samples SET ts = ?, memory_usage_bytes = ?, memory_limit_bytes = ?"
+                        " WHERE rowid = ?",
+                        (ts, usage, container.memory_limit_bytes, interval.rowid),
+                    )
+                    interval.usage_bytes = usage
+                    changed += 1
+        return changed
+
+    def record_snapshot(self, run_id: int, snapshot: ResourceSnapshot, engine: str = "default") -> int:
+        """Record an `up` monitor's snapshot (the same rows a watch frame gives)."""
+        return self.record_frame(run_id, frame_from_snapshot(snapshot, engine))
+
+    def record_oom(
+        self,
+        run_id: int,
+        ts: datetime,
+        engine: str,
+        project: str | None,
+        service: str | None,
+        container: str,
+    ) -> None:
+        """Count one OOM kill (one seen in docker events, say, that no sample carried)."""
+        with self._write() as connection:
+            connection.execute(
+                "INSERT INTO ooms (run_id, ts, engine, project, service, container)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, ts.timestamp(), engine, project, service or container, container),
+            )
+
+    def prune(self, older_than: timedelta, now: datetime | None = None) -> PruneResult:
+        """Remove samples and OOM kills older than `older_than`, and the runs left empty."""
+        if not self.path.exists():
+            return PruneResult(0, 0, 0)
+        cutoff = (time.time() if now is None else now.timestamp()) - older_than.total_seconds()
+        with self._write() as connection:
+            samples = connection.execute("DELETE FROM samples WHERE ts < ?", (cutoff,)).rowcount
+            ooms = connection.execute("DELETE FROM ooms WHERE ts < ?", (cutoff,)).rowcount
+            runs = connection.execute(
+                "DELETE FROM runs WHERE COALESCE(ended_at, started_at) < ?"
+                " AND id NOT IN (SELECT run_id FROM samples) AND id NOT IN (SELECT run_id FROM ooms)",
+                (cutoff,),
+            ).rowcount
+        return PruneResult(samples, ooms, runs)
+
+    # Reading
+
+    def service_report(self, since: datetime, project: str | None = None) -> list[ServiceHistory]:
+        """Per (project, service) since a time, across runs: samples, runs, peak, p95, latest
+        limit, OOM kills and the recommended limit; ordered by project and service."""
+        connection = self._read()
+        if connection is None:
+            return []
+        parameters = {"since": since.timestamp(), "project": project}
+        try:
+            rows = connection.execute(REPORT_QUERY, parameters).fetchall()
+            kills = {(p, s): int(n) for p, s, n in connection.execute(OOM_QUERY, parameters).fetchall()}
+        except sqlite3.DatabaseError as error:
+            raise self._unreadable(error) from None
+        services = []
+        for row_project, service, runs, samples, peak, p95, limit in rows:
+            oom_kills = kills.pop((row_project, service), 0)
+            recommended = recommend_limit(peak, self.headroom, limit, oom_kills)
+            services.append(
+                ServiceHistory(row_project, service, runs, samples, peak, p95, limit, oom_kills, recommended)
+            )
+        # OOM kills of services no sample in the window describes: reported, with nothing to size.
+        for (row_project, service), oom_kills in kills.items():
+            services.append(ServiceHistory(row_project, service, 0, 0, 0, 0, None, oom_kills, None))
+        services.sort(key=lambda entry: (entry.project or "", entry.service))
+        return services
+
+    def series(
+        self, since: datetime, project: str | None = None, max_points: int = MAX_SERIES_POINTS
+    ) -> dict[str, list[tuple[datetime, int]]]:
+        """Memory over time per service (`service_label`), at most `max_points` points each:
+        each point is the highest usage of any of the service's containers in its time bucket."""
+        connection = self._read()
+        if connection is None:
+            return {}
+        where = {"since": since.timestamp(), "project": project}
+        try:
+            start, end = connection.execute(
+                "SELECT MIN(ts), MAX(ts) FROM samples WHERE ts >= :since"
+                " AND (:project IS NULL OR project = :project)",
+                where,
+            ).fetchone()
+            if start is None:
+                return {}
+            width = max((end - start) / max_points, 1e-6)
+            rows = connection.execute(
+                SERIES_QUERY, {**where, "start": start, "width": width, "last": max_points - 1}
+            ).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise self._unreadable(error) from None
+        series: dict[str, list[tuple[datetime, int]]] = {}
+        for row_project, service, ts, usage in rows:
+            series.setdefault(service_label(row_project, service), []).append(
+                (datetime.fromtimestamp(ts, UTC), int(usage))
+            )
+        return series
+
+    # The connection
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is not None:
+            return self._connection
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigError(f"{self.path}: cannot open the history database: {error}") from None
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL cannot corrupt the file; it spares an fsync per frame.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            with connection:
+                connection.executescript(SCHEMA)
+                versions = [row[0] for row in connection.execute("SELECT version FROM schema_version")]
+                if not versions:
+                    connection.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise self._unreadable(error) from None
+        if versions and max(versions) > SCHEMA_VERSION:
+            connection.close()
+            raise ConfigError(
+                f"{self.path}: history schema {max(versions)} is newer than this dockermem reads "
+                f"({SCHEMA_VERSION})"
+            )
+        self._connection = connection
+        return connection
+
+    def _read(self) -> sqlite3.Connection | None:
+        """The connection for a query, or None when there is no database yet (reads make none)."""
+        if self._connection is None and not self.path.exists():
+            return None
+        return self._open()
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self)
+
+    def _unreadable(self, error: sqlite3.Error) -> ConfigError:
+        return ConfigError(f"{self.path}: the history database is unreadable ({error})")
+
+
+class _Transaction:
+    """One write transaction; SQLite's errors become a `ConfigError` naming the file."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self.connection: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection = self.store._open()
+        self.connection.__enter__()
+        return self.connection
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        assert self.connection is not None
+        try:
+            self.connection.__exit__(kind, error, trace)  # commit, or roll back on an error
+        except sqlite3.DatabaseError as failure:
+            raise self.store._unreadable(failure) from None
+        # A broken constraint (a run id that does not exist) is the caller's bug, not the file's.
+        if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError):
+            raise self.store._unreadable(error) from None
+
+
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    rowid = cursor.lastrowid
+    assert rowid is not None  # an INSERT always sets it
+    return rowid
+
+
+def frame_from_snapshot(snapshot: ResourceSnapshot, engine: str = "default") -> WatchFrame:
+    """A snapshot in the shape of a watch frame (no trends: one moment has none)."""
+    containers = tuple(
+        WatchedContainer(
+            engine=engine,
+            id=c.id,
+            name=c.name,
+            project=c.project,
+            service=c.service,
+            memory_usage_bytes=c.memory_usage_bytes,
+            memory_limit_bytes=c.memory_limit_bytes,
+            memory_percent=c.memory_percent,
+            cpu_percent=c.cpu_percent,
+            level=c.level,
+            trend_mib_per_minute=None,
+            seconds_to_limit=None,
+            leaking=False,
+            recent_usage=(c.memory_usage_bytes,),
+            peak_bytes=c.memory_usage_bytes,
+            oom_kills=0,
+        )
+        for c in snapshot.containers
+    )
+    status = EngineStatus(engine, snapshot.engine.memory_total_bytes, snapshot.source, True)
+    return WatchFrame(snapshot.taken_at, 0.0, snapshot.host, (status,), containers, ())
+
+
+class HistoryRecorder:
+    """One run's recording, for `watch` and `up`. A database that fails is turned off for the
+    rest of the run (the run itself goes on); `error` says why."""
+
+    def __init__(self, path: Path, kind: RunKind, project: str | None) -> None:
+        self.error: str | None = None
+        self._store: HistoryStore | None = None
+        self._run_id = 0
+        try:
+            self._store = HistoryStore(path)
+            self._run_id = self._store.start_run(kind, project)
+        except ConfigError as error:
+            self._fail(error)
+
+    def frame(self, frame: WatchFrame) -> None:
+        if self._store is not None:
+            try:
+                self._store.record_frame(self._run_id, frame)
+            except ConfigError as error:
+                self._fail(error)
+
+    def snapshot(self, snapshot: ResourceSnapshot) -> None:
+        self.frame(frame_from_snapshot(snapshot))
+
+    def oom(
+        self, ts: datetime, engine: str, project: str | None, service: str | None, container: str
+    ) -> None:
+        if self._store is not None:
+            try:
+                self._store.record_oom(self._run_id, ts, engine, project, service, container)
+            except ConfigError as error:
+                self._fail(error)
+
+    def close(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.end_run(self._run_id)
+            except ConfigError as error:
+                self._fail(error)
+            self._store.close()
+            self._store = None
+
+    def _fail(self, error: ConfigError) -> None:
+        self.error = f"history turned off: {error}"
+        if self._store is not None:
+            self._store.close()
+            self._store = None

@@ -1,0 +1,253 @@
+"""Faults on the real engine: the daemon down or missing, a docker call that never answers,
+containers that go away or are OOM-killed during a watch, daemons restarted during `up`, and
+SIGINT/SIGTERM. Nothing may hang, leave a process behind, or print a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO, ReliabilityRecorder
+from tests.integration.daemons import SecondDaemon
+from tests.integration.realdocker import ComposeProject, dockermem, memhog_service, unique_name
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+FITS = str(REPO / "compose/test/fits.yaml")
+EVERY_COMMAND = {
+    "health": ["health"],
+    "stats": ["stats", "--json"],
+    "preflight": ["preflight", "-f", FITS],
+    "up": ["up", "-f", FITS, "-p", "dmfault-never"],
+    "cleanup": ["cleanup", "-p", "dmfault-never", "--yes"],
+    "watch": ["watch", "--duration", "2"],
+}
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "DOCKER_MAX_CONTAINERS": "100000", **extra}
+
+
+@pytest.mark.parametrize("command", sorted(EVERY_COMMAND))
+def test_daemon_down_gives_exit_69_and_one_line(command: str, reliability: ReliabilityRecorder) -> None:
+    result = dockermem(
+        *EVERY_COMMAND[command], env=env(DOCKER_HOST="unix:///nonexistent/docker.sock"), timeout=60
+    )
+    lines = result.stderr.strip().splitlines()
+    reliability(
+        "faults", f"`dockermem {command}` with DOCKER_HOST on a socket that does not exist",
+        "exit 69, one line naming the socket", f"exit {result.returncode}, {len(lines)} line(s)",
+    )  # fmt: skip
+    assert result.returncode == 69, result.stdout + result.stderr
+    assert len(lines) == 1 and "unix:///nonexistent/docker.sock" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(EVERY_COMMAND))
+def test_docker_missing_gives_exit_69_naming_it(command: str, reliability: ReliabilityRecorder) -> None:
+    result = dockermem(
+        *EVERY_COMMAND[command], env=env(DOCKERMEM_DOCKER_BINARY="docker-gone-missing"), timeout=60
+    )
+    reliability(
+        "faults", f"`dockermem {command}` with the docker binary missing from PATH",
+        "exit 69, one line naming what was looked for", f"exit {result.returncode}: {result.stderr.strip()}",
+    )  # fmt: skip
+    assert result.returncode == 69
+    assert result.stderr.strip().splitlines() == [
+        "dockermem: docker is not installed: 'docker-gone-missing' was not found on PATH"
+    ]
+
+
+@pytest.fixture
+def hanging_docker(tmp_path: Path) -> Path:
+    """A stand-in `docker` that never answers (a hang cannot be ordered from a real engine)."""
+    script = tmp_path / "docker"
+    script.write_text(
+        f"#!/bin/sh\necho $$ >> {tmp_path}/pids\nsleep 300 &\necho $! >> {tmp_path}/pids\nwait\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+def test_a_call_that_never_answers_is_killed_retried_and_leaves_nothing(
+    hanging_docker: Path, reliability: ReliabilityRecorder
+) -> None:
+    result = dockermem(
+        "health",
+        env=env(
+            DOCKERMEM_DOCKER_BINARY=str(hanging_docker),
+            DOCKERMEM_DOCKER_TIMEOUT_SECONDS="1",
+            DOCKERMEM_DOCKER_RETRIES="1",
+        ),
+        timeout=60,
+    )
+    pids = [int(pid) for pid in (hanging_docker.parent / "pids").read_text().split()]
+    alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    reliability(
+        "faults", "`dockermem health` with a docker that never answers (timeout 1 s, 1 retry)",
+        "killed at its timeout, retried once, exit 69, no process left",
+        f"exit {result.returncode}; {len(pids)} processes started, {len(alive)} left; {result.stderr.strip()}",
+    )  # fmt: skip
+    assert result.returncode == 69
+    assert "did not answer within 1s (2 attempts)" in result.stderr
+    assert alive == []
+    assert len(pids) >= 4  # two attempts of the first call, each with its own child
+
+
+def descendants(pid: int) -> list[int]:
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def still_running(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_end_watch_with_its_summary_and_no_orphans(
+    signum: int, code: int, reliability: ReliabilityRecorder
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockermem", "watch", "--interval", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+    )  # fmt: skip
+    time.sleep(3)
+    children = descendants(process.pid)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    left = still_running(children)
+    name = signal.Signals(signum).name
+    reliability(
+        "signals", f"{name} to `dockermem watch`", f"exit {code}, the peaks printed, no docker process left",
+        f"exit {process.returncode}, peaks {'printed' if 'PEAKS' in out else 'missing'}, {len(left)} left",
+    )  # fmt: skip
+    assert process.returncode == code, err
+    assert "PEAKS" in out
+    assert "Traceback" not in err
+    assert left == []
+
+
+@pytest.fixture
+def slow_stack(tmp_path: Path) -> Iterator[ComposeProject]:
+    project = ComposeProject(unique_name("dmsignal"), tmp_path / "compose.yaml")
+    project.services = {"slow": memhog_service(4, "32m", healthy=False)}
+    try:
+        yield project
+    finally:
+        project.down()
+
+
+def test_sigterm_during_up_exits_143_and_leaves_no_docker_process(
+    slow_stack: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
+    slow_stack.write()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockermem", "up", "-f", str(slow_stack.file), "-p", slow_stack.name,
+         "--wait-timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and slow_stack.compose("ps", "-q", check=False).stdout.strip() == "":
+        time.sleep(0.3)
+    time.sleep(1)
+    children = descendants(process.pid)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    left = still_running(children)
+    reliability(
+        "signals", "SIGTERM to `dockermem up` while compose waits for a service that never becomes healthy",
+        "exit 143, the state of the stack reported, no docker process left",
+        f"exit {process.returncode}, {len(children)} children then, {len(left)} left",
+    )  # fmt: skip
+    assert process.returncode == 143, out + err
+    assert "Interrupted" in out and "slow" in out
+    assert left == []
+
+
+def test_containers_removed_restarted_and_oom_killed_during_watch(
+    tmp_path: Path, reliability: ReliabilityRecorder
+) -> None:
+    project = ComposeProject(unique_name("dmchurn"), tmp_path / "compose.yaml")
+    hog = memhog_service(4, "32m", checked=False)
+    hog["command"] = ["sh", "-c", "sleep 3; exec memhog 100"]  # PID 1 grows past its limit after 3 s
+    hog["memswap_limit"] = "32m"
+    hog["restart"] = "no"
+    child_host = memhog_service(4, "64m", checked=False)
+    child_host["memswap_limit"] = "64m"
+    project.services = {
+        "removed": memhog_service(4, "32m", checked=False),
+        "restarted": memhog_service(4, "32m", checked=False),
+        "pid1": hog,
+        "child": child_host,
+    }
+    try:
+        project.up()
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "12",
+             "--interval", "0.5"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+        )  # fmt: skip
+        time.sleep(2)
+        project.compose("rm", "--stop", "--force", "removed")
+        project.compose("restart", "--timeout", "1", "restarted")
+        project.compose("exec", "-T", "child", "memhog", "200", check=False)
+        out, err = watcher.communicate(timeout=90)
+    finally:
+        project.down()
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    ooms = sorted(line["container"] for line in lines if line["type"] == "oom")
+    gone = [line["container"] for line in lines if line["type"] == "gone"]
+    last = [line for line in lines if line["type"] == "sample"][-1]
+    reliability(
+        "faults", "during `watch`: one container removed, one restarted, one OOM-killed as PID 1, "
+        "a process in another OOM-killed", "an oom event for each kill, gone for the removed one, "
+        "samples carry on, exit 1", f"exit {watcher.returncode}; oom: {ooms}; gone: {gone}",
+    )  # fmt: skip
+    assert "Traceback" not in err
+    assert watcher.returncode == 1
+    assert ooms == sorted([f"{project.name}-child-1", f"{project.name}-pid1-1"])
+    assert f"{project.name}-removed-1" in gone
+    assert {row["service"] for row in last["containers"]} >= {"restarted", "child"}
+
+
+def test_daemon_restarted_during_up_is_reported_and_nothing_hangs(
+    tmp_path: Path, reliability: ReliabilityRecorder
+) -> None:
+    second = SecondDaemon()
+    try:
+        second.start()
+        second.load_test_image()
+        project = ComposeProject(unique_name("dmdaemonup"), tmp_path / "compose.yaml")
+        project.services = {"slow": memhog_service(4, "32m", healthy=False)}
+        project.write()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dockermem", "up", "-f", str(project.file), "-p", project.name,
+             "--wait-timeout", "60", "--no-preflight"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(DOCKER_HOST=second.host),
+        )  # fmt: skip
+        time.sleep(4)
+        second.stop()
+        out, err = process.communicate(timeout=120)
+        second.start()
+    finally:
+        second.remove()
+    reliability(
+        "faults", "the engine stopped while `dockermem up` waits for a stack",
+        "a non-zero exit that says the engine stopped answering; no hang",
+        f"exit {process.returncode}: {(out + err).strip().splitlines()[-1] if (out + err).strip() else ''}",
+    )  # fmt: skip
+    assert process.returncode in (1, 69), out + err
+    assert "Traceback" not in err
+    assert "engine stopped answering" in out or "unreachable" in err or "did not start" in out

@@ -1,0 +1,135 @@
+"""`dockermem report` on a history written here (no docker needed): JSON, text, HTML, bad --since,
+an unreadable database, and imports kept out of start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dockermem.cli.report import report
+from dockermem.config import load_settings
+from dockermem.core.history import HistoryStore, history_path
+from dockermem.core.host import HostMemory
+from dockermem.core.thresholds import ThresholdLevel
+from dockermem.core.watch import WatchedContainer, WatchFrame
+
+MIB = 1024**2
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(report)
+    return app
+
+
+def watched(service: str, usage_mib: int, limit_mib: int | None, project: str = "shop") -> WatchedContainer:
+    usage = usage_mib * MIB
+    return WatchedContainer(
+        "local", f"{service}-id", f"{project}-{service}-1", project, service, usage,
+        None if limit_mib is None else limit_mib * MIB, None, None, ThresholdLevel.SAFE,
+        None, None, False, (usage,), usage, 0,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def history() -> Path:
+    """Ten minutes of a watch an hour ago, in the state directory of the test's settings."""
+    path = history_path(load_settings().state_path)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    with HistoryStore(path) as store:
+        run = store.start_run("watch", "shop", started_at=start)
+        for step in range(120):
+            ts = start + timedelta(seconds=5 * step)
+            host = HostMemory(8 * 1024 * MIB, 1024 * MIB, 7 * 1024 * MIB, 12.5, 1.0)
+            containers = (watched("api", 100 + step % 36, 512), watched("db", 200, None, project="other"))
+            store.record_frame(run, WatchFrame(ts, 5.0 * step, host, (), containers, ()))
+        store.end_run(run)
+    return path
+
+
+def test_json(history: Path) -> None:
+    result = CliRunner().invoke(make_app(), ["--since", "2h", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == 1
+    since = datetime.fromisoformat(document["since"])
+    assert (
+        timedelta(hours=2) - timedelta(minutes=1) < datetime.now(UTC) - since < timedelta(hours=2, minutes=1)
+    )
+    assert [entry["service"] for entry in document["services"]] == ["db", "api"]  # by project: other, shop
+    api = document["services"][1]
+    assert api == {
+        "project": "shop",
+        "service": "api",
+        "runs": 1,
+        "samples": 120,
+        "peak_bytes": 135 * MIB,
+        "p95_bytes": 133 * MIB,  # 100..111 four times, 112..135 three: the 114th of 120 is 133
+        "memory_limit_bytes": 512 * MIB,
+        "oom_kills": 0,
+        "recommended_limit_bytes": 176 * MIB,
+    }
+
+
+def test_json_for_one_project_and_a_short_window(history: Path) -> None:
+    result = CliRunner().invoke(make_app(), ["-p", "other", "--json"])
+    assert [entry["service"] for entry in json.loads(result.stdout)["services"]] == ["db"]
+    result = CliRunner().invoke(make_app(), ["--since", "30m", "--json"])
+    assert json.loads(result.stdout)["services"] == []  # the watch ended 50 minutes ago
+
+
+def test_text_report_and_html_file(history: Path, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    result = CliRunner().invoke(make_app(), ["--html", str(page)])
+    assert result.exit_code == 0, result.output
+    assert "shop/api" in result.stdout and "lower to 176MiB" in result.stdout
+    db = next(line for line in result.stdout.splitlines() if "other/db" in line)
+    assert "no limit │   0 │      272MiB │ no limit: set" in db  # 200 MiB × 1.3 = 260, rounded up to 16 MiB
+    assert "Memory over time" in result.stdout
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<svg") == 1 and "<td>other/db</td>" in html
+
+
+def test_without_history() -> None:
+    result = CliRunner().invoke(make_app(), ["--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["services"] == []
+    assert not history_path(load_settings().state_path).exists()
+
+
+def test_bad_since_is_one_line_and_exit_2(history: Path) -> None:
+    result = CliRunner().invoke(make_app(), ["--since", "soon"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "dockermem: --since: 'soon' is not a duration (for example 90s, 30m, 2h, 7d)"
+    ]
+
+
+def test_bad_project_name_is_refused() -> None:
+    result = CliRunner().invoke(make_app(), ["-p", "Not A Project"])
+    assert result.exit_code == 2
+
+
+def test_unreadable_history_names_the_file() -> None:
+    path = history_path(load_settings().state_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"garbage" * 1000)
+    result = CliRunner().invoke(make_app(), [])
+    assert result.exit_code == 2
+    assert str(path) in result.stderr and "unreadable" in result.stderr
+
+
+def test_importing_the_command_loads_no_chart_or_database_module() -> None:
+    code = (
+        "import sys, dockermem.cli.report; "
+        "print(sorted(m for m in ('matplotlib', 'plotext', 'sqlite3', 'numpy') if m in sys.modules))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "[]"
