@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from dockermem.units import format_bytes
 
 # Host and engine totals this close are one machine's memory (a local engine, not a VM).
 SAME_MACHINE_TOLERANCE = 0.05
+# How far back a recorded peak counts for a service without a limit.
+HISTORY_DAYS = 30
 AUTO_PROFILE = "auto"
 
 
@@ -29,6 +31,7 @@ class ServiceNeed:
     limit_bytes: int | None
     reservation_bytes: int | None
     counted_bytes: int
+    counted_from: str = "limit"  # "limit", "recorded peak" or "default"
 
     @property
     def unbounded(self) -> bool:
@@ -120,17 +123,41 @@ def profile_bytes(settings: Settings, name: str) -> int:
     return int(settings.profiles_gb[name] * GIB)
 
 
-def service_needs(config: ComposeProjectConfig, unbounded_bytes: int) -> tuple[ServiceNeed, ...]:
-    """Each service at its limit (the worst case), or at the default when it has none."""
+def service_needs(
+    config: ComposeProjectConfig, unbounded_bytes: int, recorded_peaks: Mapping[str, int] | None = None
+) -> tuple[ServiceNeed, ...]:
+    """Each service at its limit (the worst case); one without a limit at its recorded peak
+    when history has one, else at the default."""
+    peaks = recorded_peaks or {}
     return tuple(
         ServiceNeed(
             name=service.name,
             limit_bytes=service.limit_bytes,
             reservation_bytes=service.reservation_bytes,
-            counted_bytes=service.limit_bytes if service.limit_bytes is not None else unbounded_bytes,
+            counted_bytes=service.limit_bytes
+            if service.limit_bytes is not None
+            else peaks.get(service.name, unbounded_bytes),
+            counted_from="limit"
+            if service.limit_bytes is not None
+            else "recorded peak"
+            if service.name in peaks
+            else "default",
         )
         for service in config.services
     )
+
+
+def recorded_peaks(settings: Settings, project: str) -> dict[str, int]:
+    """Each service's peak in the last 30 days of history (nothing when there is none)."""
+    from datetime import UTC, datetime, timedelta
+
+    from dockermem.core.history import HistoryStore
+
+    if not settings.history or not settings.history_path.exists():
+        return {}
+    with HistoryStore(settings.history_path) as store:
+        rows = store.service_report(datetime.now(UTC) - timedelta(days=HISTORY_DAYS), project)
+    return {row.service: row.peak_bytes for row in rows if row.samples > 0}
 
 
 def networks_added(config: ComposeProjectConfig) -> int:
@@ -228,7 +255,9 @@ async def run_preflight(
         tasks.start_soon(volumes_slot.fill, client.volumes)
     config = config_slot.value
     budget = await measure_budget(client, settings, engine_slot.value)
-    services = service_needs(config, int(settings.unbounded_service_gb * GIB))
+    unbounded = any(service.limit_bytes is None for service in config.services)
+    peaks = recorded_peaks(settings, project or config.name) if unbounded else {}
+    services = service_needs(config, int(settings.unbounded_service_gb * GIB), peaks)
     if profile is None or profile == AUTO_PROFILE:
         required = sum(service.counted_bytes for service in services)
     else:
@@ -285,11 +314,11 @@ def recommendations(
         for count in counts
         if not count.ok
     )
-    unbounded = [service.name for service in services if service.unbounded]
+    unbounded = [service for service in services if service.unbounded]
     if unbounded:
-        default = format_bytes(int(settings.unbounded_service_gb * GIB))
-        advice.append(
-            f"No memory limit on {', '.join(unbounded)}: counted at {default} each; "
-            "set mem_limit or deploy.resources.limits.memory."
+        counted = ", ".join(
+            f"{service.name} ({format_bytes(service.counted_bytes)}, {service.counted_from})"
+            for service in unbounded
         )
+        advice.append(f"No memory limit on {counted}; set mem_limit or deploy.resources.limits.memory.")
     return advice

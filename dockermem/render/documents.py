@@ -100,6 +100,7 @@ def preflight_document(result: PreflightResult) -> dict[str, Any]:
                 "limit_bytes": service.limit_bytes,
                 "reservation_bytes": service.reservation_bytes,
                 "counted_bytes": service.counted_bytes,
+                "counted_from": service.counted_from,
             }
             for service in result.services
         ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -93,9 +94,36 @@ def test_unbounded_services_are_listed_and_counted_at_the_default() -> None:
     )
     document = json.loads(result.stdout)
     assert document["services"] == [
-        {"name": "free", "limit_bytes": None, "reservation_bytes": None, "counted_bytes": GIB // 4}
+        {
+            "name": "free",
+            "limit_bytes": None,
+            "reservation_bytes": None,
+            "counted_bytes": GIB // 4,
+            "counted_from": "default",
+        }
     ]
     assert any("No memory limit on free" in line for line in document["recommendations"])
+
+
+def test_unbounded_service_counts_at_its_recorded_peak(tmp_path: Path) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from dockermem.core.history import HistoryStore
+    from tests.unit.test_history import container, frame
+
+    history = tmp_path / "history.sqlite3"
+    recorded = replace(frame(0, container("free", 100, project="dockermem-unbounded")), ts=datetime.now(UTC))
+    with HistoryStore(history) as store:
+        run = store.start_run("watch", "dockermem-unbounded")
+        store.record_frame(run, recorded)
+        store.end_run(run)
+    result = dockermem(
+        "preflight", "--json", "-f", str(REPO / "compose/test/unbounded.yaml"),
+        env=env(DOCKERMEM_HISTORY_FILE=str(history)),
+    )  # fmt: skip
+    service = json.loads(result.stdout)["services"][0]
+    assert (service["counted_bytes"], service["counted_from"]) == (100 * MIB, "recorded peak")
 
 
 def test_unknown_profile_is_bad_usage() -> None:
