@@ -55,17 +55,9 @@ def settings_from(flags: Mapping[str, object] | None = None) -> Settings:
 
 def make_client(settings: Settings, context: str | None = None) -> DockerClient:
     """A docker client with the runner limits of the settings."""
-    from dockermem.docker.commands import DockerClient
-    from dockermem.docker.runner import DockerRunner, RunnerLimits
+    from dockermem.core.client import client_for
 
-    limits = RunnerLimits(
-        binary=settings.docker_binary,
-        concurrency=settings.docker_concurrency,
-        spacing_seconds=settings.docker_spacing_seconds,
-        timeout_seconds=settings.docker_timeout_seconds,
-        retries=settings.docker_retries,
-    )
-    return DockerClient(DockerRunner(limits, context=context))
+    return client_for(settings, context)
 
 
 def run_async(main: Callable[[], Awaitable[T]]) -> T:

@@ -42,6 +42,7 @@ class StartRequest:
     profile: str | None = None
     down_on_failure: bool = False
     compose_options: tuple[str, ...] = ()
+    handle_signals: bool = True  # the CLI stops on Ctrl-C/SIGTERM; an embedding program decides itself
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ async def start_stack(
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(monitor.run, started_at)
         # Ctrl-C or SIGTERM stops compose (it gets SIGINT and time to stop); then the report.
-        tasks.start_soon(cancel_on_signals, interruption.scope, interruption.record)
+        if request.handle_signals:
+            tasks.start_soon(cancel_on_signals, interruption.scope, interruption.record)
         with interruption.scope:
             result = await client.compose_up(
                 request.files,

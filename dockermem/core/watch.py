@@ -363,6 +363,7 @@ class Watcher:
     on_frame: Callable[[WatchFrame], None]
     on_event: Callable[[WatchEvent], None]
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    handle_signals: bool = True  # the CLI ends on Ctrl-C/SIGTERM; an embedding program decides itself
     tracks: dict[tuple[str, str], ContainerTrack] = field(default_factory=dict)
     recent: deque[WatchEvent] = field(default_factory=lambda: deque(maxlen=MAX_RECENT_EVENTS))
     oom_seen: bool = False
@@ -398,7 +399,8 @@ class Watcher:
         start_cpu_window()
         stopped_by: list[int] = []
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(cancel_on_signals, tasks.cancel_scope, stopped_by.append)
+            if self.handle_signals:
+                tasks.start_soon(cancel_on_signals, tasks.cancel_scope, stopped_by.append)
             for feed in feeds:
                 tasks.start_soon(feed.run)
             for task in self.background:
