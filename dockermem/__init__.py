@@ -1,3 +1,26 @@
-"""dockermem: memory safety for docker compose test stacks."""
+"""dockermem: memory safety for docker compose test stacks.
+
+The Python API is loaded on first use, so that the command line starts fast:
+`dockermem.stack(...)` (async), `dockermem.sync.stack(...)`, `dockermem.Stack`, and the
+errors `dockermem.PreflightFailedError` and `dockermem.StackStartError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_API = ("stack", "Stack", "PreflightFailedError", "StackStartError")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from dockermem import api
+
+        return getattr(api, name)
+    if name == "sync":
+        import dockermem.sync
+
+        return dockermem.sync
+    raise AttributeError(f"module 'dockermem' has no attribute {name!r}")

@@ -1,0 +1,51 @@
+"""The Python API for plain (synchronous) scripts: the async API run in a background thread.
+
+with dockermem.sync.stack("compose/test.yaml") as stack:
+    print(stack.health_report())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from dockermem import api
+from dockermem.core.snapshot import ResourceSnapshot
+from dockermem.core.watch import WatchEvent
+
+
+class SyncStack:
+    """A running stack, for synchronous code."""
+
+    def __init__(self, stack: api.Stack, portal: BlockingPortal) -> None:
+        self.stack = stack
+        self._portal = portal
+
+    @property
+    def project(self) -> str:
+        return self.stack.project
+
+    def snapshot(self) -> ResourceSnapshot:
+        return self._portal.call(self.stack.snapshot)
+
+    def health_report(self, width: int = 100) -> str:
+        return self.stack.health_report(width)
+
+    def statistics(self) -> dict[str, Any]:
+        return self.stack.statistics()
+
+    def events(self) -> list[WatchEvent]:
+        """The events seen so far (the latest thousand)."""
+        return list(self.stack.seen_events)
+
+
+@contextmanager
+def stack(*files: str | Path, **options: Any) -> Iterator[SyncStack]:
+    """`dockermem.api.stack`, for synchronous code (same options)."""
+    with start_blocking_portal() as portal:
+        with portal.wrap_async_context_manager(api.stack(*files, **options)) as running:
+            yield SyncStack(running, portal)
