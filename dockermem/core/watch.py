@@ -300,8 +300,13 @@ class EngineFeed:
         display = summary.name if summary else (name or container_id[:12])
         self.emit(
             self._event(
-                WatchEventType.OOM, display, f"OOM kill in {display}", container_id=key, seen_by=seen_by
-            )
+                WatchEventType.OOM,
+                display,
+                f"OOM kill in {display}",
+                container_id=key,
+                seen_by=seen_by,
+                service=summary.service if summary else None,
+            )  # fmt: skip
         )
 
     def read(self, now: float) -> dict[str, tuple[ContainerStats, int | None]]:
@@ -496,7 +501,11 @@ class Watcher:
                         feed.name,
                         name,
                         f"OOM kill in {name}",
-                        {"container_id": track.summary.id, "seen_by": "cgroup"},
+                        {
+                            "container_id": track.summary.id,
+                            "seen_by": "cgroup",
+                            "service": track.summary.service,
+                        },
                     )
                 )
             track.cgroup_oom_count = cgroup_ooms
