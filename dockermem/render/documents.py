@@ -1,14 +1,15 @@
-"""The JSON documents of `health --json` and `stats --json` (schema 1: keep it stable)."""
+"""The JSON documents of the commands' `--json` output (schema 1: keep it stable)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dockermem.core.cleanup import CleanupOutcome, CleanupPlan
-from dockermem.core.counters import CleanupCounters
-from dockermem.core.preflight import PreflightResult
-from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
+if TYPE_CHECKING:  # annotations only: `stats --json` should not load the preflight or cleanup code
+    from dockermem.core.cleanup import CleanupOutcome, CleanupPlan
+    from dockermem.core.counters import CleanupCounters
+    from dockermem.core.preflight import PreflightResult
+    from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
 
 SCHEMA_VERSION = 1
 
