@@ -3,7 +3,7 @@ follows `docker events` for OOM kills and deaths, warns at CRITICAL and cleans u
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -14,10 +14,10 @@ from dockermem.config import Settings
 from dockermem.core.cleanup import CleanupScope, apply_cleanup, plan_cleanup
 from dockermem.core.counters import add_to_counters
 from dockermem.core.oom import MemorySample
-from dockermem.core.snapshot import ResourceSnapshot, take_snapshot
+from dockermem.core.snapshot import ResourceSnapshot, sample_memory
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.commands import DockerClient
-from dockermem.docker.models import ContainerEvent
+from dockermem.docker.models import ContainerEvent, EngineInfo
 from dockermem.errors import DockermemError
 from dockermem.units import format_bytes
 
@@ -60,6 +60,8 @@ class StartupMonitor:
     last_samples: dict[str, MemorySample] = field(default_factory=dict)
     peaks: dict[str, int] = field(default_factory=dict)
     last_snapshot: ResourceSnapshot | None = None
+    # Called with each sample after it is judged (the autoscaler of `up --autoscale`).
+    after_sample: Callable[[ResourceSnapshot], Awaitable[None]] | None = None
     _critical_episode: bool = False
     _emergency_episode: bool = False
 
@@ -70,14 +72,19 @@ class StartupMonitor:
             await self._sample_forever()
 
     async def _sample_forever(self) -> None:
+        engine: EngineInfo | None = None
         while True:
             started = anyio.current_time()
             try:
-                snapshot = await take_snapshot(self.client, self.settings, self.project)
+                if engine is None:
+                    engine = await self.client.engine_info()
+                snapshot = await sample_memory(self.client, self.settings, self.project, engine)
             except DockermemError as error:
                 self._emit(UpdateKind.ERROR, f"memory sample failed: {error}")
             else:
                 await self.record(snapshot)
+                if self.after_sample is not None:
+                    await self.after_sample(snapshot)
             elapsed = anyio.current_time() - started
             await anyio.sleep(max(0.1, self.settings.sample_interval_seconds - elapsed))
 

@@ -10,7 +10,7 @@ import anyio
 from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
-from dockermem.core.readings import read_containers
+from dockermem.core.readings import Readings, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
 from dockermem.docker.commands import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary, EngineInfo, NamedResource
@@ -150,18 +150,41 @@ async def take_snapshot(
         tasks.start_soon(networks_slot.fill, client.networks)
         tasks.start_soon(volumes_slot.fill, client.volumes)
         all_containers = await client.containers()
-        in_scope = [c for c in all_containers if project is None or c.project == project]
-        running = [c for c in in_scope if c.state == "running"]
+        running = [
+            c for c in all_containers if (project is None or c.project == project) and c.state == "running"
+        ]
         readings = await read_containers(client, settings, running)
+    counts = count_resources(settings, thresholds, all_containers, networks_slot.value, volumes_slot.value)
+    return _assemble(settings, project, engine_slot.value, running, readings, counts)
+
+
+async def sample_memory(
+    client: DockerClient, settings: Settings, project: str | None, engine: EngineInfo
+) -> ResourceSnapshot:
+    """Host and container memory only, on an engine already known (no resource counts):
+    what a monitor takes every few seconds beside a compose that is working."""
+    listed = await client.containers(project=project)
+    running = [c for c in listed if c.state == "running"]
+    readings = await read_containers(client, settings, running)
+    return _assemble(settings, project, engine, running, readings, ())
+
+
+def _assemble(
+    settings: Settings,
+    project: str | None,
+    engine: EngineInfo,
+    running: list[ContainerSummary],
+    readings: Readings,
+    counts: tuple[ResourceCount, ...],
+) -> ResourceSnapshot:
+    thresholds = Thresholds.from_settings(settings)
     host = read_host_memory(host_cpu_since_start())
-    engine, networks, volumes = engine_slot.value, networks_slot.value, volumes_slot.value
-    stats = readings.stats
     by_id = {c.id: c for c in running}
     containers = tuple(
         sorted(
             (
                 container_memory(s, _summary_for(s.id, by_id), engine.memory_total_bytes, thresholds)
-                for s in stats
+                for s in readings.stats
             ),
             key=lambda c: (c.project or "", c.service or "", c.name),
         )
@@ -179,7 +202,7 @@ async def take_snapshot(
         host_cpu_level=thresholds.level_for(host.cpu_percent),
         engine=engine,
         max_memory_bytes=settings.max_memory_bytes,
-        counts=count_resources(settings, thresholds, all_containers, networks, volumes),
+        counts=counts,
         containers=containers,
         source=readings.source,
         high_memory=high,

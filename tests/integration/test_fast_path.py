@@ -63,12 +63,11 @@ def test_falls_back_to_docker_stats_when_the_cgroup_cannot_be_read(
 ) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    document = stats(still_stack.name, DOCKERMEM_PROC_ROOT=str(empty))
+    unreadable = {"DOCKERMEM_PROC_ROOT": str(empty), "DOCKERMEM_CGROUP_ROOT": str(empty)}
+    document = stats(still_stack.name, **unreadable)
     assert document["source"] == "docker-stats"
     assert len(document["containers"]) == 3  # type: ignore[arg-type]
     health = json.loads(
-        dockermem(
-            "health", "--json", "-p", still_stack.name, env={**os.environ, "DOCKERMEM_PROC_ROOT": str(empty)}
-        ).stdout
+        dockermem("health", "--json", "-p", still_stack.name, env={**os.environ, **unreadable}).stdout
     )
     assert health["source"] == "docker-stats"

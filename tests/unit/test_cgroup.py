@@ -67,3 +67,18 @@ def test_a_cgroup_that_vanished_reads_as_none(tmp_path: Path) -> None:
     assert location is not None
     gone = type(location)(location.container_id, 2, tmp_path / "gone", tmp_path / "gone")
     assert reader.read(gone) is None
+
+
+@pytest.mark.parametrize(
+    ("tree", "guessed"), [("v1-cgroupfs", True), ("v2-systemd", True), ("v2-rootless", False)]
+)
+def test_usual_paths_are_guessed_and_the_rest_found_through_the_init_process(
+    tree: str, guessed: bool
+) -> None:
+    reader, container_id, pid = reader_for(tree)
+    guess = reader.guess(container_id)
+    assert (guess is not None) == guessed
+    located = reader.locate(container_id, pid)
+    assert located is not None
+    if guess is not None:
+        assert guess.memory_dir == located.memory_dir
