@@ -61,6 +61,8 @@ class Settings:
     alert_interval_seconds: float = 300.0
     history: bool = True
     history_file: str = ""
+    autoscale_calm_seconds: float = 30.0
+    autoscale_min_interval_seconds: float = 20.0
     proc_root: str = "/proc"
     cgroup_root: str = "/sys/fs/cgroup"
     profiles_gb: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PROFILES_GB))
@@ -227,6 +229,8 @@ CONVERTERS: dict[str, Converter] = {
     "alert_interval_seconds": _non_negative_float,
     "history": _flag,
     "history_file": _text,
+    "autoscale_calm_seconds": _non_negative_float,
+    "autoscale_min_interval_seconds": _non_negative_float,
     "proc_root": _text,
     "cgroup_root": _text,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from dockermem.cli.cleanup import cleanup
+from dockermem.cli.fit import fit
 from dockermem.cli.health import health
 from dockermem.cli.preflight import preflight
 from dockermem.cli.report import report
@@ -28,6 +29,7 @@ app.command()(health)
 app.command()(stats)
 app.command()(cleanup)
 app.command()(report)
+app.command()(fit)
 
 
 def main() -> None:

@@ -14,7 +14,10 @@ from dockermem.cli.preflight import FileOption, ProfileOption
 from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
-    from dockermem.core.lifecycle import StartOutcome
+    from dockermem.config import Settings
+    from dockermem.core.lifecycle import StartOutcome, StartRequest
+    from dockermem.core.scaling import ScaleRange
+    from dockermem.docker.commands import DockerClient
 
 # Compose's rule for service names; a name that could pass for an option is refused.
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
@@ -25,6 +28,22 @@ def _check_services(values: list[str] | None) -> list[str] | None:
         if not SERVICE_NAME.match(value):
             raise typer.BadParameter(f"{value!r} is not a compose service name")
     return values
+
+
+def _check_scales(values: list[str] | None) -> list[str] | None:
+    from dockermem.core.scaling import check_unique
+
+    try:
+        check_unique([_parse_scale(value) for value in values or []])
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return values
+
+
+def _parse_scale(value: str) -> ScaleRange:
+    from dockermem.core.scaling import parse_scale
+
+    return parse_scale(value)
 
 
 def up(
@@ -52,6 +71,28 @@ def up(
     build: Annotated[bool, typer.Option("--build", help="Passed to compose: build images first.")] = False,
     force_recreate: Annotated[bool, typer.Option("--force-recreate", help="Passed to compose.")] = False,
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans", help="Passed to compose.")] = False,
+    scale: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scale",
+            metavar="SERVICE=MIN..MAX",
+            help="Run as many replicas as fit the preflight budget, within MIN..MAX (or SERVICE=N). "
+            "Repeatable.",
+            callback=_check_scales,
+        ),
+    ] = None,
+    autoscale: Annotated[
+        bool,
+        typer.Option(
+            "--autoscale",
+            help="With --scale: stay in the foreground and scale down at CRITICAL, back up after a calm "
+            "period at SAFE, until Ctrl-C or --duration.",
+        ),
+    ] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", min=0.1, help="With --autoscale: stop after this many seconds."),
+    ] = None,
 ) -> None:
     """Preflight, then `docker compose up -d --wait` with memory monitored beside it.
 
@@ -64,6 +105,16 @@ def up(
 
     from dockermem.core.lifecycle import StartRequest, start_stack
 
+    ranges = tuple(_parse_scale(value) for value in scale or [])
+    if autoscale and not any(not r.fixed for r in ranges):
+        raise fail("--autoscale needs a --scale SERVICE=MIN..MAX range to work within", ExitCode.USAGE)
+    if duration is not None and not autoscale:
+        raise fail("--duration applies to --autoscale only", ExitCode.USAGE)
+    if ranges and no_preflight and (autoscale or not all(r.fixed for r in ranges)):
+        raise fail("--scale MIN..MAX chooses by the preflight's budget: drop --no-preflight", ExitCode.USAGE)
+    if ranges and profile not in (None, "auto"):
+        raise fail(f"--scale counts replicas at their limits: it cannot be judged by --profile {profile}",
+                   ExitCode.USAGE)  # fmt: skip
     settings = load_settings_or_exit({"sample_interval_seconds": interval})
     client = make_client(settings)
     options = [flag for flag, on in (("--build", build), ("--force-recreate", force_recreate),
@@ -77,6 +128,7 @@ def up(
         profile=profile,
         down_on_failure=down_on_failure,
         compose_options=tuple(options),
+        scale=ranges,
     )
     from dockermem.cli.progress import StartProgress
 
@@ -98,6 +150,10 @@ def up(
         from dockermem.render.preflight import build_preflight_report
 
         print_renderable(build_preflight_report(outcome.preflight))
+    if outcome.scale_plan is not None:
+        from dockermem.render.scaling import build_scale_report
+
+        print_renderable(build_scale_report(outcome.scale_plan))
     from dockermem.render.lifecycle import build_start_report
 
     print_renderable(build_start_report(outcome))
@@ -111,6 +167,52 @@ def up(
         raise typer.Exit(int(ExitCode.DOCKER_UNAVAILABLE))
     if not outcome.ok:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
+    if autoscale:
+        _keep_scaling(
+            client, settings, request, outcome, duration, recorder_on=settings.history and not no_history
+        )
+
+
+def _keep_scaling(
+    client: DockerClient,
+    settings: Settings,
+    request: StartRequest,
+    started: StartOutcome,
+    duration: float | None,
+    recorder_on: bool,
+) -> None:
+    """`up --autoscale` after a good start: scaled events on stdout, progress on stderr."""
+    import signal
+    import sys
+
+    from dockermem.cli.output import print_line
+    from dockermem.cli.progress import StartProgress
+    from dockermem.core.lifecycle import keep_scaling
+    from dockermem.render.scaling import build_autoscale_summary, scale_event_line
+
+    until = "Ctrl-C" if duration is None else f"{duration:g}s have passed"
+    print_line(f"autoscaling {started.project} until {until}")
+    recorder = None
+    if recorder_on:
+        from dockermem.core.history import HistoryRecorder
+
+        recorder = HistoryRecorder(settings.history_path, "up", started.project)
+    with StartProgress(started.project, live=False) as progress:
+        progress.recorder = recorder
+        outcome = run_async(
+            lambda: keep_scaling(
+                client, settings, request, started, progress.update,
+                lambda event: print_line(scale_event_line(event)), duration,
+            )
+        )  # fmt: skip
+    if recorder is not None:
+        recorder.close()
+        if recorder.error:
+            print(f"dockermem: {recorder.error}", file=sys.stderr)
+    print_renderable(build_autoscale_summary(outcome))
+    if outcome.interrupted_by is not None:
+        code = ExitCode.TERMINATED if outcome.interrupted_by == signal.SIGTERM else ExitCode.INTERRUPTED
+        raise fail("interrupted", code)
 
 
 def _project_hint(files: tuple[Path, ...]) -> str:

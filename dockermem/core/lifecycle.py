@@ -3,6 +3,7 @@ either the final memory report or an analysis of why the start failed."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,11 +13,22 @@ import anyio
 
 from dockermem.config import Settings
 from dockermem.core.concurrency import Slot, cancel_on_signals
-from dockermem.core.monitor import MonitorUpdate, StartupMonitor
+from dockermem.core.monitor import MonitorUpdate, StartupMonitor, UpdateKind
 from dockermem.core.oom import OomKill, attribute_ooms
 from dockermem.core.preflight import PreflightResult, run_preflight
+from dockermem.core.scaling import (
+    AutoscalePolicy,
+    Autoscaler,
+    ScaleEvent,
+    ScalePlan,
+    ScaleRange,
+    load_from_snapshot,
+    plan_scale,
+    replica_counts,
+    scaling_states,
+)
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot, take_snapshot
-from dockermem.core.thresholds import ThresholdLevel
+from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.commands import DockerClient
 from dockermem.docker.models import ContainerEvent, ContainerState
 from dockermem.docker.runner import CommandResult
@@ -42,6 +54,8 @@ class StartRequest:
     profile: str | None = None
     down_on_failure: bool = False
     compose_options: tuple[str, ...] = ()
+    # `--scale SERVICE=MIN..MAX`: the replica counts are chosen against the preflight's budget.
+    scale: tuple[ScaleRange, ...] = ()
     handle_signals: bool = True  # the CLI stops on Ctrl-C/SIGTERM; an embedding program decides itself
 
 
@@ -82,6 +96,12 @@ class StartOutcome:
     brought_down: bool = False
     elapsed_seconds: float = 0.0
     engine_error: str | None = None  # the engine stopped answering before the analysis
+    scale_plan: ScalePlan | None = None  # the replica counts chosen for `--scale`
+
+    @property
+    def replicas(self) -> dict[str, int]:
+        """The replica count given to compose for each scaled service."""
+        return {} if self.scale_plan is None else self.scale_plan.replicas
 
     @property
     def failed_services(self) -> tuple[ServiceOutcome, ...]:
@@ -105,15 +125,36 @@ async def start_stack(
 ) -> StartOutcome:
     """Preflight, start with the monitor beside compose, then report or analyse."""
     preflight: PreflightResult | None = None
+    scale_plan: ScalePlan | None = None
+    compose_options = request.compose_options
     if request.preflight:
-        preflight = await run_preflight(client, settings, request.files, request.project, request.profile)
+        if request.scale:
+            fit = await plan_scale(client, settings, request.files, request.project, request.scale)
+            preflight, scale_plan = fit.preflight, fit.plan
+        else:
+            preflight = await run_preflight(client, settings, request.files, request.project, request.profile)
         if not preflight.ok:
             return StartOutcome(
-                preflight.project, False, preflight, None, "preflight failed: the stack was not started"
+                preflight.project,
+                False,
+                preflight,
+                None,
+                "preflight failed: the stack was not started",
+                scale_plan=scale_plan,
             )
         project = preflight.project
+        if scale_plan is not None:
+            compose_options += tuple(
+                item
+                for service, count in scale_plan.replicas.items()
+                for item in ("--scale", f"{service}={count}")
+            )
     else:
         project = (await client.compose_config(request.files, request.project)).name
+        # Without the preflight there is no budget to choose by: only fixed counts (SERVICE=N).
+        compose_options += tuple(
+            item for scale in request.scale for item in ("--scale", f"{scale.service}={scale.maximum}")
+        )
     # Compose takes the name from the file unless -p is given; follow the same one.
     compose_project = request.project or project
 
@@ -133,7 +174,7 @@ async def start_stack(
                 request.project,
                 request.services,
                 request.wait_timeout_seconds,
-                request.compose_options,
+                compose_options,
             )
         tasks.cancel_scope.cancel()
     ended_at = datetime.now(UTC)
@@ -173,6 +214,7 @@ async def start_stack(
             interrupted_by=interruption.signal_number,
             elapsed_seconds=elapsed,
             engine_error=engine_error,
+            scale_plan=scale_plan,
         )
     states, snapshot = states_slot.value, snapshot_slot.value
     ooms = attribute_ooms(events_slot.value, states, monitor.last_samples)
@@ -197,6 +239,67 @@ async def start_stack(
         interrupted_by=interruption.signal_number,
         brought_down=brought_down,
         elapsed_seconds=elapsed,
+        scale_plan=scale_plan,
+    )
+
+
+@dataclass(frozen=True)
+class AutoscaleOutcome:
+    """How `up --autoscale` ended: the changes it made, the counts it left, and why it stopped."""
+
+    events: tuple[ScaleEvent, ...]
+    replicas: dict[str, int]
+    interrupted_by: int | None
+    elapsed_seconds: float
+
+
+async def keep_scaling(
+    client: DockerClient,
+    settings: Settings,
+    request: StartRequest,
+    started: StartOutcome,
+    on_update: Callable[[MonitorUpdate], None],
+    on_scaled: Callable[[ScaleEvent], None],
+    duration_seconds: float | None = None,
+) -> AutoscaleOutcome:
+    """After a successful `up --scale`: keep the monitor running and scale each service down
+    at CRITICAL and back up after a calm period at SAFE, until Ctrl-C, SIGTERM or the duration."""
+    plan = started.scale_plan
+    if plan is None or not started.ok:
+        raise ValueError("keep_scaling needs a stack started with --scale")
+    autoscaler = Autoscaler(
+        client=client,
+        settings=settings,
+        files=request.files,
+        project=request.project,
+        compose_project=started.project,
+        fixed_bytes=plan.fixed_bytes,
+        services=scaling_states(plan, request.scale),
+        on_scaled=on_scaled,
+        on_error=lambda message: on_update(MonitorUpdate(datetime.now(UTC), UpdateKind.ERROR, message)),
+        policy=AutoscalePolicy.from_settings(settings),
+    )
+    thresholds = Thresholds.from_settings(settings)
+
+    async def judge(snapshot: ResourceSnapshot) -> None:
+        await autoscaler.step(load_from_snapshot(snapshot, thresholds))
+
+    monitor = StartupMonitor(client, settings, started.project, on_update, after_sample=judge)
+    interruption = _Interruption()
+    clock_start = anyio.current_time()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(cancel_on_signals, interruption.scope, interruption.record)
+        with (
+            interruption.scope,
+            anyio.move_on_after(math.inf if duration_seconds is None else duration_seconds),
+        ):
+            await monitor.run(datetime.now(UTC))
+        tasks.cancel_scope.cancel()
+    return AutoscaleOutcome(
+        events=tuple(autoscaler.events),
+        replicas=dict(replica_counts(autoscaler.services)),
+        interrupted_by=interruption.signal_number,
+        elapsed_seconds=anyio.current_time() - clock_start,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
@@ -32,10 +32,16 @@ class ServiceNeed:
     reservation_bytes: int | None
     counted_bytes: int
     counted_from: str = "limit"  # "limit", "recorded peak" or "default"
+    replicas: int = 1  # containers of the service (`up --scale`); each counts at counted_bytes
 
     @property
     def unbounded(self) -> bool:
         return self.limit_bytes is None
+
+    @property
+    def total_bytes(self) -> int:
+        """What all of the service's replicas count for."""
+        return self.counted_bytes * self.replicas
 
 
 @dataclass(frozen=True)
@@ -175,9 +181,12 @@ def check_counts(
     containers: Sequence[ContainerSummary],
     networks: Sequence[NamedResource],
     volumes: Sequence[NamedResource],
+    replicas: Mapping[str, int] | None = None,
 ) -> tuple[CountCheck, ...]:
     """Resource counts after the stack starts, against their maxima (its own existing
     resources are reused by compose, so they are not counted twice)."""
+    wanted = replicas or {}
+    stack_containers = sum(wanted.get(service.name, 1) for service in config.services)
     own_containers = sum(1 for c in containers if c.project == config.name)
     own_networks = sum(1 for n in networks if n.project == config.name)
     own_volumes = sum(1 for v in volumes if v.project == config.name)
@@ -185,7 +194,7 @@ def check_counts(
         CountCheck(
             "containers",
             len(containers),
-            max(0, len(config.services) - own_containers),
+            max(0, stack_containers - own_containers),
             settings.max_containers,
         ),
         CountCheck(
@@ -238,8 +247,11 @@ async def run_preflight(
     files: Sequence[Path],
     project: str | None = None,
     profile: str | None = None,
+    replicas: Mapping[str, int] | None = None,
 ) -> PreflightResult:
-    """Compare what the stack needs (declared limits, or a named profile) with what is available."""
+    """Compare what the stack needs (declared limits, or a named profile) with what is available.
+
+    `replicas` counts a service several times (`up --scale`); a service not named counts once."""
     if profile is not None and profile != AUTO_PROFILE:
         profile_bytes(settings, profile)  # an unknown profile is bad usage: before any docker call
     config_slot: Slot[ComposeProjectConfig] = Slot()
@@ -258,11 +270,15 @@ async def run_preflight(
     unbounded = any(service.limit_bytes is None for service in config.services)
     peaks = recorded_peaks(settings, project or config.name) if unbounded else {}
     services = service_needs(config, int(settings.unbounded_service_gb * GIB), peaks)
+    if replicas:
+        services = tuple(replace(s, replicas=replicas.get(s.name, s.replicas)) for s in services)
     if profile is None or profile == AUTO_PROFILE:
-        required = sum(service.counted_bytes for service in services)
+        required = sum(service.total_bytes for service in services)
     else:
         required = profile_bytes(settings, profile)
-    counts = check_counts(settings, config, containers_slot.value, networks_slot.value, volumes_slot.value)
+    counts = check_counts(
+        settings, config, containers_slot.value, networks_slot.value, volumes_slot.value, replicas
+    )
 
     others = await project_usage(client, config.name) if required > budget.available_bytes else []
     advice = recommendations(settings, required, budget, services, counts, others)
@@ -322,3 +338,23 @@ def recommendations(
         )
         advice.append(f"No memory limit on {counted}; set mem_limit or deploy.resources.limits.memory.")
     return advice
+
+
+def with_replicas(
+    settings: Settings, result: PreflightResult, replicas: Mapping[str, int]
+) -> PreflightResult:
+    """The same preflight with some services counted at other replica counts (no docker call:
+    the budget and the counts are the ones measured)."""
+    if result.profile not in (None, AUTO_PROFILE):
+        raise ConfigError("a replica count cannot be judged against a named profile")
+    services = tuple(replace(s, replicas=replicas.get(s.name, s.replicas)) for s in result.services)
+    added = sum(new.replicas - old.replicas for new, old in zip(services, result.services, strict=True))
+    counts = tuple(
+        replace(count, adding=max(0, count.adding + added)) if count.kind == "containers" else count
+        for count in result.counts
+    )
+    required = sum(service.total_bytes for service in services)
+    advice = recommendations(settings, required, result.budget, services, counts, [])
+    return replace(
+        result, required_bytes=required, services=services, counts=counts, recommendations=tuple(advice)
+    )

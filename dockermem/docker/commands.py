@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -51,9 +54,25 @@ CONTAINER_FORMAT = (
     f'"WorkingDir":{{{{json (.Label "{WORKING_DIR_LABEL}")}}}},'
     f'"ConfigFiles":{{{{json (.Label "{CONFIG_FILES_LABEL}")}}}}}}'
 )
+CONTAINER_NUMBER_LABEL = "com.docker.compose.container-number"
+REPLICA_FORMAT = (
+    "{{json .Id}} {{json .Name}} {{json .Created}} {{json .State.Status}} "
+    f'{{{{json (index .Config.Labels "{CONTAINER_NUMBER_LABEL}")}}}}'
+)
 PREDEFINED_NETWORKS = frozenset({"bridge", "host", "none"})
 # docker stats writes each frame twice per 500 ms tick: six frame marks are about 1.5 s.
 MAX_FRAMES_PER_SNAPSHOT = 6
+
+
+@dataclass(frozen=True)
+class ReplicaContainer:
+    """One replica of a compose service: compose's number for it, and when it was made."""
+
+    id: str
+    name: str
+    number: int | None
+    created: str  # RFC 3339, UTC, the fraction padded to nine digits: sorts as it reads
+    status: str
 
 
 class DockerClient:
@@ -209,6 +228,46 @@ class DockerClient:
             args, time_limit=wait_timeout + 120, retries=0, check=False, grace_seconds=10
         )
 
+    async def compose_scale(
+        self,
+        files: Sequence[Path],
+        project: str | None,
+        service: str,
+        replicas: int,
+        wait_timeout: float,
+        stop_timeout: int,
+    ) -> CommandResult:
+        """`docker compose up --scale SERVICE=N` for one service, leaving every other container
+        as it is (`--no-recreate --no-deps`). Going down, compose stops and removes the
+        highest-numbered replicas (their stop grace is `stop_timeout`); going up, it adds
+        replicas numbered after the highest and waits for them to be healthy."""
+        args = [*compose_args(files, project), "up", "--detach", "--wait", "--no-recreate", "--no-deps"]
+        args += ["--wait-timeout", str(max(1, round(wait_timeout))), "--timeout", str(stop_timeout)]
+        args += ["--scale", f"{service}={replicas}", "--", service]
+        return await self.runner.run(
+            args, time_limit=wait_timeout + 120, retries=0, check=False, grace_seconds=10
+        )
+
+    async def service_replicas(self, project: str, service: str) -> list[ReplicaContainer]:
+        """The containers of one compose service, running or not, with their replica numbers
+        and creation times (to the nanosecond: `docker ps` gives only seconds)."""
+        listed = await self.runner.run(
+            ["ps", "--all", "--quiet", "--no-trunc", "--filter", f"label={PROJECT_LABEL}={project}",
+             "--filter", f"label={SERVICE_LABEL}={service}"]
+        )  # fmt: skip
+        ids = listed.stdout.split()
+        if not ids:
+            return []
+        result = await self.runner.run(
+            ["container", "inspect", "--format", REPLICA_FORMAT, "--", *ids], check=False
+        )
+        return _parse_replicas(result.stdout)
+
+    async def stop_containers(self, container_ids: Sequence[str], timeout_seconds: int) -> CommandResult:
+        """`docker stop --time T`: SIGTERM, then SIGKILL after T seconds."""
+        args = ["stop", "--time", str(timeout_seconds), "--", *container_ids]
+        return await self.runner.run(args, time_limit=timeout_seconds + 60, retries=0, check=False)
+
     async def compose_down(self, files: Sequence[Path], project: str | None) -> CommandResult:
         """`docker compose down` (containers and networks; named volumes are kept)."""
         args = [*compose_args(files, project), "down", "--remove-orphans", "--timeout", "5"]
@@ -250,6 +309,49 @@ def compose_args(files: Sequence[Path], project: str | None, profiles: Sequence[
 def _compose_message(stderr: str, returncode: int) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     return "compose rejected the file: " + ("; ".join(lines) if lines else f"exit code {returncode}")
+
+
+def _parse_replicas(stdout: str) -> list[ReplicaContainer]:
+    """Lines of REPLICA_FORMAT: five JSON values each (a line that does not read is skipped:
+    a container removed between the listing and the inspect prints nothing)."""
+    replicas = []
+    decoder = json.JSONDecoder()
+    for line in stdout.splitlines():
+        values: list[object] = []
+        position = 0
+        text = line.strip()
+        try:
+            while position < len(text):
+                value, position = decoder.raw_decode(text, position)
+                values.append(value)
+                while position < len(text) and text[position] == " ":
+                    position += 1
+        except json.JSONDecodeError:
+            continue
+        if len(values) != 5 or not all(isinstance(v, str) for v in values[:4]):
+            continue
+        container_id, name, created, status = (str(v) for v in values[:4])
+        number = values[4]
+        replicas.append(
+            ReplicaContainer(
+                id=container_id,
+                name=name.lstrip("/"),
+                number=int(number) if isinstance(number, str) and number.isdigit() else None,
+                created=_padded_fraction(created),
+                status=status,
+            )
+        )
+    return replicas
+
+
+def _padded_fraction(created: str) -> str:
+    """Go's RFC3339Nano drops trailing zeros (`.5Z` for `.500000000Z`), so two such times do
+    not sort as text; padding the fraction to nine digits makes them."""
+    match = re.match(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$", created)
+    if match is None:
+        return created
+    whole, fraction, zone = match.groups()
+    return f"{whole}.{(fraction or '').ljust(9, '0')[:9]}{zone}"
 
 
 def _match_id(stats_id: str, wanted: set[str]) -> str:

@@ -1,0 +1,61 @@
+"""`dockermem fit`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, make_client, run_async
+from dockermem.cli.output import print_json, print_renderable
+from dockermem.cli.preflight import FileOption
+from dockermem.errors import ExitCode
+
+
+def _size(value: str) -> int:
+    from dockermem.docker.parse import parse_size
+    from dockermem.errors import ParseError
+
+    try:
+        size = parse_size(value)
+    except ParseError:
+        raise typer.BadParameter(f"{value!r} is not a size (for example 512m, 1g, 1.5GiB)") from None
+    if size <= 0:
+        raise typer.BadParameter(f"{value!r}: a worker must need more than 0 bytes")
+    return size
+
+
+def fit(
+    per_worker: Annotated[
+        str,
+        typer.Option(
+            "--per-worker",
+            metavar="SIZE",
+            help="Memory one test worker needs: 512m, 1g, 1.5GiB (binary units).",
+        ),
+    ],
+    file: FileOption = None,
+    project: ProjectOption = None,
+    json: JsonOption = False,
+) -> None:
+    """How many parallel test workers (for example `pytest -n`) fit beside the stack:
+    (preflight budget − the stack's need) // the size of one worker.
+
+    Exits 1 when not even one fits, 2 on bad input.
+    """
+    from dockermem.core.scaling import fit_workers
+
+    size = _size(per_worker)
+    settings = load_settings_or_exit()
+    client = make_client(settings)
+    result = run_async(lambda: fit_workers(client, settings, file or [], project, size))
+    if json:
+        from dockermem.render.scaling import fit_document
+
+        print_json(fit_document(result))
+    else:
+        from dockermem.render.scaling import build_fit_report
+
+        print_renderable(build_fit_report(result))
+    if result.workers < 1:
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))
