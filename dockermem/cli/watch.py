@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dockermem.cli.common import ProjectOption, fail, load_settings_or_exit, make_client, run_async
 from dockermem.cli.output import print_json, print_renderable
+from dockermem.cli.preflight import FileOption
 from dockermem.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dockermem.cli.watch_output import WatchOutput
+    from dockermem.config import Settings
+    from dockermem.core.scaling import ScaleRange, WatchAutoscale
+    from dockermem.docker.commands import DockerClient
 
 
 def _positive(value: float | None) -> float | None:
@@ -17,8 +26,50 @@ def _positive(value: float | None) -> float | None:
     return value
 
 
+def _check_scales(values: list[str] | None) -> list[str] | None:
+    from dockermem.core.scaling import check_unique
+
+    try:
+        check_unique([_parse_scale(value) for value in values or []])
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return values
+
+
+def _parse_scale(value: str) -> ScaleRange:
+    from dockermem.core.scaling import parse_scale
+
+    return parse_scale(value)
+
+
+def _autoscaler(
+    settings: Settings,
+    client: DockerClient,
+    files: tuple[Path, ...],
+    project: str | None,
+    ranges: tuple[ScaleRange, ...],
+    output: WatchOutput,
+) -> WatchAutoscale:
+    """Scaled events go out as watch events (`{"type": "scaled", ...}` with --json)."""
+    from dockermem.core.scaling import ScaleEvent, WatchAutoscale
+    from dockermem.core.watch import WatchEvent, WatchEventType
+    from dockermem.render.scaling import scale_event_document
+
+    def scaled(event: ScaleEvent) -> None:
+        document = scale_event_document(event)
+        details = {key: document[key] for key in ("service", "from", "to", "reason", "removed")}
+        message = f"scaled {event.service} {event.from_replicas} -> {event.to_replicas}: {event.reason}"
+        output.event(WatchEvent(WatchEventType.SCALED, event.at, "default", None, message, details))
+
+    def failed(message: str) -> None:
+        print(f"dockermem: {message}", file=sys.stderr)
+
+    return WatchAutoscale(client, settings, files, project, ranges, scaled, failed)
+
+
 def watch(
     project: ProjectOption = None,
+    file: FileOption = None,
     interval: Annotated[
         float | None,
         typer.Option("--interval", help="Seconds between samples (default 1).", callback=_positive),
@@ -47,6 +98,23 @@ def watch(
     no_history: Annotated[
         bool, typer.Option("--no-history", help="Do not record samples for `report`.")
     ] = False,
+    scale: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scale",
+            metavar="SERVICE=MIN..MAX",
+            help="With --autoscale: the replica range of a service of the stack (repeatable).",
+            callback=_check_scales,
+        ),
+    ] = None,
+    autoscale: Annotated[
+        bool,
+        typer.Option(
+            "--autoscale",
+            help="Scale the --scale services down at CRITICAL and back up after a calm period at SAFE "
+            "(needs -f and the compose project's files).",
+        ),
+    ] = False,
     alert_webhook: Annotated[
         str | None,
         typer.Option(
@@ -65,6 +133,11 @@ def watch(
     from dockermem.cli.watch_output import WatchOutput
     from dockermem.core.watch import Watcher
 
+    ranges = tuple(_parse_scale(value) for value in scale or [])
+    if (autoscale or ranges) and not (autoscale and any(not r.fixed for r in ranges)):
+        raise fail("--autoscale and --scale SERVICE=MIN..MAX go together", ExitCode.USAGE)
+    if autoscale and context:
+        raise fail("--autoscale works on the current docker context only", ExitCode.USAGE)
     settings = load_settings_or_exit(
         {"sample_interval_seconds": interval if interval is not None else 1.0, "alert_webhook": alert_webhook}
     )
@@ -86,7 +159,14 @@ def watch(
         from dockermem.core.history import HistoryRecorder
 
         output.recorder = HistoryRecorder(settings.history_path, "watch", project)
-    watcher = Watcher(settings, engines, project, output.frame, output.event, background)
+    hook = None
+    if autoscale:
+        hook = _autoscaler(settings, engines[0][1], tuple(file or ()), project, ranges, output)
+        background.append(hook.run)
+    watcher = Watcher(
+        settings, engines, project, output.frame, output.event, background,
+        autoscaler=None if hook is None else hook.offer,
+    )  # fmt: skip
     with output:
         summary = run_async(lambda: watcher.run(duration))
     if json:

@@ -607,3 +607,43 @@ def load_from_frame(frame: WatchFrame, project: str, thresholds: Thresholds) -> 
 
 def replica_counts(services: Sequence[ServiceScaling]) -> Mapping[str, int]:
     return {state.service: state.replicas for state in services}
+
+
+@dataclass
+class WatchAutoscale:
+    """`watch --autoscale`: takes each watch frame (`offer`, the watcher's hook) and acts in
+    its own task (`run`, a watcher background task), so that a compose call never holds up
+    a tick. Reads the stack's figures and current replica counts when it starts."""
+
+    client: DockerClient
+    settings: Settings
+    files: tuple[Path, ...]
+    project: str | None
+    ranges: tuple[ScaleRange, ...]
+    on_scaled: Callable[[ScaleEvent], None]
+    on_error: Callable[[str], None]
+    autoscaler: Autoscaler | None = None
+    _thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def offer(self, frame: WatchFrame) -> None:
+        if self.autoscaler is not None:
+            self.autoscaler.offer(load_from_frame(frame, self.autoscaler.compose_project, self._thresholds))
+
+    async def run(self) -> None:
+        compose_project, plan = await running_plan(
+            self.client, self.settings, self.files, self.project, self.ranges
+        )
+        self._thresholds = Thresholds.from_settings(self.settings)
+        self.autoscaler = Autoscaler(
+            client=self.client,
+            settings=self.settings,
+            files=self.files,
+            project=self.project,
+            compose_project=compose_project,
+            fixed_bytes=plan.fixed_bytes,
+            services=scaling_states(plan, self.ranges),
+            on_scaled=self.on_scaled,
+            on_error=self.on_error,
+            policy=AutoscalePolicy.from_settings(self.settings),
+        )
+        await self.autoscaler.run()

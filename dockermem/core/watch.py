@@ -48,6 +48,7 @@ class WatchEventType(Enum):
     GONE = "gone"
     STREAM_RESTARTED = "stream-restarted"
     ENGINE_DOWN = "engine-down"
+    SCALED = "scaled"
 
 
 @dataclass(frozen=True)
@@ -369,6 +370,8 @@ class Watcher:
     on_event: Callable[[WatchEvent], None]
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     handle_signals: bool = True  # the CLI ends on Ctrl-C/SIGTERM; an embedding program decides itself
+    # Given each frame (`watch --autoscale`: it acts in a background task, never in the tick).
+    autoscaler: Callable[[WatchFrame], None] | None = None
     tracks: dict[tuple[str, str], ContainerTrack] = field(default_factory=dict)
     recent: deque[WatchEvent] = field(default_factory=lambda: deque(maxlen=MAX_RECENT_EVENTS))
     oom_seen: bool = False
@@ -415,7 +418,10 @@ class Watcher:
                     await feed.listed_once.wait()
             while duration_seconds is None or anyio.current_time() - started < duration_seconds:
                 tick = anyio.current_time()
-                self.on_frame(self._tick(feeds, tick - started))
+                frame = self._tick(feeds, tick - started)
+                self.on_frame(frame)
+                if self.autoscaler is not None:
+                    self.autoscaler(frame)
                 elapsed = anyio.current_time() - tick
                 remaining = (
                     None if duration_seconds is None else duration_seconds - (anyio.current_time() - started)

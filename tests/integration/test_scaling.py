@@ -276,3 +276,29 @@ def test_no_flapping_under_a_sawtooth_load(project: ComposeProject, reliability:
     # 10 s apart can print 9 s apart, never less.
     assert all(gap >= interval - 1 for gap in gaps), (gaps, out)
     assert all(1 <= e[3] <= 4 for e in events)
+
+
+def test_watch_autoscale_prints_scaled_events_as_json(project: ComposeProject) -> None:
+    project.services = {"w": memhog_service(4, "64m", checked=False)}
+    project.write()
+    project.compose("up", "-d", "--wait", "--scale", "w=3")
+    settings = {"DOCKERMEM_AUTOSCALE_CALM_SECONDS": "3", "DOCKERMEM_AUTOSCALE_MIN_INTERVAL_SECONDS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockermem", "watch", "-f", str(project.file), "-p", project.name,
+         "--scale", "w=1..3", "--autoscale", "--duration", "20", "--json", "--interval", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(0.3, **settings),
+    )  # fmt: skip
+    try:
+        time.sleep(4)
+        docker("exec", "-d", f"{project.name}-w-3", "memhog", "48")
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, out + err
+    scaled = [doc for doc in map(json.loads, out.splitlines()) if doc["type"] == "scaled"]
+    assert [(doc["service"], doc["from"], doc["to"]) for doc in scaled] == [("w", 3, 2), ("w", 2, 3)], out
+    assert scaled[0]["removed"] == f"{project.name}-w-3"
+    assert scaled[0]["reason"].startswith(("CRITICAL: ", "EMERGENCY: "))
+    assert scaled[1]["reason"].startswith("SAFE for 3s;")
+    assert len(replicas(project, "w")) == 3
