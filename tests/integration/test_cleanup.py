@@ -115,8 +115,8 @@ def test_cleanup_of_a_stopped_project_takes_its_network_and_with_volumes_its_nam
     env = {**os.environ, "DOCKERMEM_STATE_DIR": str(tmp_path / "state")}
     result = dockermem("cleanup", "-p", scene["a"], "--volumes", "--yes", env=env)
     assert result.returncode == 0, result.stderr
-    assert not exists("container", scene["a_running"])
-    assert not exists("network", scene["network"])
+    assert not exists("container", scene["a_running"]), result.stdout
+    assert not exists("network", scene["network"]), result.stdout
     assert not exists("volume", scene["named_volume"])
     assert exists("container", scene["label_only"])
     assert exists("container", scene["b_stopped"])
