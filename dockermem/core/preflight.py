@@ -11,9 +11,10 @@ import psutil
 
 from dockermem.config import GIB, Settings
 from dockermem.core.concurrency import Slot
+from dockermem.core.readings import read_containers
 from dockermem.docker.commands import PREDEFINED_NETWORKS, DockerClient
 from dockermem.docker.models import ComposeProjectConfig, ContainerSummary, EngineInfo, NamedResource
-from dockermem.errors import ConfigError
+from dockermem.errors import ConfigError, DockermemError
 from dockermem.units import format_bytes
 
 # Host and engine totals this close are one machine's memory (a local engine, not a VM).
@@ -214,8 +215,8 @@ async def measure_budget(client: DockerClient, settings: Settings, engine: Engin
     in_use: int | None = None
     if not same_machine:
         # Docker Desktop's VM or a remote engine: its memory is not the host's.
-        running = [c.id for c in await client.containers() if c.state == "running"]
-        in_use = sum(s.memory_usage_bytes for s in await client.stats_snapshot(running))
+        running = [c for c in await client.containers() if c.state == "running"]
+        in_use = sum(s.memory_usage_bytes for s in (await read_containers(client, settings, running)).stats)
     return MemoryBudget(
         host_available_bytes=host.available,
         engine_total_bytes=engine.memory_total_bytes,
@@ -225,12 +226,17 @@ async def measure_budget(client: DockerClient, settings: Settings, engine: Engin
     )
 
 
-async def project_usage(client: DockerClient, exclude: str) -> list[ProjectUsage]:
-    """Memory of the running compose projects other than `exclude`, largest first."""
+async def project_usage(client: DockerClient, settings: Settings, exclude: str) -> list[ProjectUsage]:
+    """Memory of the running compose projects other than `exclude`, largest first. Advice only:
+    when it cannot be read, there is none."""
     running = [
         c for c in await client.containers() if c.state == "running" and c.project and c.project != exclude
     ]
-    stats = {s.id: s for s in await client.stats_snapshot([c.id for c in running])}
+    try:
+        readings = await read_containers(client, settings, running)
+    except DockermemError:
+        return []
+    stats = {s.id: s for s in readings.stats}
     usage: dict[str, list[int]] = {}
     for container in running:
         match = next((s for key, s in stats.items() if container.id.startswith(key)), None)
@@ -280,7 +286,7 @@ async def run_preflight(
         settings, config, containers_slot.value, networks_slot.value, volumes_slot.value, replicas
     )
 
-    others = await project_usage(client, config.name) if required > budget.available_bytes else []
+    others = await project_usage(client, settings, config.name) if required > budget.available_bytes else []
     advice = recommendations(settings, required, budget, services, counts, others)
     return PreflightResult(
         project=config.name,

@@ -96,7 +96,8 @@ def test_a_call_that_never_answers_is_killed_retried_and_leaves_nothing(
     reliability(
         "faults", "`dockermem health` with a docker that never answers (timeout 1 s, 1 retry)",
         "killed at its timeout, retried once, exit 69, no process left",
-        f"exit {result.returncode}; {len(pids)} processes started, {len(alive)} left; {result.stderr.strip()}",
+        f"exit {result.returncode}; {len(pids)} processes started, {len(alive)} left; "
+        f"{result.stderr.strip()}",
     )  # fmt: skip
     assert result.returncode == 69
     assert "did not answer within 1s (2 attempts)" in result.stderr
