@@ -13,6 +13,7 @@ from dockermem.errors import ConfigError, DockermemError, ExitCode
 
 if TYPE_CHECKING:
     from dockermem.config import Settings
+    from dockermem.core.scaling import ScaleRange
     from dockermem.docker.commands import DockerClient
 
 T = TypeVar("T")
@@ -38,6 +39,24 @@ ProjectOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object (schema 1) instead of a report.")
 ]
+
+
+def parse_scales(values: list[str] | None) -> tuple[ScaleRange, ...]:
+    """The `--scale SERVICE=MIN..MAX` options (already checked by `check_scales`)."""
+    from dockermem.core.scaling import parse_scale
+
+    return tuple(parse_scale(value) for value in values or [])
+
+
+def check_scales(values: list[str] | None) -> list[str] | None:
+    """Refuse a malformed or repeated `--scale` before anything runs."""
+    from dockermem.core.scaling import check_unique
+
+    try:
+        check_unique(list(parse_scales(values)))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return values
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockermem.cli.common import ProjectOption, fail, load_settings_or_exit, make_client, run_async
+from dockermem.cli.common import (
+    ProjectOption,
+    check_scales,
+    fail,
+    load_settings_or_exit,
+    make_client,
+    parse_scales,
+    run_async,
+)
 from dockermem.cli.output import print_renderable
 from dockermem.cli.preflight import FileOption, ProfileOption
 from dockermem.errors import ExitCode
@@ -16,7 +24,6 @@ from dockermem.errors import ExitCode
 if TYPE_CHECKING:
     from dockermem.config import Settings
     from dockermem.core.lifecycle import StartOutcome, StartRequest
-    from dockermem.core.scaling import ScaleRange
     from dockermem.docker.commands import DockerClient
 
 # Compose's rule for service names; a name that could pass for an option is refused.
@@ -28,22 +35,6 @@ def _check_services(values: list[str] | None) -> list[str] | None:
         if not SERVICE_NAME.match(value):
             raise typer.BadParameter(f"{value!r} is not a compose service name")
     return values
-
-
-def _check_scales(values: list[str] | None) -> list[str] | None:
-    from dockermem.core.scaling import check_unique
-
-    try:
-        check_unique([_parse_scale(value) for value in values or []])
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-    return values
-
-
-def _parse_scale(value: str) -> ScaleRange:
-    from dockermem.core.scaling import parse_scale
-
-    return parse_scale(value)
 
 
 def up(
@@ -78,7 +69,7 @@ def up(
             metavar="SERVICE=MIN..MAX",
             help="Run as many replicas as fit the preflight budget, within MIN..MAX (or SERVICE=N). "
             "Repeatable.",
-            callback=_check_scales,
+            callback=check_scales,
         ),
     ] = None,
     autoscale: Annotated[
@@ -105,7 +96,7 @@ def up(
 
     from dockermem.core.lifecycle import StartRequest, start_stack
 
-    ranges = tuple(_parse_scale(value) for value in scale or [])
+    ranges = parse_scales(scale)
     if autoscale and not any(not r.fixed for r in ranges):
         raise fail("--autoscale needs a --scale SERVICE=MIN..MAX range to work within", ExitCode.USAGE)
     if duration is not None and not autoscale:

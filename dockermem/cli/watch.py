@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockermem.cli.common import ProjectOption, fail, load_settings_or_exit, make_client, run_async
+from dockermem.cli.common import (
+    ProjectOption,
+    check_scales,
+    fail,
+    load_settings_or_exit,
+    make_client,
+    parse_scales,
+    run_async,
+)
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.cli.preflight import FileOption
 from dockermem.errors import ExitCode
@@ -24,22 +32,6 @@ def _positive(value: float | None) -> float | None:
     if value is not None and not value > 0:
         raise typer.BadParameter(f"{value:g} must be greater than 0")
     return value
-
-
-def _check_scales(values: list[str] | None) -> list[str] | None:
-    from dockermem.core.scaling import check_unique
-
-    try:
-        check_unique([_parse_scale(value) for value in values or []])
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-    return values
-
-
-def _parse_scale(value: str) -> ScaleRange:
-    from dockermem.core.scaling import parse_scale
-
-    return parse_scale(value)
 
 
 def _autoscaler(
@@ -104,7 +96,7 @@ def watch(
             "--scale",
             metavar="SERVICE=MIN..MAX",
             help="With --autoscale: the replica range of a service of the stack (repeatable).",
-            callback=_check_scales,
+            callback=check_scales,
         ),
     ] = None,
     autoscale: Annotated[
@@ -133,7 +125,7 @@ def watch(
     from dockermem.cli.watch_output import WatchOutput
     from dockermem.core.watch import Watcher
 
-    ranges = tuple(_parse_scale(value) for value in scale or [])
+    ranges = parse_scales(scale)
     if (autoscale or ranges) and not (autoscale and any(not r.fixed for r in ranges)):
         raise fail("--autoscale and --scale SERVICE=MIN..MAX go together", ExitCode.USAGE)
     if autoscale and context:
