@@ -7,7 +7,14 @@ errors `dockermem.PreflightFailedError` and `dockermem.StackStartError`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers see the real API; at run time it is loaded on first use
+    from dockermem import sync as sync
+    from dockermem.api import PreflightFailedError as PreflightFailedError
+    from dockermem.api import Stack as Stack
+    from dockermem.api import StackStartError as StackStartError
+    from dockermem.api import stack as stack
 
 __version__ = "0.1.0"
 

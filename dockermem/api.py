@@ -26,6 +26,7 @@ from typing import Any, Literal
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
+from dockermem.background import tasks_beside
 from dockermem.config import Settings, load_settings
 from dockermem.core.client import client_for
 from dockermem.core.counters import read_counters
@@ -118,6 +119,7 @@ class Stack:
                     yield event
         finally:
             self._subscribers.remove(send)
+            send.close()
 
     def on_event(self, listener: Callable[[WatchEvent], None]) -> None:
         """Call `listener` for every event (from the monitor's own task)."""
@@ -209,12 +211,8 @@ async def stack(
     running = Stack(outcome.project, paths, environment, settings, client, outcome, outcome.snapshot)
     bring_down = (environment == "dedicated") if keep is None else not keep
     try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(running._monitor)
-            try:
-                yield running
-            finally:
-                tasks.cancel_scope.cancel()
+        async with tasks_beside(running._monitor):
+            yield running
     finally:
         if bring_down:
             with anyio.CancelScope(shield=True):

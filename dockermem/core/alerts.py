@@ -63,9 +63,13 @@ class WebhookAlerter:
 
     async def run(self) -> None:
         """Post queued alerts until cancelled."""
-        assert self._receive is not None
-        async for event in self._receive:
-            await anyio.to_thread.run_sync(self._post, slack_payload(event), abandon_on_cancel=True)
+        assert self._receive is not None and self._send is not None
+        try:
+            async for event in self._receive:
+                await anyio.to_thread.run_sync(self._post, slack_payload(event), abandon_on_cancel=True)
+        finally:
+            self._send.close()
+            self._receive.close()
 
     def _post(self, payload: dict[str, str]) -> None:
         request = urllib.request.Request(

@@ -23,6 +23,7 @@ import anyio
 import anyio.abc
 from anyio.streams.text import TextReceiveStream
 
+from dockermem.background import tasks_beside
 from dockermem.errors import (
     DaemonUnreachableError,
     DockerCommandError,
@@ -156,18 +157,8 @@ class DockerRunner:
         process = await _open_process_group(argv, stdin=None)
         line_stream = LineStream(argv, process)
         try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(line_stream.drain_stderr)
-                try:
-                    yield line_stream
-                finally:
-                    tasks.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            # What the caller's block raised comes back wrapped by the task group: unwrap it,
-            # so that callers catch dockermem's errors as themselves.
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from None
-            raise
+            async with tasks_beside(line_stream.drain_stderr):
+                yield line_stream
         finally:
             with anyio.CancelScope(shield=True):
                 await _end_process_group(process)
