@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 
 def _positive(value: float | None) -> float | None:
-    if value is not None and not value > 0:
-        raise typer.BadParameter(f"{value:g} must be greater than 0")
+    if value is not None and not (0 < value < float("inf")):
+        raise typer.BadParameter(f"{value:g} must be a number of seconds greater than 0")
     return value
 
 

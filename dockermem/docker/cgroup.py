@@ -53,6 +53,8 @@ class CgroupReader:
         """The container's cgroup where the common layouts put it, found without its PID:
         v1 cgroupfs `memory/docker/<id>`, v2 systemd `system.slice/docker-<id>.scope`,
         v2 cgroupfs `docker/<id>`. None when none holds it (then `locate` asks the PID)."""
+        if not container_id.isalnum():
+            return None  # a container ID is hexadecimal; anything else is no path to build
         v1 = self.cgroup_root / "memory" / "docker" / container_id
         if (v1 / "memory.usage_in_bytes").is_file():
             cpu = self.cgroup_root / "cpu,cpuacct" / "docker" / container_id
@@ -70,9 +72,13 @@ class CgroupReader:
         if pid <= 0:
             return None
         try:
-            text = (self.proc_root / str(pid) / "cgroup").read_text()
-        except OSError:
+            return self._locate(container_id, (self.proc_root / str(pid) / "cgroup").read_text())
+        except (OSError, ValueError):
+            # Gone, unreadable, not UTF-8 (cgroup names may hold any byte but '/'), or a name
+            # longer than the file system takes: not readable here.
             return None
+
+    def _locate(self, container_id: str, text: str) -> CgroupLocation | None:
         v1_memory: str | None = None
         v1_cpu: str | None = None
         unified: str | None = None

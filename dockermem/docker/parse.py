@@ -43,6 +43,9 @@ SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$")
 # `docker stats` writes cursor codes (ESC[H, ESC[J, ESC[K...) between frames, even in JSON.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CLEAR_SCREEN = "\x1b[H"
+# A count as docker prints it. Not str.isdigit(): that takes '²', which int() refuses, and
+# more digits than int() converts.
+COUNT_TEXT = re.compile(r"[0-9]{1,19}")
 
 
 def parse_size(text: str) -> int:
@@ -54,7 +57,9 @@ def parse_size(text: str) -> int:
     multiplier = SIZE_UNITS.get(unit.lower())
     if multiplier is None:
         raise ParseError("size", text, f"unknown unit {unit!r}")
-    value = float(number) * multiplier
+    # A whole number stays exact (a float keeps 53 bits); past 20 digits it is out of range (or 0-padded).
+    exact = number.isdigit() and len(number) <= 20
+    value = int(number) * multiplier if exact else float(number) * multiplier
     if not math.isfinite(value) or value >= 2**63:
         raise ParseError("size", text, "out of range")
     return round(value)
@@ -125,7 +130,7 @@ def parse_stats_line(line: str) -> ContainerStats:
         memory_percent = None  # no limit: there is no percentage of it
     measured = usage_text.partition("/")[0].strip() not in ("--", "")
     pids_text = document.get("PIDs")
-    pids = int(pids_text) if isinstance(pids_text, str) and pids_text.isdigit() else None
+    pids = int(pids_text) if isinstance(pids_text, str) and COUNT_TEXT.fullmatch(pids_text) else None
     return ContainerStats(
         id=container_id,
         name=name.lstrip("/"),
@@ -272,7 +277,7 @@ def parse_compose_memory(value: object, what: str) -> int | None:
     if isinstance(value, bool):
         raise ParseError(what, str(value))
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0 or value >= 2**63:
+        if value < 0 or value >= 2**63 or not math.isfinite(value):  # a huge int overflows isfinite
             raise ParseError(what, str(value), "out of range")
         return int(value) or None
     if isinstance(value, str):
@@ -404,9 +409,11 @@ def parse_container_states(text: str) -> list[ContainerState]:
                 last_health_output=(last.get("Output") or "").strip() or None
                 if isinstance(last.get("Output"), str)
                 else None,
-                memory_limit_bytes=memory if isinstance(memory, int) and memory > 0 else None,
-                project=labels.get(PROJECT_LABEL) or None,
-                service=labels.get(SERVICE_LABEL) or None,
+                memory_limit_bytes=memory
+                if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0
+                else None,
+                project=_optional_string(labels, PROJECT_LABEL),
+                service=_optional_string(labels, SERVICE_LABEL),
             )
         )
     return states
@@ -420,12 +427,15 @@ def parse_event(line: str) -> ContainerEvent:
     attributes = _mapping(actor.get("Attributes"))
     time_nano = document.get("timeNano")
     seconds = document.get("time")
-    if isinstance(time_nano, int) and not isinstance(time_nano, bool):
-        when = datetime.fromtimestamp(time_nano / 1e9, UTC)
-    elif isinstance(seconds, int) and not isinstance(seconds, bool):
-        when = datetime.fromtimestamp(seconds, UTC)
-    else:
-        raise ParseError(what, line, "no time")
+    try:
+        if isinstance(time_nano, int) and not isinstance(time_nano, bool):
+            when = datetime.fromtimestamp(time_nano / 1e9, UTC)
+        elif isinstance(seconds, int) and not isinstance(seconds, bool):
+            when = datetime.fromtimestamp(seconds, UTC)
+        else:
+            raise ParseError(what, line, "no time")
+    except (OverflowError, ValueError, OSError):
+        raise ParseError(what, line, "time out of range") from None
     action = _optional_string(document, "Action") or _optional_string(document, "status")
     container_id = _optional_string(actor, "ID") or _optional_string(document, "id")
     if action is None or container_id is None:
@@ -438,7 +448,9 @@ def parse_event(line: str) -> ContainerEvent:
         name=str(attributes.get("name") or ""),
         project=str(attributes.get(PROJECT_LABEL)) if attributes.get(PROJECT_LABEL) else None,
         service=str(attributes.get(SERVICE_LABEL)) if attributes.get(SERVICE_LABEL) else None,
-        exit_code=int(exit_text) if isinstance(exit_text, str) and exit_text.lstrip("-").isdigit() else None,
+        exit_code=int(exit_text)
+        if isinstance(exit_text, str) and COUNT_TEXT.fullmatch(exit_text.removeprefix("-"))
+        else None,
     )
 
 
@@ -466,7 +478,7 @@ def parse_container_pids(text: str) -> dict[str, int]:
         container_id, _, pid = line.strip().partition(" ")
         if not container_id:
             continue
-        if not pid.isdigit():
+        if not COUNT_TEXT.fullmatch(pid):
             raise ParseError("docker inspect pid line", line)
         pids[container_id] = int(pid)
     return pids
