@@ -36,6 +36,7 @@ from dockermem.core.preflight import PreflightResult
 from dockermem.core.snapshot import ResourceSnapshot, take_snapshot
 from dockermem.core.watch import Watcher, WatchEvent, WatchFrame
 from dockermem.docker.commands import DockerClient
+from dockermem.docker.models import ComposeContainer
 from dockermem.errors import DockermemError, ExitCode
 
 Environment = Literal["dedicated", "shared"]
@@ -90,6 +91,10 @@ class Stack:
         """A fresh snapshot of the stack's containers, host and engine."""
         self.latest_snapshot = await take_snapshot(self.client, self.settings, self.project)
         return self.latest_snapshot
+
+    async def services(self) -> list[ComposeContainer]:
+        """The stack's containers as compose lists them: service, state, health, exit code."""
+        return await self.client.compose_ps(self.files, self.project)
 
     def health_report(self, width: int = 100) -> str:
         """The health report (as `dockermem health` prints it) of the latest snapshot."""

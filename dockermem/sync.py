@@ -16,6 +16,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from dockermem import api
 from dockermem.core.snapshot import ResourceSnapshot
 from dockermem.core.watch import WatchEvent
+from dockermem.docker.models import ComposeContainer
 
 
 class SyncStack:
@@ -31,6 +32,9 @@ class SyncStack:
 
     def snapshot(self) -> ResourceSnapshot:
         return self._portal.call(self.stack.snapshot)
+
+    def services(self) -> list[ComposeContainer]:
+        return self._portal.call(self.stack.services)
 
     def health_report(self, width: int = 100) -> str:
         return self.stack.health_report(width)

@@ -35,6 +35,11 @@ def test_dedicated_stack_reports_and_is_brought_down() -> None:
             statistics = stack.statistics()
             assert statistics["schema"] == 1 and len(statistics["containers"]) == 2
             assert len(containers_of(stack.project)) == 2
+            services = await stack.services()
+            assert sorted((c.service, c.state, c.health) for c in services) == [
+                ("small", "running", "healthy"),
+                ("tiny", "running", "healthy"),
+            ]
             return stack.project
 
     project = anyio.run(main)
