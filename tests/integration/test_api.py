@@ -18,6 +18,13 @@ pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 FITS = REPO / "compose/test/fits.yaml"
 
 
+@pytest.fixture(autouse=True)
+def roomy_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine is shared with other tests: keep the resource counts away from their maxima."""
+    for name in ("DOCKER_MAX_CONTAINERS", "DOCKER_MAX_NETWORKS", "DOCKER_MAX_VOLUMES"):
+        monkeypatch.setenv(name, "100000")
+
+
 def containers_of(project: str) -> list[str]:
     return docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}").stdout.split()
 
