@@ -8,6 +8,7 @@ flagged as soon as the fit is good; slower growth must hold over a longer span f
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -99,3 +100,94 @@ def format_eta(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+class SlidingFit:
+    """The least-squares fit over a sliding time window, kept as running sums: each sample
+    costs the same however long the window (a watch over hundreds of containers at 10 Hz).
+
+    Times are taken from the first sample and sizes in MiB, so that the sums stay far from
+    float64's limits; they are summed afresh now and then so that rounding cannot drift.
+    """
+
+    RESUM_EVERY = 1000
+
+    def __init__(self, window_seconds: float, max_points: int) -> None:
+        self.window_seconds = window_seconds
+        self.points: deque[tuple[float, float]] = deque(maxlen=max_points)
+        self._origin: float | None = None
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0]  # t, y, tt, ty, yy
+        self._updates = 0
+
+    def add(self, time: float, size_bytes: float) -> None:
+        if self._origin is None:
+            self._origin = time
+        if len(self.points) == self.points.maxlen:
+            self._remove(self.points[0])
+        point = (time - self._origin, size_bytes / MIB)
+        self.points.append(point)
+        self._add(point, 1.0)
+        while self.points and self.points[0][0] < point[0] - self.window_seconds:
+            self._remove(self.points.popleft())
+        self._updates += 1
+        if self._updates % self.RESUM_EVERY == 0:
+            self._sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+            for kept in self.points:
+                self._add(kept, 1.0)
+
+    def _remove(self, point: tuple[float, float]) -> None:
+        self._add(point, -1.0)
+
+    def _add(self, point: tuple[float, float], sign: float) -> None:
+        t, y = point
+        sums = self._sums
+        sums[0] += sign * t
+        sums[1] += sign * y
+        sums[2] += sign * t * t
+        sums[3] += sign * t * y
+        sums[4] += sign * y * y
+
+    def fit(self) -> GrowthFit | None:
+        """The line through the window's samples, in bytes and seconds (as `fit_growth`)."""
+        count = len(self.points)
+        if count < 2 or self._origin is None:
+            return None
+        st, sy, stt, sty, syy = self._sums
+        var_t = stt - st * st / count
+        if var_t <= 1e-12:
+            return None
+        cov = sty - st * sy / count
+        total = syy - sy * sy / count
+        slope = cov / var_t  # MiB per second
+        residual = max(0.0, total - slope * cov)
+        r_squared = 1.0 if total <= 1e-12 else max(0.0, 1.0 - residual / total)
+        intercept = (sy - slope * st) / count  # MiB at the origin
+        first, last = self.points[0][0], self.points[-1][0]
+        return GrowthFit(
+            slope_bytes_per_second=slope * MIB,
+            intercept_bytes=(intercept - slope * self._origin) * MIB,
+            r_squared=r_squared,
+            points=count,
+            span_seconds=last - first,
+            last_time=last + self._origin,
+        )
+
+
+class PeakBuckets:
+    """The highest size in each of a few equal spans of the recent past: what a sparkline draws,
+    kept in constant memory and time."""
+
+    def __init__(self, span_seconds: float, buckets: int) -> None:
+        self.width = span_seconds / buckets
+        self.values: deque[tuple[int, int]] = deque(maxlen=buckets)  # (bucket number, peak)
+
+    def add(self, time: float, size_bytes: int) -> None:
+        number = int(time // self.width)
+        if self.values and self.values[-1][0] == number:
+            if size_bytes > self.values[-1][1]:
+                self.values[-1] = (number, size_bytes)
+        else:
+            self.values.append((number, size_bytes))
+
+    def peaks(self) -> tuple[int, ...]:
+        return tuple(peak for _, peak in self.values)

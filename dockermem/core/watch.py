@@ -17,22 +17,26 @@ import anyio
 from dockermem.config import Settings
 from dockermem.core.concurrency import cancel_on_signals
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
-from dockermem.core.leaks import GrowthFit, LeakPolicy, describe_leak, fit_growth, is_leak
+from dockermem.core.leaks import GrowthFit, LeakPolicy, PeakBuckets, SlidingFit, describe_leak, is_leak
 from dockermem.core.readings import SOURCE_CGROUP, SOURCE_DOCKER_STATS, cgroup_reader
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
-from dockermem.docker.cgroup import CgroupLocation, CgroupReader
+from dockermem.docker.cgroup import CgroupLocation, CgroupReader, CgroupReading
 from dockermem.docker.commands import JSON_FORMAT, DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
-from dockermem.docker.parse import parse_stats_line, strip_escape_codes
+from dockermem.docker.parse import parse_stats_line, stats_line_id, strip_escape_codes
 from dockermem.errors import DockermemError, DockerUnavailableError
 from dockermem.units import format_bytes
 
 # How long `docker events` may report an OOM after the cgroup counter showed it (one kill, one event).
 OOM_DEDUPE_SECONDS = 5.0
 RECOVERY_MARGIN_PERCENT = 5.0
-REFRESH_SECONDS = 10.0
+# The container list follows docker events; a full listing now and then catches what they missed.
+REFRESH_SECONDS = 30.0
 MAX_RECENT_EVENTS = 50
 MAX_WINDOW_POINTS = 3000
+SPARKLINE_BUCKETS = 20
+# The fast path reads a container's limit and OOM count at every this many ticks (memory every tick).
+FULL_READ_EVERY = 5
 RESTART_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 
@@ -123,7 +127,8 @@ class ContainerTrack:
 
     summary: ContainerSummary
     window_seconds: float
-    points: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=MAX_WINDOW_POINTS))
+    growth: SlidingFit = field(init=False)
+    history: PeakBuckets = field(init=False)
     latest: ContainerStats | None = None
     level: ThresholdLevel = ThresholdLevel.SAFE
     peak_bytes: int = 0
@@ -136,13 +141,16 @@ class ContainerTrack:
     last_oom_source: str = ""
     fit: GrowthFit | None = None
 
+    def __post_init__(self) -> None:
+        self.growth = SlidingFit(self.window_seconds, MAX_WINDOW_POINTS)
+        self.history = PeakBuckets(self.window_seconds, SPARKLINE_BUCKETS)
+
     def add(self, now: float, stats: ContainerStats) -> None:
         self.latest = stats
         self.peak_bytes = max(self.peak_bytes, stats.memory_usage_bytes)
-        self.points.append((now, float(stats.memory_usage_bytes)))
-        while self.points and self.points[0][0] < now - self.window_seconds:
-            self.points.popleft()
-        self.fit = fit_growth(list(self.points))
+        self.growth.add(now, float(stats.memory_usage_bytes))
+        self.history.add(now, stats.memory_usage_bytes)
+        self.fit = self.growth.fit()
 
 
 def leak_policy(settings: Settings) -> LeakPolicy:
@@ -172,6 +180,8 @@ class EngineFeed:
         self.locations: dict[str, CgroupLocation | None] = {}
         self.cpu_marks: dict[str, tuple[int, float]] = {}
         self.stream_stats: dict[str, ContainerStats] = {}
+        self.last_readings: dict[str, CgroupReading] = {}
+        self._ticks = 0
         self.needs_stream = anyio.Event()
         self.refresh_wanted = anyio.Event()
         self.up = True
@@ -230,6 +240,7 @@ class EngineFeed:
             self.emit(self._event(WatchEventType.GONE, summary.name, f"{summary.name} is gone"))
             self.locations.pop(container_id, None)
             self.cpu_marks.pop(container_id, None)
+            self.last_readings.pop(container_id, None)
             self.stream_stats.pop(container_id, None)
         self.containers = listed
 
@@ -282,17 +293,27 @@ class EngineFeed:
 
     async def _follow_stats(self) -> None:
         args = ["stats", "--format", JSON_FORMAT]
+        # docker stats writes every frame twice per tick, and most lines do not change between
+        # ticks: a line seen last time for the same container is not parsed again.
+        last_line: dict[str, str] = {}
         async with self.client.runner.stream(args) as stream:
             async for raw in stream.lines():
-                if not strip_escape_codes(raw).strip():
+                line = strip_escape_codes(raw).strip()
+                short_id = stats_line_id(line)
+                if short_id is None or last_line.get(short_id) == line:
                     continue
+                last_line[short_id] = line
                 try:
-                    stats = parse_stats_line(raw)
+                    stats = parse_stats_line(line)
                 except DockermemError:
                     continue
                 if stats.measured:
-                    key = next((cid for cid in self.containers if cid.startswith(stats.id)), stats.id)
-                    self.stream_stats[key] = stats
+                    self.stream_stats[self._full_id(stats.id)] = stats
+
+    def _full_id(self, short_id: str) -> str:
+        if short_id in self.containers:
+            return short_id
+        return next((cid for cid in self.containers if cid.startswith(short_id)), short_id)
 
     def on_oom(self, container_id: str, name: str, seen_by: str) -> None:
         """Called for an OOM kill seen in docker events or in the cgroup's counter."""
@@ -314,12 +335,15 @@ class EngineFeed:
         """The latest reading of each running container (cgroup files, else the stats stream),
         with the cgroup's count of OOM kills when the fast path read it."""
         readings: dict[str, tuple[ContainerStats, int | None]] = {}
+        self._ticks += 1
         for container_id, summary in self.containers.items():
             location = self.locations.get(container_id)
             if location is not None and self.reader is not None:
-                reading = self.reader.read(location)
+                previous = self.last_readings.get(container_id) if self._ticks % FULL_READ_EVERY else None
+                reading = self.reader.read(location, previous)
                 if reading is None:
                     continue
+                self.last_readings[container_id] = reading
                 cpu = None
                 mark = self.cpu_marks.get(container_id)
                 if reading.cpu_usage_ns is not None:
@@ -569,7 +593,7 @@ class Watcher:
             trend_mib_per_minute=None if fit is None else round(fit.mib_per_minute, 2),
             seconds_to_limit=None if seconds_to_limit is None else round(seconds_to_limit, 1),
             leaking=leaking,
-            recent_usage=tuple(int(y) for _, y in track.points),
+            recent_usage=track.history.peaks(),
             peak_bytes=track.peak_bytes,
             oom_kills=track.oom_kills,
         )

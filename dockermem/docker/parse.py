@@ -153,6 +153,15 @@ def _parse_memory_usage(text: str) -> tuple[int, int | None]:
     return usage, (limit_bytes if limit_bytes > 0 else None)
 
 
+def stats_line_id(line: str) -> str | None:
+    """The container ID of a `docker stats` JSON line, found without parsing it (None if none)."""
+    at = line.find('"ID":"')
+    if at < 0:
+        return None
+    end = line.find('"', at + 6)
+    return line[at + 6 : end] if end > at + 6 else None
+
+
 def parse_stats_lines(text: str) -> list[ContainerStats]:
     """Every container line of a `docker stats --no-stream --format '{{json .}}'` output."""
     stats = []

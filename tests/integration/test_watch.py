@@ -145,3 +145,16 @@ def test_containers_started_and_gone_are_reported(project: ComposeProject) -> No
     assert gone == [f"{project.name}-first-1"]
     final = of_type(lines, "sample")[-1]
     assert [c["service"] for c in final["containers"]] == ["second"]
+
+
+def test_watch_fed_by_docker_stats_when_the_fast_path_is_off(project: ComposeProject) -> None:
+    project.services = {"held": memhog_service(48, "128m", checked=False)}
+    project.up()
+    project.wait_ready()
+    code, lines = watch_lines(project.name, 6, DOCKERMEM_FAST_PATH="0")
+    samples = of_type(lines, "sample")
+    assert samples[-1]["engines"][0]["source"] == "docker-stats"
+    held = samples[-1]["containers"][0]
+    assert abs(held["memory_usage_bytes"] - 48 * 1024 * 1024) <= 0.10 * 48 * 1024 * 1024
+    assert held["memory_limit_bytes"] == 128 * 1024 * 1024
+    assert code == 0

@@ -65,3 +65,37 @@ def test_shrinking_or_flat_memory_never_predicts_a_limit() -> None:
     assert fit is not None and fit.seconds_to(512 * MIB) is None
     assert fit_growth([(1.0, 5.0)]) is None
     assert fit_growth([(1.0, 5.0), (1.0, 6.0)]) is None
+
+
+def test_sliding_fit_agrees_with_the_full_fit_as_the_window_slides() -> None:
+    from dockermem.core.leaks import SlidingFit
+
+    rng = random.Random(3)
+    window = 60.0
+    sliding = SlidingFit(window, max_points=10_000)
+    points: list[tuple[float, float]] = []
+    for step in range(600):
+        t = 1_000_000.0 + step * 0.5  # monotonic clocks are large numbers
+        y = 300 * MIB + 2 * MIB * step / 60 + rng.uniform(-1, 1) * MIB
+        sliding.add(t, y)
+        points.append((t, y))
+        kept = [(pt, py) for pt, py in points if pt >= t - window]
+        if step % 37 == 0 and len(kept) > 2:
+            expected, got = fit_growth(kept), sliding.fit()
+            assert expected is not None and got is not None
+            assert got.points == expected.points
+            assert got.slope_bytes_per_second == pytest.approx(expected.slope_bytes_per_second, rel=1e-6)
+            assert got.r_squared == pytest.approx(expected.r_squared, abs=1e-6)
+            assert got.seconds_to(1024 * MIB) == pytest.approx(expected.seconds_to(1024 * MIB), rel=1e-6)
+
+
+def test_peak_buckets_keep_each_spans_highest_value() -> None:
+    from dockermem.core.leaks import PeakBuckets
+
+    buckets = PeakBuckets(span_seconds=10, buckets=5)  # 2 s each
+    for t, value in [(0.0, 5), (1.0, 9), (2.5, 3), (3.9, 4), (4.0, 1), (13.0, 7)]:
+        buckets.add(t, value)
+    assert buckets.peaks() == (9, 4, 1, 7)
+    for t in range(20, 40):
+        buckets.add(float(t), t)
+    assert len(buckets.peaks()) == 5 and buckets.peaks()[-1] == 39

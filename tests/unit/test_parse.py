@@ -202,3 +202,13 @@ def test_networks_and_volumes() -> None:
 def test_bad_stats_lines_raise_parse_error(text: str) -> None:
     with pytest.raises(ParseError):
         parse_stats_line(text)
+
+
+@pytest.mark.parametrize("path", fixture_files("stats", "*.jsonl"), ids=lambda p: p.name)
+def test_stats_line_id_is_the_parsed_id(path: Path) -> None:
+    from dockermem.docker.parse import stats_line_id
+
+    for line in path.read_text().splitlines():
+        if line.strip():
+            assert stats_line_id(line) == parse_stats_line(line).id
+    assert stats_line_id("") is None and stats_line_id('{"ID":"') is None
