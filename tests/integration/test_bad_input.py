@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.realdocker import dockermem
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
@@ -59,8 +60,28 @@ def stand_in(tmp_path: Path) -> StandIn:
     return StandIn(log, environment)
 
 
+_SEEN: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def record_refusal(request: pytest.FixtureRequest, reliability: ReliabilityRecorder) -> Iterator[None]:
+    """Each case goes into docs/reliability.md with what the command answered."""
+    _SEEN.clear()
+    yield
+    what = request.node.originalname.removeprefix("test_").replace("_", " ")
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None:
+        what += " (" + ", ".join(f"{key}={value!r}" for key, value in callspec.params.items()) + ")"
+    expected = "exit 2, the bad value named, no traceback, no docker call"
+    reliability("bad input", what, expected, _SEEN.get("answer", "not reached"))
+
+
 def assert_refused(result: subprocess.CompletedProcess[str], *named: str, usage: bool = False) -> None:
     """Exit 2, the bad value named on stderr, no traceback; one line unless a usage error."""
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith(("Error", "dockermem:"))]
+    _SEEN["answer"] = (
+        f"exit {result.returncode}: {error_lines[-1] if error_lines else result.stderr.strip()[:120]}"
+    )
     shown = f"exit {result.returncode}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
     assert result.returncode == 2, shown
     assert "Traceback" not in result.stderr + result.stdout, shown
