@@ -114,7 +114,9 @@ class SlidingFit:
 
     def __init__(self, window_seconds: float, max_points: int) -> None:
         self.window_seconds = window_seconds
-        self.points: deque[tuple[float, float]] = deque(maxlen=max_points)
+        # Two deques of floats rather than one of tuples: half the memory per sample.
+        self.times: deque[float] = deque(maxlen=max_points)
+        self.sizes: deque[float] = deque(maxlen=max_points)
         self._origin: float | None = None
         self._sums = [0.0, 0.0, 0.0, 0.0, 0.0]  # t, y, tt, ty, yy
         self._updates = 0
@@ -122,21 +124,22 @@ class SlidingFit:
     def add(self, time: float, size_bytes: float) -> None:
         if self._origin is None:
             self._origin = time
-        if len(self.points) == self.points.maxlen:
-            self._remove(self.points[0])
+        if len(self.times) == self.times.maxlen:
+            self._drop_oldest()
         point = (time - self._origin, size_bytes / MIB)
-        self.points.append(point)
+        self.times.append(point[0])
+        self.sizes.append(point[1])
         self._add(point, 1.0)
-        while self.points and self.points[0][0] < point[0] - self.window_seconds:
-            self._remove(self.points.popleft())
+        while self.times and self.times[0] < point[0] - self.window_seconds:
+            self._drop_oldest()
         self._updates += 1
         if self._updates % self.RESUM_EVERY == 0:
             self._sums = [0.0, 0.0, 0.0, 0.0, 0.0]
-            for kept in self.points:
+            for kept in zip(self.times, self.sizes, strict=True):
                 self._add(kept, 1.0)
 
-    def _remove(self, point: tuple[float, float]) -> None:
-        self._add(point, -1.0)
+    def _drop_oldest(self) -> None:
+        self._add((self.times.popleft(), self.sizes.popleft()), -1.0)
 
     def _add(self, point: tuple[float, float], sign: float) -> None:
         t, y = point
@@ -149,7 +152,7 @@ class SlidingFit:
 
     def fit(self) -> GrowthFit | None:
         """The line through the window's samples, in bytes and seconds (as `fit_growth`)."""
-        count = len(self.points)
+        count = len(self.times)
         if count < 2 or self._origin is None:
             return None
         st, sy, stt, sty, syy = self._sums
@@ -162,7 +165,7 @@ class SlidingFit:
         residual = max(0.0, total - slope * cov)
         r_squared = 1.0 if total <= 1e-12 else max(0.0, 1.0 - residual / total)
         intercept = (sy - slope * st) / count  # MiB at the origin
-        first, last = self.points[0][0], self.points[-1][0]
+        first, last = self.times[0], self.times[-1]
         return GrowthFit(
             slope_bytes_per_second=slope * MIB,
             intercept_bytes=(intercept - slope * self._origin) * MIB,
