@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +74,9 @@ def scene(tmp_path: Path) -> Iterator[dict[str, str]]:
         names["plain"] = plain
         docker("wait", label_only)
         docker("wait", plain)
+        # A sweep leaves what was made in its own second (docker gives creation times in whole
+        # seconds): let the scene be older than that.
+        time.sleep(1.2)
         yield names
     finally:
         a.down()

@@ -270,7 +270,7 @@ def test_no_flapping_under_a_sawtooth_load(project: ComposeProject, reliability:
         f"at least one change, at most {bound}, none closer than the interval",
         f"{len(events)} changes, gaps {gaps}",
     )  # fmt: skip
-    assert 1 <= len(events) <= bound, out
+    assert events and len(events) <= bound, out
     # Without the interval this load changes every 3 s (each compose call's length), down at
     # CRITICAL and up after the calm second at SAFE (measured by hand). Lines carry whole seconds: two changes
     # 10 s apart can print 9 s apart, never less.
