@@ -14,12 +14,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.daemons import SecondDaemon
 from tests.integration.realdocker import ComposeProject, dockermem, memhog_service, unique_name
+from tests.processes import descendants, running_with, still_running
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -92,7 +92,7 @@ def test_a_call_that_never_answers_is_killed_retried_and_leaves_nothing(
         timeout=60,
     )
     pids = [int(pid) for pid in (hanging_docker.parent / "pids").read_text().split()]
-    alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    alive = running_with(pids, "sleep 300") + running_with(pids, str(hanging_docker))
     reliability(
         "faults", "`dockermem health` with a docker that never answers (timeout 1 s, 1 retry)",
         "killed at its timeout, retried once, exit 69, no process left",
@@ -103,17 +103,6 @@ def test_a_call_that_never_answers_is_killed_retried_and_leaves_nothing(
     assert "did not answer within 1s (2 attempts)" in result.stderr
     assert alive == []
     assert len(pids) >= 4  # two attempts of the first call, each with its own child
-
-
-def descendants(pid: int) -> list[int]:
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def still_running(pids: list[int]) -> list[int]:
-    return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

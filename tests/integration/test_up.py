@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.conftest import REPO
 from tests.integration.realdocker import ComposeProject, dockermem, memhog_service, unique_name
+from tests.processes import descendants, still_running
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -110,13 +110,6 @@ def test_preflight_failure_starts_nothing() -> None:
     assert "not started" in result.stdout
 
 
-def docker_children_of(pid: int) -> list[psutil.Process]:
-    try:
-        return [p for p in psutil.Process(pid).children(recursive=True) if "docker" in " ".join(p.cmdline())]
-    except psutil.NoSuchProcess:
-        return []
-
-
 def test_ctrl_c_stops_cleanly_and_leaves_no_docker_process(project: ComposeProject) -> None:
     project.services = {"slow": memhog_service(4, "32m", healthy=False)}
     project.write()
@@ -138,21 +131,20 @@ def test_ctrl_c_stops_cleanly_and_leaves_no_docker_process(project: ComposeProje
         text=True,
         env=env(),
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(
-        "compose" in " ".join(p.cmdline()) and " up " in " ".join(p.cmdline())
-        for p in docker_children_of(process.pid)
-    ):
-        time.sleep(0.2)
-    descendants = [p.pid for p in psutil.Process(process.pid).children(recursive=True)]
-    assert descendants, "compose up never started"
-    time.sleep(1.0)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not descendants(process.pid, "compose"):
+            time.sleep(0.2)
+        seen = descendants(process.pid)
+        assert seen, "compose up never started"
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == 130, out + err
     assert "Interrupted" in out
     assert "Traceback" not in err
-    alive = [
-        pid for pid in descendants if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
-    ]
-    assert alive == []
+    assert still_running(seen) == []

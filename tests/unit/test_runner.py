@@ -8,7 +8,6 @@ import stat
 from pathlib import Path
 
 import anyio
-import psutil
 import pytest
 
 from dockermem.docker.runner import DockerRunner, RunnerLimits
@@ -18,6 +17,7 @@ from dockermem.errors import (
     DockerNotInstalledError,
     DockerTimeoutError,
 )
+from tests.processes import running_with
 
 
 def stand_in(tmp_path: Path, body: str) -> RunnerLimits:
@@ -56,8 +56,8 @@ def test_hanging_call_is_killed_at_its_timeout_retried_and_leaves_no_process(tmp
     started = [pid for pid, _ in calls(tmp_path)]
     children = [int(line) for line in (tmp_path / "children.log").read_text().split()]
     assert len(started) == 2 and len(children) == 2
-    for pid in started + children:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert running_with(started + children, "sleep 300") == []
+    assert running_with(started, str(tmp_path)) == []
 
 
 def test_transient_daemon_error_is_retried(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ sleep 300"""
     anyio.run(main)
     assert received == ["first line", "second line"]
     pid = int((tmp_path / "stream.pid").read_text())
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert running_with([pid], str(tmp_path)) == []
 
 
 def test_no_shell_anywhere_in_the_package() -> None:
