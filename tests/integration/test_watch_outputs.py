@@ -145,8 +145,10 @@ def test_webhook_alert_reaches_a_local_server_and_its_url_appears_nowhere(
         project.down()
     assert watcher.returncode == 1
     texts = [message["text"] for message in Receiver.received]
-    assert len(texts) == 1, texts  # one OOM, one alert (the cgroup and docker events agree on one kill)
-    assert "OOM kill in" in texts[0] and "victim" in texts[0]
+    # One alert for the container: its EMERGENCY or its OOM kill, whichever came first; the
+    # other falls within the per-container rate limit.
+    assert len(texts) == 1, texts
+    assert ("OOM kill in" in texts[0] or "EMERGENCY" in texts[0]) and "victim" in texts[0]
     summary = summary_file.read_text()
     assert "## dockermem watch" in summary and "OOM" in summary
     assert "::error title=dockermem oom::" in out
