@@ -188,34 +188,50 @@ def bench_help() -> Row:
     )
 
 
-def cpu_seconds_of(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
-    """User + system CPU seconds of a command and every child it waited for."""
-    import resource
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU seconds of a process, the children it has reaped and those still running."""
+    times = process.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in process.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue  # reaped in between: its time is in the parent's children figures now
+        total += child_times.user + child_times.system
+    return total
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+def cpu_per_minute(argv: Sequence[str], env: dict[str, str] | None, seconds: float) -> tuple[float, float]:
+    """CPU seconds of a long-running command (and every child) in its first 10 s (its start-up),
+    and per minute after that (its steady state, what an hour-long watch costs per minute)."""
+    warmup = 10.0
+    process = psutil.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        time.sleep(warmup)
+        at_warm = tree_cpu_seconds(process)
+        time.sleep(seconds)
+        at_end = tree_cpu_seconds(process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return at_warm, (at_end - at_warm) * 60 / seconds
 
 
 def bench_watch_cpu(count: int) -> list[Row]:
     seconds = float(os.environ.get("DOCKERMEM_BENCH_WATCH_SECONDS", "120"))
     env = dict(os.environ, DOCKER_MAX_CONTAINERS="100000")
-    ours = cpu_seconds_of([*DOCKERMEM, "watch", "--json", "--duration", str(seconds), "--interval", "1"], env)
-    theirs = cpu_seconds_of(["timeout", str(seconds), "docker", "stats", "--format", "json"])
-    slow = cpu_seconds_of(
-        [*DOCKERMEM, "watch", "--json", "--duration", str(seconds), "--interval", "1"],
-        dict(env, DOCKERMEM_FAST_PATH="0"),
-    )
-    per_minute = 60 / seconds
+    watch = [*DOCKERMEM, "watch", "--json", "--interval", "1"]
+    ours_start, ours = cpu_per_minute(watch, env, seconds)
+    _, theirs = cpu_per_minute(["docker", "stats", "--format", "json"], None, seconds)
+    slow_start, slow = cpu_per_minute(watch, dict(env, DOCKERMEM_FAST_PATH="0"), seconds)
     baseline = "`docker stats` streaming alone"
     return [
-        Row(f"watch CPU s/min, {count} containers (cgroup path, 1 Hz)",
-            ours * per_minute, theirs * per_minute,
-            "s", "≤ 0.25", baseline),
-        Row(f"watch CPU s/min, {count} containers (docker stats path)",
-            slow * per_minute, theirs * per_minute,
-            "s", "≤ 1.2", baseline),
+        Row(f"watch CPU s/min, {count} containers (cgroup path, 1 Hz), steady state",
+            ours, theirs, "s", "≤ 0.25", baseline),
+        Row(f"watch CPU s/min, {count} containers (docker stats path), steady state",
+            slow, theirs, "s", "≤ 1.2", baseline),
+        Row(f"watch start-up CPU (first 10 s), {count} containers, cgroup / docker stats path",
+            ours_start, slow_start, "s", "—", "the docker stats path's start-up"),
     ]  # fmt: skip
 
 
