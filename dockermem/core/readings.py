@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 
 from dockermem.config import Settings
-from dockermem.docker.cgroup import CgroupLocation, CgroupReader
+from dockermem.docker.cgroup import CgroupLocation, CgroupReader, OpenCgroupFiles
 from dockermem.docker.commands import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
 
@@ -29,11 +29,13 @@ class Readings:
     source: str
 
 
-def cgroup_reader(settings: Settings) -> CgroupReader | None:
-    """The fast path's reader, unless it is turned off."""
+def cgroup_reader(settings: Settings, *, keep_files_open: bool = False) -> CgroupReader | None:
+    """The fast path's reader, unless it is turned off. A reader that reads the same
+    containers again and again (a watch) keeps their files open; its owner closes them."""
     if not settings.fast_path:
         return None
-    return CgroupReader(Path(settings.proc_root), Path(settings.cgroup_root))
+    open_files = OpenCgroupFiles() if keep_files_open else None
+    return CgroupReader(Path(settings.proc_root), Path(settings.cgroup_root), open_files)
 
 
 async def locate_cgroups(

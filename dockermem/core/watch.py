@@ -176,7 +176,7 @@ class EngineFeed:
         self.project: str | None = None
         self.containers: dict[str, ContainerSummary] = {}
         self.memory_total_bytes: int | None = None
-        self.reader: CgroupReader | None = cgroup_reader(settings)
+        self.reader: CgroupReader | None = cgroup_reader(settings, keep_files_open=True)
         self.locations: dict[str, CgroupLocation | None] = {}
         self.cpu_marks: dict[str, tuple[int, float]] = {}
         self.stream_stats: dict[str, ContainerStats] = {}
@@ -198,11 +198,15 @@ class EngineFeed:
         return SOURCE_DOCKER_STATS if not located else "cgroup+docker-stats"
 
     async def run(self) -> None:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(self._keep_listing)
-            tasks.start_soon(self._keep_following, "events", self._follow_events)
-            await self.needs_stream.wait()
-            tasks.start_soon(self._keep_following, "stats", self._follow_stats)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._keep_listing)
+                tasks.start_soon(self._keep_following, "events", self._follow_events)
+                await self.needs_stream.wait()
+                tasks.start_soon(self._keep_following, "stats", self._follow_stats)
+        finally:
+            if self.reader is not None and self.reader.open_files is not None:
+                self.reader.open_files.close()
 
     async def _keep_listing(self) -> None:
         while True:
@@ -238,7 +242,9 @@ class EngineFeed:
         for container_id in self.containers.keys() - listed.keys():
             summary = self.containers[container_id]
             self.emit(self._event(WatchEventType.GONE, summary.name, f"{summary.name} is gone"))
-            self.locations.pop(container_id, None)
+            location = self.locations.pop(container_id, None)
+            if location is not None and self.reader is not None and self.reader.open_files is not None:
+                self.reader.open_files.forget(location)
             self.cpu_marks.pop(container_id, None)
             self.last_readings.pop(container_id, None)
             self.stream_stats.pop(container_id, None)

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.realdocker import MIB, ComposeProject, dockermem, memhog_service, unique_name
+from dockermem.docker.cgroup import CgroupReader, OpenCgroupFiles
+from tests.integration.realdocker import (
+    MIB,
+    ComposeProject,
+    docker,
+    dockermem,
+    inspect,
+    memhog_service,
+    run_container,
+    unique_name,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -71,3 +81,29 @@ def test_falls_back_to_docker_stats_when_the_cgroup_cannot_be_read(
         dockermem("health", "--json", "-p", still_stack.name, env={**os.environ, **unreadable}).stdout
     )
     assert health["source"] == "docker-stats"
+
+
+def test_files_kept_open_read_fresh_figures_and_are_closed_when_the_container_goes() -> None:
+    """A watch reads each container's files through descriptors kept open: the figures must
+    still follow the container's memory, and a removed container must leave none behind."""
+    name = unique_name("dmopen")
+    container_id = run_container(name, ["--memory", "256m", "dockermem/memhog:test", "memhog", "0", "20"])
+    open_files = OpenCgroupFiles()
+    reader = CgroupReader(open_files=open_files)
+    try:
+        location = reader.guess(container_id) or reader.locate(
+            container_id,
+            int(str(inspect(container_id)["State"]["Pid"])),  # type: ignore[index]
+        )
+        assert location is not None
+        first = reader.read(location)
+        time.sleep(1.5)
+        second = reader.read(location)
+        assert first is not None and second is not None
+        assert len(open_files) == 3  # usage, memory.stat and the CPU file, opened once
+        grown = (second.memory_usage_bytes - first.memory_usage_bytes) / MIB
+        assert 20 <= grown <= 40, grown  # it grows 20 MiB/s: the open files are read afresh
+    finally:
+        docker("rm", "-f", name)
+    assert reader.read(location) is None  # the cgroup is gone
+    assert len(open_files) == 0
