@@ -48,6 +48,7 @@ class Settings:
     docker_timeout_seconds: float = 30.0
     docker_retries: int = 2
     state_dir: str = ""
+    engine_info_ttl_seconds: float = 60.0  # 0: every command asks `docker info`
     safety_margin_gb: float = 0.5
     unbounded_service_gb: float = 0.5
     sample_interval_seconds: float = 2.0
@@ -215,6 +216,7 @@ CONVERTERS: dict[str, Converter] = {
     "docker_timeout_seconds": _positive_float,
     "docker_retries": _non_negative_count,
     "state_dir": _text,
+    "engine_info_ttl_seconds": _non_negative_float,
     "safety_margin_gb": _non_negative_float,
     "unbounded_service_gb": _non_negative_float,
     "sample_interval_seconds": _positive_float,

@@ -1,0 +1,239 @@
+"""A short-lived cache of what `docker info` says of an engine, for the commands that run and end.
+
+`docker info` is the slowest call of a snapshot or a preflight, and most of what it returns
+holds for as long as the daemon runs: its memory, CPUs, version, OS and cgroup setup. Those
+facts are kept in `<state_dir>/engine-info.json` for `engine_info_ttl_seconds` (60; 0 turns
+the cache off), one entry per engine: the docker context the client uses and that context's
+endpoint, and for a local socket the socket file's inode and mtime, which a restarted daemon
+changes. The container counts of `docker info` change from moment to moment: they are never
+cached; `EngineFacts.engine_info` takes them from a `docker ps --all` listing instead.
+
+The cache must never fail a command: an entry that cannot be read, has the wrong shape or
+cannot be written is ignored, and `docker info` is asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from dockermem.config import Settings
+from dockermem.docker.commands import DockerClient
+from dockermem.docker.models import ContainerSummary, EngineInfo
+
+ENGINE_CACHE_FILE = "engine-info.json"
+CACHE_FORMAT = 1
+DEFAULT_CONTEXT = "default"
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+UNIX_SCHEME = "unix://"
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What `docker info` says of an engine that holds for as long as its daemon runs."""
+
+    name: str
+    server_version: str
+    operating_system: str
+    memory_total_bytes: int
+    cpus: int
+    cgroup_version: str | None
+    cgroup_driver: str | None
+
+    @classmethod
+    def of(cls, info: EngineInfo) -> EngineFacts:
+        return cls(**{f.name: getattr(info, f.name) for f in fields(cls)})
+
+    def engine_info(self, containers: Sequence[ContainerSummary]) -> EngineInfo:
+        """The engine info, with its counts taken from a `docker ps --all` listing just made."""
+        return EngineInfo(
+            name=self.name,
+            server_version=self.server_version,
+            operating_system=self.operating_system,
+            memory_total_bytes=self.memory_total_bytes,
+            cpus=self.cpus,
+            containers=len(containers),
+            containers_running=sum(1 for c in containers if c.state == "running"),
+            cgroup_version=self.cgroup_version,
+            cgroup_driver=self.cgroup_driver,
+        )
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """Which engine an entry is for: the context, its endpoint and, for a local socket, the
+    socket file's identity (a restarted daemon makes a new socket)."""
+
+    context: str
+    host: str
+    socket_identity: tuple[int, int] | None  # (st_ino, st_mtime_ns) of a unix socket
+
+    @property
+    def entry_name(self) -> str:
+        return f"{self.context} {self.host}"
+
+
+def engine_key(context: str | None, environ: Mapping[str, str]) -> EngineKey | None:
+    """The key of the engine that `docker [--context CONTEXT]` talks to; None when it cannot be
+    told (a context whose endpoint cannot be read, a local socket that is not there): then
+    nothing is cached.
+
+    The context is chosen as the docker CLI chooses it: `--context`, else the default context
+    when DOCKER_HOST is set, else DOCKER_CONTEXT, else the config file's currentContext.
+    """
+    config_dir = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    if context:
+        name = context
+    elif environ.get("DOCKER_HOST"):
+        name = DEFAULT_CONTEXT
+    else:
+        name = environ.get("DOCKER_CONTEXT") or _current_context(config_dir) or DEFAULT_CONTEXT
+    if name == DEFAULT_CONTEXT:
+        host: str | None = environ.get("DOCKER_HOST") or DEFAULT_HOST
+    else:
+        host = _context_host(config_dir, name)
+    if host is None:
+        return None
+    identity: tuple[int, int] | None = None
+    if host.startswith(UNIX_SCHEME):
+        try:
+            status = os.stat(host.removeprefix(UNIX_SCHEME))
+        except OSError:
+            return None
+        identity = (status.st_ino, status.st_mtime_ns)
+    return EngineKey(name, host, identity)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+        return None
+
+
+def _current_context(config_dir: Path) -> str | None:
+    document = _read_json(config_dir / "config.json")
+    current = document.get("currentContext") if isinstance(document, dict) else None
+    return current if isinstance(current, str) and current else None
+
+
+def _context_host(config_dir: Path, name: str) -> str | None:
+    # The docker CLI keeps a context's endpoints under the SHA-256 of its name.
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    document = _read_json(config_dir / "contexts" / "meta" / digest / "meta.json")
+    if not isinstance(document, dict):
+        return None
+    endpoints = document.get("Endpoints")
+    docker = endpoints.get("docker") if isinstance(endpoints, dict) else None
+    host = docker.get("Host") if isinstance(docker, dict) else None
+    return host if isinstance(host, str) and host else None
+
+
+def read_cached_facts(state_dir: Path, key: EngineKey, ttl_seconds: float, now: float) -> EngineFacts | None:
+    """The cached facts of the engine, when an entry for exactly this key is younger than the TTL."""
+    document = _read_json(state_dir / ENGINE_CACHE_FILE)
+    entries = document.get("entries") if isinstance(document, dict) else None
+    entry = entries.get(key.entry_name) if isinstance(entries, dict) else None
+    if not isinstance(entry, dict) or document.get("format") != CACHE_FORMAT:
+        return None
+    if not _is_fresh(entry, now, ttl_seconds):
+        return None
+    stored = entry.get("socket_identity")
+    identity: tuple[int, int] | None = None
+    if isinstance(stored, list) and len(stored) == 2 and all(_is_count(part) for part in stored):
+        identity = (stored[0], stored[1])
+    elif stored is not None:
+        return None
+    if identity != key.socket_identity:
+        return None
+    return _facts_from(entry.get("engine"))
+
+
+def _is_fresh(entry: Mapping[str, object], now: float, ttl_seconds: float) -> bool:
+    # An entry from the future (the clock was set back) is not trusted either.
+    stored_at = entry.get("stored_at")
+    return _is_number(stored_at) and 0 <= now - stored_at < ttl_seconds
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _facts_from(document: object) -> EngineFacts | None:
+    if not isinstance(document, dict) or set(document) != {f.name for f in fields(EngineFacts)}:
+        return None
+    texts = ("name", "server_version", "operating_system")
+    optional_texts = ("cgroup_version", "cgroup_driver")
+    if not all(isinstance(document[name], str) for name in texts):
+        return None
+    if not all(document[name] is None or isinstance(document[name], str) for name in optional_texts):
+        return None
+    if not (_is_count(document["memory_total_bytes"]) and document["memory_total_bytes"] > 0):
+        return None
+    if not _is_count(document["cpus"]):
+        return None
+    return EngineFacts(**document)
+
+
+def write_cached_facts(
+    state_dir: Path, key: EngineKey, facts: EngineFacts, now: float, ttl_seconds: float
+) -> None:
+    """Keep the facts for this engine (written atomically; entries past the TTL are dropped).
+    A state directory that cannot be written is not an error: the next run asks docker again."""
+    document = _read_json(state_dir / ENGINE_CACHE_FILE)
+    entries = document.get("entries") if isinstance(document, dict) else None
+    kept = {
+        name: entry
+        for name, entry in (entries.items() if isinstance(entries, dict) else ())
+        if isinstance(entry, dict) and _is_fresh(entry, now, ttl_seconds)
+    }
+    kept[key.entry_name] = {
+        "stored_at": now,
+        "socket_identity": None if key.socket_identity is None else list(key.socket_identity),
+        "engine": asdict(facts),
+    }
+    text = json.dumps({"format": CACHE_FORMAT, "entries": kept}, indent=2) + "\n"
+    temporary: str | None = None
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=ENGINE_CACHE_FILE + ".", suffix=".tmp", dir=state_dir)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, state_dir / ENGINE_CACHE_FILE)
+        temporary = None
+    except OSError:
+        pass
+    finally:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
+async def engine_facts(client: DockerClient, settings: Settings) -> EngineFacts:
+    """The engine's stable facts: from the cache when this engine has a fresh entry there,
+    else from `docker info` (and then cached). For short-lived commands only: a command that
+    runs on must ask the engine itself, which also tells it that the engine still answers."""
+    ttl = settings.engine_info_ttl_seconds
+    # The runner's docker inherits this environment: DOCKER_HOST/DOCKER_CONTEXT are the same.
+    key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
+    if key is not None:
+        cached = read_cached_facts(settings.state_path, key, ttl, time.time())
+        if cached is not None:
+            return cached
+    facts = EngineFacts.of(await client.engine_info())
+    if key is not None:
+        write_cached_facts(settings.state_path, key, facts, time.time(), ttl)
+    return facts

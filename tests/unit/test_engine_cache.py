@@ -1,0 +1,337 @@
+"""The engine-info cache: hits within the TTL, misses after it, one entry per engine (context,
+endpoint, socket identity), a corrupt or unwritable file ignored, TTL 0 turning it off.
+
+`docker` is a stand-in that prints a recorded `docker info` and logs each call, so that a hit
+shows as a call that did not happen."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import anyio
+import pytest
+
+from dockermem.config import Settings, load_settings
+from dockermem.core.engine_cache import (
+    ENGINE_CACHE_FILE,
+    EngineFacts,
+    EngineKey,
+    engine_facts,
+    engine_key,
+    read_cached_facts,
+    write_cached_facts,
+)
+from dockermem.docker.commands import DockerClient
+from dockermem.docker.models import ContainerSummary
+from dockermem.docker.parse import parse_engine_info
+from dockermem.docker.runner import DockerRunner, RunnerLimits
+from tests.conftest import FIXTURES
+
+INFO = FIXTURES / "info" / "engine-20.10.json"
+FACTS = EngineFacts.of(parse_engine_info(INFO.read_text()))
+KEY = EngineKey("default", "unix:///run/test.sock", (1234, 1_700_000_000_000_000_000))
+NOW = 1_800_000_000.0
+TTL = 60.0
+
+
+def bind_socket(path: Path) -> socket.socket:
+    """A unix socket file at `path` (bound, not listening: as a daemon's socket, for stat)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    return server
+
+
+@pytest.fixture
+def daemon_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """DOCKER_HOST on a socket file of the test's own (no docker config of the user's)."""
+    path = tmp_path / "d.sock"
+    server = bind_socket(path)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    yield path
+    server.close()
+
+
+@pytest.fixture
+def info_calls(tmp_path: Path) -> Path:
+    """The log of the stand-in docker's calls."""
+    return tmp_path / "docker-calls.log"
+
+
+def client(tmp_path: Path, info_calls: Path, context: str | None = None) -> DockerClient:
+    script = tmp_path / "docker"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{info_calls}"\ncat "{INFO}"\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    limits = RunnerLimits(binary=str(script), spacing_seconds=0.0, retries=0)
+    return DockerClient(DockerRunner(limits, context=context))
+
+
+def calls(info_calls: Path) -> list[str]:
+    return info_calls.read_text().splitlines() if info_calls.exists() else []
+
+
+def facts_of(docker: DockerClient, settings: Settings) -> EngineFacts:
+    async def main() -> EngineFacts:
+        return await engine_facts(docker, settings)
+
+    return anyio.run(main)
+
+
+def test_each_test_has_a_state_directory_of_its_own(tmp_path: Path) -> None:
+    # tests/conftest.py points DOCKERMEM_STATE_DIR into tmp_path: no test sees another's cache.
+    assert load_settings().state_path.is_relative_to(tmp_path)
+
+
+def test_hit_within_the_ttl(tmp_path: Path) -> None:
+    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
+    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 59.9) == FACTS
+
+
+@pytest.mark.parametrize("age", [60.0, 3600.0, -1.0], ids=["at-ttl", "long-after", "from-the-future"])
+def test_miss_once_the_ttl_has_passed_or_the_clock_went_back(tmp_path: Path, age: float) -> None:
+    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
+    assert read_cached_facts(tmp_path, KEY, TTL, NOW + age) is None
+
+
+@pytest.mark.parametrize(
+    "other",
+    [replace(KEY, context="remote"), replace(KEY, host="unix:///run/other.sock")],
+    ids=["other-context", "other-host"],
+)
+def test_each_engine_has_an_entry_of_its_own(tmp_path: Path, other: EngineKey) -> None:
+    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
+    assert read_cached_facts(tmp_path, other, TTL, NOW + 1) is None
+    bigger = replace(FACTS, memory_total_bytes=FACTS.memory_total_bytes * 2)
+    write_cached_facts(tmp_path, other, bigger, NOW + 2, TTL)
+    assert read_cached_facts(tmp_path, other, TTL, NOW + 3) == bigger
+    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 3) == FACTS
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [(1235, 1_700_000_000_000_000_000), (1234, 1_700_000_000_000_000_001), None],
+    ids=["other-inode", "other-mtime", "no-socket"],
+)
+def test_another_socket_identity_is_another_daemon(tmp_path: Path, identity: tuple[int, int] | None) -> None:
+    restarted = replace(KEY, socket_identity=identity)
+    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
+    assert read_cached_facts(tmp_path, restarted, TTL, NOW + 1) is None
+    # The restarted daemon's entry takes the place of the old one's.
+    write_cached_facts(tmp_path, restarted, FACTS, NOW + 2, TTL)
+    assert read_cached_facts(tmp_path, restarted, TTL, NOW + 3) == FACTS
+    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 3) is None
+
+
+def test_entries_past_the_ttl_are_dropped_when_writing(tmp_path: Path) -> None:
+    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
+    write_cached_facts(tmp_path, replace(KEY, context="remote"), FACTS, NOW + TTL + 1, TTL)
+    entries = json.loads((tmp_path / ENGINE_CACHE_FILE).read_text())["entries"]
+    assert list(entries) == ["remote unix:///run/test.sock"]
+
+
+def stored_entry() -> dict[str, object]:
+    return {"stored_at": NOW, "socket_identity": list(KEY.socket_identity or ()), "engine": asdict(FACTS)}
+
+
+def engine_with(**changes: object) -> dict[str, object]:
+    return {**stored_entry(), "engine": {**asdict(FACTS), **changes}}
+
+
+CORRUPT: dict[str, object] = {
+    "not-json": "{ this is not json",
+    "binary": b"\xff\xfe\x00garbage",
+    "not-an-object": [1, 2, 3],
+    "no-format": {"entries": {KEY.entry_name: stored_entry()}},
+    "entries-a-list": {"format": 1, "entries": [stored_entry()]},
+    "entry-a-string": {"format": 1, "entries": {KEY.entry_name: "x"}},
+    "time-a-string": {"format": 1, "entries": {KEY.entry_name: {**stored_entry(), "stored_at": "now"}}},
+    "time-a-bool": {"format": 1, "entries": {KEY.entry_name: {**stored_entry(), "stored_at": True}}},
+    "identity-bad": {
+        "format": 1,
+        "entries": {KEY.entry_name: {**stored_entry(), "socket_identity": ["a", 1]}},
+    },
+    "identity-short": {
+        "format": 1,
+        "entries": {KEY.entry_name: {**stored_entry(), "socket_identity": [1234]}},
+    },
+    "memory-a-string": {"format": 1, "entries": {KEY.entry_name: engine_with(memory_total_bytes="16GiB")}},
+    "memory-zero": {"format": 1, "entries": {KEY.entry_name: engine_with(memory_total_bytes=0)}},
+    "memory-a-float": {"format": 1, "entries": {KEY.entry_name: engine_with(memory_total_bytes=1.5e9)}},
+    "cpus-a-bool": {"format": 1, "entries": {KEY.entry_name: engine_with(cpus=True)}},
+    "cpus-negative": {"format": 1, "entries": {KEY.entry_name: engine_with(cpus=-2)}},
+    "version-a-number": {"format": 1, "entries": {KEY.entry_name: engine_with(server_version=20.10)}},
+    "cgroup-a-number": {"format": 1, "entries": {KEY.entry_name: engine_with(cgroup_version=2)}},
+    "field-missing": {
+        "format": 1,
+        "entries": {KEY.entry_name: {**stored_entry(), "engine": {"memory_total_bytes": 1}}},
+    },
+    "field-extra": {"format": 1, "entries": {KEY.entry_name: engine_with(containers_running=3)}},
+}
+
+
+def write_raw(state_dir: Path, content: object) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / ENGINE_CACHE_FILE
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        path.write_text(json.dumps(content))
+
+
+def test_the_well_formed_entry_of_the_corrupt_cases_is_a_hit(tmp_path: Path) -> None:
+    # So that each corrupt case below misses because of what it breaks, nothing else.
+    write_raw(tmp_path, {"format": 1, "entries": {KEY.entry_name: stored_entry()}})
+    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 1) == FACTS
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT))
+def test_a_corrupt_entry_is_ignored_and_docker_is_asked(
+    case: str, tmp_path: Path, info_calls: Path, daemon_socket: Path
+) -> None:
+    write_raw(tmp_path, {"format": 1, "entries": {KEY.entry_name: stored_entry()}})
+    write_raw(tmp_path, CORRUPT[case])
+    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 1) is None
+    settings = Settings(state_dir=str(tmp_path))
+    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert len(calls(info_calls)) == 1
+    assert facts_of(client(tmp_path, info_calls), settings) == FACTS  # rewritten: a hit now
+    assert len(calls(info_calls)) == 1
+
+
+def test_second_call_within_the_ttl_does_not_ask_docker(
+    tmp_path: Path, info_calls: Path, daemon_socket: Path
+) -> None:
+    settings = Settings(state_dir=str(tmp_path / "state"))
+    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert calls(info_calls) == ["info --format {{json .}}"]
+
+
+def test_ttl_zero_turns_the_cache_off(tmp_path: Path, info_calls: Path, daemon_socket: Path) -> None:
+    settings = Settings(state_dir=str(tmp_path / "state"), engine_info_ttl_seconds=0)
+    for _ in range(3):
+        assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert len(calls(info_calls)) == 3
+    assert not (tmp_path / "state" / ENGINE_CACHE_FILE).exists()
+
+
+def test_ttl_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().engine_info_ttl_seconds == 60
+    monkeypatch.setenv("DOCKERMEM_ENGINE_INFO_TTL_SECONDS", "0")
+    assert load_settings().engine_info_ttl_seconds == 0
+
+
+def test_a_restarted_daemon_invalidates_the_entry_at_once(
+    tmp_path: Path, info_calls: Path, daemon_socket: Path
+) -> None:
+    settings = Settings(state_dir=str(tmp_path / "state"))
+    facts_of(client(tmp_path, info_calls), settings)
+    # A new daemon binds a new socket file in the old one's place.
+    replacement = bind_socket(tmp_path / "new.sock")
+    try:
+        os.replace(tmp_path / "new.sock", daemon_socket)
+        facts_of(client(tmp_path, info_calls), settings)
+        assert len(calls(info_calls)) == 2
+        facts_of(client(tmp_path, info_calls), settings)
+        assert len(calls(info_calls)) == 2
+    finally:
+        replacement.close()
+
+
+def test_another_context_has_its_own_entry(
+    tmp_path: Path, info_calls: Path, daemon_socket: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_context(tmp_path / "docker-config", "second", "tcp://192.0.2.1:2376")
+    settings = Settings(state_dir=str(tmp_path / "state"))
+    facts_of(client(tmp_path, info_calls), settings)
+    facts_of(client(tmp_path, info_calls, context="second"), settings)
+    assert calls(info_calls) == ["info --format {{json .}}", "--context second info --format {{json .}}"]
+    facts_of(client(tmp_path, info_calls, context="second"), settings)
+    facts_of(client(tmp_path, info_calls), settings)
+    assert len(calls(info_calls)) == 2
+
+
+def test_an_unwritable_state_directory_does_not_fail(
+    tmp_path: Path, info_calls: Path, daemon_socket: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings = Settings(state_dir=str(blocker / "state"))
+    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert len(calls(info_calls)) == 2
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(source: object, target: object) -> None:
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
+    assert list(tmp_path.iterdir()) == []
+
+
+def add_context(config_dir: Path, name: str, host: str) -> None:
+    meta = config_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    document = {"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}
+    (meta / "meta.json").write_text(json.dumps(document))
+
+
+def test_engine_key_follows_the_docker_clis_choice_of_context(tmp_path: Path) -> None:
+    config = tmp_path / "docker-config"
+    add_context(config, "remote", "ssh://ci@build-host")
+    add_context(config, "current", "tcp://192.0.2.7:2375")
+    config.joinpath("config.json").write_text(json.dumps({"currentContext": "current"}))
+    server = bind_socket(tmp_path / "d.sock")
+    try:
+        local = f"unix://{tmp_path / 'd.sock'}"
+        status = os.stat(tmp_path / "d.sock")
+        identity = (status.st_ino, status.st_mtime_ns)
+        base = {"DOCKER_CONFIG": str(config)}
+        # --context first, then DOCKER_HOST, then DOCKER_CONTEXT, then the config file.
+        everything = {**base, "DOCKER_HOST": local, "DOCKER_CONTEXT": "current"}
+        assert engine_key("remote", everything) == EngineKey("remote", "ssh://ci@build-host", None)
+        assert engine_key(None, everything) == EngineKey("default", local, identity)
+        assert engine_key(None, {**base, "DOCKER_CONTEXT": "remote"}) == EngineKey(
+            "remote", "ssh://ci@build-host", None
+        )
+        assert engine_key(None, base) == EngineKey("current", "tcp://192.0.2.7:2375", None)
+        # Nothing set: the default context on docker's own socket (None where there is none).
+        default = engine_key(None, {"DOCKER_CONFIG": str(tmp_path / "none")})
+        assert default is None or (default.context, default.host) == (
+            "default",
+            "unix:///var/run/docker.sock",
+        )
+    finally:
+        server.close()
+
+
+def test_no_key_when_the_engine_cannot_be_told(tmp_path: Path) -> None:
+    base = {"DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    assert engine_key("no-such-context", base) is None
+    assert engine_key(None, {**base, "DOCKER_HOST": f"unix://{tmp_path / 'gone.sock'}"}) is None
+    (tmp_path / "docker-config").mkdir()
+    (tmp_path / "docker-config" / "config.json").write_text("{ corrupt")
+    assert engine_key(None, {**base, "DOCKER_CONTEXT": "no-such-context"}) is None
+
+
+def summary(state: str) -> ContainerSummary:
+    return ContainerSummary("id", "name", "image", state, "", None, None, None, None, None)
+
+
+def test_the_counts_come_from_the_listing_never_from_the_cache() -> None:
+    info = FACTS.engine_info([summary("running"), summary("exited"), summary("running"), summary("paused")])
+    assert (info.containers, info.containers_running) == (4, 2)
+    assert EngineFacts.of(info) == FACTS
+    assert "containers" not in asdict(FACTS) and "containers_running" not in asdict(FACTS)
