@@ -9,6 +9,7 @@ import anyio
 
 from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
+from dockermem.core.engine_cache import EngineFacts, engine_facts
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
 from dockermem.core.readings import Readings, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
@@ -139,14 +140,17 @@ def count_resources(
 async def take_snapshot(
     client: DockerClient, settings: Settings, project: str | None = None
 ) -> ResourceSnapshot:
-    """Read host, engine and container memory and the resource counts, all at once."""
+    """Read host, engine and container memory and the resource counts, all at once.
+
+    The engine's stable facts may come from the engine-info cache; its container counts come
+    from this snapshot's own `docker ps --all`."""
     thresholds = Thresholds.from_settings(settings)
-    engine_slot: Slot[EngineInfo] = Slot()
+    engine_slot: Slot[EngineFacts] = Slot()
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
     start_cpu_window()
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(engine_slot.fill, client.engine_info)
+        tasks.start_soon(engine_slot.fill, lambda: engine_facts(client, settings))
         tasks.start_soon(networks_slot.fill, client.networks)
         tasks.start_soon(volumes_slot.fill, client.volumes)
         all_containers = await client.containers()
@@ -155,7 +159,8 @@ async def take_snapshot(
         ]
         readings = await read_containers(client, settings, running)
     counts = count_resources(settings, thresholds, all_containers, networks_slot.value, volumes_slot.value)
-    return _assemble(settings, project, engine_slot.value, running, readings, counts)
+    engine = engine_slot.value.engine_info(all_containers)
+    return _assemble(settings, project, engine, running, readings, counts)
 
 
 async def sample_memory(

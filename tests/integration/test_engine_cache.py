@@ -1,0 +1,165 @@
+"""The engine-info cache on the real engine: a second `stats` run within the TTL asks no
+`docker info` and still reports the engine's memory; a daemon that is down still gives exit 69
+and one line although its entry is in the cache; a restarted daemon is asked again at once.
+
+docker is the real client behind a wrapper that logs each call's arguments, then execs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dockermem.core.engine_cache import EngineFacts, engine_key, write_cached_facts
+from tests.conftest import REPO, ReliabilityRecorder
+from tests.integration.daemons import SecondDaemon
+from tests.integration.realdocker import dockermem
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+FITS = str(REPO / "compose/test/fits.yaml")
+SNAPSHOT_AND_PREFLIGHT = {
+    "stats": ["stats", "--json"],
+    "health": ["health"],
+    "preflight": ["preflight", "-f", FITS],
+    "up": ["up", "-f", FITS, "-p", "dmcache-never"],
+}
+
+
+@dataclass(frozen=True)
+class LoggedDocker:
+    """The real docker, each call's arguments logged first."""
+
+    log: Path
+    environment: dict[str, str]
+
+    def subcommands(self) -> list[str]:
+        """The docker subcommand of each call since the last `forget` (`--context X` skipped)."""
+        if not self.log.exists():
+            return []
+        words = [line.split() for line in self.log.read_text().splitlines()]
+        return [w[2] if w[:1] == ["--context"] else w[0] for w in words if w]
+
+    def forget(self) -> None:
+        self.log.unlink(missing_ok=True)
+
+    def run(self, *args: str, **environment: str) -> subprocess.CompletedProcess[str]:
+        return dockermem(*args, env={**self.environment, **environment}, timeout=120)
+
+
+@pytest.fixture
+def logged_docker(tmp_path: Path) -> LoggedDocker:
+    real = shutil.which("docker")
+    assert real is not None
+    log = tmp_path / "docker-calls.log"
+    wrapper = tmp_path / "docker"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    environment = {
+        **os.environ,
+        "DOCKERMEM_DOCKER_BINARY": str(wrapper),
+        "DOCKER_MAX_CONTAINERS": "100000",
+        "DOCKER_MAX_NETWORKS": "100000",
+        "DOCKER_MAX_VOLUMES": "100000",
+    }
+    return LoggedDocker(log, environment)
+
+
+def engine_memory(*host: str) -> int:
+    result = subprocess.run(
+        ["docker", *host, "info", "--format", "{{.MemTotal}}"], capture_output=True, text=True, check=True
+    )
+    return int(result.stdout)
+
+
+def stats_memory(docker: LoggedDocker, **environment: str) -> int:
+    result = docker.run("stats", "--json", **environment)
+    assert result.returncode == 0, result.stderr
+    memory: int = json.loads(result.stdout)["engine"]["memory_total_bytes"]
+    return memory
+
+
+def test_a_second_stats_run_asks_no_docker_info(logged_docker: LoggedDocker) -> None:
+    expected = engine_memory()
+    assert stats_memory(logged_docker) == expected
+    assert "info" in logged_docker.subcommands()
+    logged_docker.forget()
+    assert stats_memory(logged_docker) == expected
+    assert "info" not in logged_docker.subcommands()
+    assert "ps" in logged_docker.subcommands()  # the log does see this run's calls
+    logged_docker.forget()
+    assert stats_memory(logged_docker, DOCKERMEM_ENGINE_INFO_TTL_SECONDS="0") == expected
+    assert "info" in logged_docker.subcommands()
+
+
+@pytest.fixture
+def refusing_socket() -> Iterator[Path]:
+    """A socket file nobody accepts on: a daemon that is down but left its socket behind."""
+    base = Path(tempfile.mkdtemp(prefix="dmc-", dir="/tmp"))  # unix socket paths are short
+    path = base / "docker.sock"
+    bound = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    bound.bind(str(path))
+    try:
+        yield path
+    finally:
+        bound.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", sorted(SNAPSHOT_AND_PREFLIGHT))
+def test_a_daemon_down_with_its_entry_cached_still_gives_exit_69_and_one_line(
+    command: str, logged_docker: LoggedDocker, refusing_socket: Path, reliability: ReliabilityRecorder
+) -> None:
+    host = f"unix://{refusing_socket}"
+    environment = {**logged_docker.environment, "DOCKER_HOST": host}
+    key = engine_key(None, environment)
+    assert key is not None
+    facts = EngineFacts("gone", "20.10.24", "Debian", 8 * 1024**3, 2, "2", "systemd")
+    write_cached_facts(Path(os.environ["DOCKERMEM_STATE_DIR"]), key, facts, time.time(), 60.0)
+    result = logged_docker.run(*SNAPSHOT_AND_PREFLIGHT[command], DOCKER_HOST=host)
+    lines = result.stderr.strip().splitlines()
+    reliability(
+        "faults", f"`dockermem {command}` against a daemon that is down, its engine info in the cache",
+        "exit 69, one line naming the socket, no `docker info` asked",
+        f"exit {result.returncode}, {len(lines)} line(s), calls {logged_docker.subcommands()}",
+    )  # fmt: skip
+    assert result.returncode == 69, result.stdout + result.stderr
+    assert len(lines) == 1 and host in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert "info" not in logged_docker.subcommands()  # the entry was used: the others failed
+
+
+@pytest.fixture
+def second() -> Iterator[SecondDaemon]:
+    daemon = SecondDaemon()
+    try:
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.remove()
+
+
+def test_a_restarted_daemon_is_asked_again_at_once(logged_docker: LoggedDocker, second: SecondDaemon) -> None:
+    # Through a context of the real docker CLI's making: its endpoint is read as docker reads it.
+    config = second.context_config("dmcache")
+    environment = {"DOCKER_CONFIG": config, "DOCKER_CONTEXT": "dmcache"}
+    expected = engine_memory("--host", second.host)
+    assert stats_memory(logged_docker, **environment) == expected
+    assert "info" in logged_docker.subcommands()
+    logged_docker.forget()
+    assert stats_memory(logged_docker, **environment) == expected
+    assert "info" not in logged_docker.subcommands()
+    second.restart()
+    logged_docker.forget()
+    assert stats_memory(logged_docker, **environment) == expected
+    assert "info" in logged_docker.subcommands()
