@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import resource
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -261,15 +261,16 @@ def _read_v1(
     files = location.files
     cpu_text = _read_optional(files.cpu, read).strip()
     usage = _usage(int(read(files.usage)), _stat_field(read(files.stat), b"total_inactive_file"))
+    cpu = int(cpu_text) if cpu_text.isdigit() else None
     if previous is not None:
-        return replace(
-            previous, memory_usage_bytes=usage, cpu_usage_ns=int(cpu_text) if cpu_text.isdigit() else None
-        )
+        # Positional, not dataclasses.replace: this runs for every container at every tick.
+        limit, oom_kills = previous.memory_limit_bytes, previous.oom_kills
+        return CgroupReading(location.container_id, usage, limit, cpu, oom_kills)
     return CgroupReading(
         container_id=location.container_id,
         memory_usage_bytes=usage,
         memory_limit_bytes=_limit(_read(files.limit)),
-        cpu_usage_ns=int(cpu_text) if cpu_text.isdigit() else None,
+        cpu_usage_ns=cpu,
         oom_kills=_stat_field(_read_optional(files.events), b"oom_kill"),
     )
 
@@ -285,7 +286,8 @@ def _read_v2(
     files = location.files
     usage = _usage(int(read(files.usage)), _stat_field(read(files.stat), b"inactive_file"))
     if previous is not None:
-        return replace(previous, memory_usage_bytes=usage, cpu_usage_ns=_cpu_v2(files.cpu, read))
+        limit, oom_kills = previous.memory_limit_bytes, previous.oom_kills
+        return CgroupReading(location.container_id, usage, limit, _cpu_v2(files.cpu, read), oom_kills)
     return CgroupReading(
         container_id=location.container_id,
         memory_usage_bytes=usage,
