@@ -21,7 +21,7 @@ from dockermem.core.leaks import GrowthFit, LeakPolicy, PeakBuckets, SlidingFit,
 from dockermem.core.readings import SOURCE_CGROUP, SOURCE_DOCKER_STATS, cgroup_reader
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.cgroup import CgroupLocation, CgroupReader, CgroupReading
-from dockermem.docker.commands import JSON_FORMAT, DockerClient
+from dockermem.docker.commands import STATS_FORMAT, DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
 from dockermem.docker.parse import parse_stats_line, stats_line_id, strip_escape_codes
 from dockermem.errors import DockermemError, DockerUnavailableError
@@ -298,7 +298,7 @@ class EngineFeed:
                     self.refresh_wanted.set()
 
     async def _follow_stats(self) -> None:
-        args = ["stats", "--format", JSON_FORMAT]
+        args = ["stats", "--format", STATS_FORMAT]
         # docker stats writes every frame twice per tick, and most lines do not change between
         # ticks: a line seen last time for the same container is not parsed again.
         last_line: dict[str, str] = {}

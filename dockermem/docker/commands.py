@@ -44,6 +44,12 @@ from dockermem.docker.runner import DAEMON_UNREACHABLE, CommandResult, DockerRun
 from dockermem.errors import ComposeFileError, DaemonUnreachableError, DockerCommandError, DockerTimeoutError
 
 JSON_FORMAT = "{{json .}}"
+# Only the fields read from `docker stats` (not the network and block I/O figures): a third
+# less text per line for docker to write and for a watch to parse, 100 lines a second.
+STATS_FORMAT = (
+    '{"ID":{{json .ID}},"Name":{{json .Name}},"MemUsage":{{json .MemUsage}},'
+    '"MemPerc":{{json .MemPerc}},"CPUPerc":{{json .CPUPerc}},"PIDs":{{json .PIDs}}}'
+)
 # The compose labels, read exactly with ps's Label function rather than split from the
 # comma-joined Labels string (config_files holds commas of its own).
 CONTAINER_FORMAT = (
@@ -117,7 +123,7 @@ class DockerClient:
         wanted = set(container_ids)
         seen: dict[str, ContainerStats] = {}
         timeout = self.runner.limits.timeout_seconds
-        args = ["stats", "--format", JSON_FORMAT, *container_ids]
+        args = ["stats", "--format", STATS_FORMAT, *container_ids]
         with anyio.move_on_after(timeout) as scope:
             async with self.runner.stream(args) as stream:
                 frames = 0

@@ -126,6 +126,18 @@ def test_stream_frames_are_split_on_the_clear_screen_code(path: Path) -> None:
     assert all(sorted(frame) == sorted(complete[0]) for frame in complete)
 
 
+def test_the_narrow_stats_template_gives_the_same_values() -> None:
+    """The watch and the snapshot ask docker stats for six fields only (STATS_FORMAT)."""
+    raw = (FIXTURES / "stats/stream-narrow-format.raw").read_text().split("\n")
+    stats = {s.name: s for s in (parse_stats_line(line) for line in raw if strip_escape_codes(line).strip())}
+    limited, unlimited = stats["dm-stats-narrow"], stats["dm-stats-narrow-unlimited"]
+    assert limited.id == "bfb9f8f6ab8d"
+    assert limited.memory_usage_bytes == round(40.82 * MIB)
+    assert (limited.memory_limit_bytes, limited.memory_percent, limited.pids) == (128 * MIB, 31.89, 1)
+    assert unlimited.memory_usage_bytes == round(10.54 * MIB)
+    assert unlimited.measured and limited.measured
+
+
 @pytest.mark.parametrize("path", fixture_files("compose-ps"), ids=lambda p: p.name)
 def test_compose_ps_lines_and_array(path: Path) -> None:
     containers = parse_compose_ps(path.read_text())
