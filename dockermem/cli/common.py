@@ -43,13 +43,17 @@ JsonOption = Annotated[
 
 def parse_scales(values: list[str] | None) -> tuple[ScaleRange, ...]:
     """The `--scale SERVICE=MIN..MAX` options (already checked by `check_scales`)."""
+    if not values:
+        return ()  # without --scale, the scaling module is not loaded at all
     from dockermem.core.scaling import parse_scale
 
-    return tuple(parse_scale(value) for value in values or [])
+    return tuple(parse_scale(value) for value in values)
 
 
 def check_scales(values: list[str] | None) -> list[str] | None:
     """Refuse a malformed or repeated `--scale` before anything runs."""
+    if not values:
+        return values
     from dockermem.core.scaling import check_unique
 
     try:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -16,17 +17,6 @@ from dockermem.core.concurrency import Slot, cancel_on_signals
 from dockermem.core.monitor import MonitorUpdate, StartupMonitor, UpdateKind
 from dockermem.core.oom import OomKill, attribute_ooms
 from dockermem.core.preflight import PreflightResult, run_preflight
-from dockermem.core.scaling import (
-    AutoscalePolicy,
-    Autoscaler,
-    ScaleEvent,
-    ScalePlan,
-    ScaleRange,
-    load_from_snapshot,
-    plan_scale,
-    replica_counts,
-    scaling_states,
-)
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot, take_snapshot
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.commands import DockerClient
@@ -34,6 +24,11 @@ from dockermem.docker.models import ContainerEvent, ContainerState
 from dockermem.docker.runner import CommandResult
 from dockermem.errors import DockerUnavailableError, first_line
 from dockermem.units import format_bytes, format_percent
+
+if TYPE_CHECKING:
+    # Scaling is imported where `--scale` is used: it brings the watcher's modules with it,
+    # which an `up` without --scale would load for nothing before compose starts.
+    from dockermem.core.scaling import ScaleEvent, ScalePlan, ScaleRange
 
 ONE_SHOT_NOTE = (
     "{service} exited with code 0: `docker compose up --wait` counts a one-shot service that "
@@ -129,6 +124,8 @@ async def start_stack(
     compose_options = request.compose_options
     if request.preflight:
         if request.scale:
+            from dockermem.core.scaling import plan_scale
+
             fit = await plan_scale(client, settings, request.files, request.project, request.scale)
             preflight, scale_plan = fit.preflight, fit.plan
         else:
@@ -264,6 +261,14 @@ async def keep_scaling(
 ) -> AutoscaleOutcome:
     """After a successful `up --scale`: keep the monitor running and scale each service down
     at CRITICAL and back up after a calm period at SAFE, until Ctrl-C, SIGTERM or the duration."""
+    from dockermem.core.scaling import (
+        AutoscalePolicy,
+        Autoscaler,
+        load_from_snapshot,
+        replica_counts,
+        scaling_states,
+    )
+
     plan = started.scale_plan
     if plan is None or not started.ok:
         raise ValueError("keep_scaling needs a stack started with --scale")
