@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from dockermem.core.snapshot import ResourceSnapshot
-from dockermem.core.watch import EngineStatus, WatchedContainer, WatchFrame
 from dockermem.errors import ConfigError
+
+if TYPE_CHECKING:
+    # Only recording needs the watcher's and the snapshot's modules (and imports them there):
+    # `report` and the preflight's recorded peaks read the database without them.
+    from dockermem.core.snapshot import ResourceSnapshot
+    from dockermem.core.watch import WatchFrame
 
 HISTORY_FILE = "history.sqlite3"
 SCHEMA_VERSION = 1
@@ -456,6 +460,8 @@ def _rowid(cursor: sqlite3.Cursor) -> int:
 
 def frame_from_snapshot(snapshot: ResourceSnapshot, engine: str = "default") -> WatchFrame:
     """A snapshot in the shape of a watch frame (no trends: one moment has none)."""
+    from dockermem.core.watch import EngineStatus, WatchedContainer, WatchFrame
+
     containers = tuple(
         WatchedContainer(
             engine=engine,
