@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import anyio
 import anyio.abc
-from anyio.streams.text import TextReceiveStream
 
 from dockermem.background import tasks_beside
 from dockermem.errors import (
@@ -30,6 +29,9 @@ from dockermem.errors import (
     DockerNotInstalledError,
     DockerTimeoutError,
 )
+
+# `LineStream` imports anyio's text streams where it reads them: only the long-running commands
+# (`docker events`, the `docker stats` stream) use it, and a short command should not load them.
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +175,8 @@ class LineStream:
         self.stderr = ""
 
     async def drain_stderr(self) -> None:
+        from anyio.streams.text import TextReceiveStream
+
         if self.process.stderr is None:
             return
         async for chunk in TextReceiveStream(self.process.stderr, errors="replace"):
@@ -180,6 +184,8 @@ class LineStream:
 
     async def lines(self) -> AsyncIterator[str]:
         """Each complete line of stdout, without its newline; ends when the command does."""
+        from anyio.streams.text import TextReceiveStream
+
         assert self.process.stdout is not None
         pending = ""
         async for chunk in TextReceiveStream(self.process.stdout, errors="replace"):
