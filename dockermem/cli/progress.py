@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.live import Live
 
     from dockermem.core.history import HistoryRecorder
@@ -18,10 +19,8 @@ class StartProgress:
     """Receives the monitor's updates and shows them; stderr, so stdout keeps the report."""
 
     def __init__(self, project: str, live: bool) -> None:
-        from rich.console import Console
-
         self.project = project
-        self.console = Console(stderr=True, highlight=False)
+        self._console: Console | None = None
         self.started = time.monotonic()
         self.snapshot: ResourceSnapshot | None = None
         self.recent: list[MonitorUpdate] = []
@@ -31,6 +30,16 @@ class StartProgress:
             from rich.live import Live
 
             self._live = Live(console=self.console, refresh_per_second=4, transient=True)
+
+    @property
+    def console(self) -> Console:
+        """The stderr console, made on first use: without a live view, rich loads only once
+        there is something to print (compose is already starting by then)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False)
+        return self._console
 
     def __enter__(self) -> StartProgress:
         if self._live is not None:
