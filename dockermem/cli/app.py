@@ -8,6 +8,7 @@ help).
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -83,4 +84,9 @@ def dockermem() -> None:
 
 def main() -> None:
     """Entry point of the `dockermem` script."""
-    app()
+    try:
+        app()
+    finally:
+        # Everything the command made dies with the process: the interpreter's exit need not
+        # sweep it all for reference cycles (some 30 ms at the end of a `stats`).
+        gc.freeze()
