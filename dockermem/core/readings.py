@@ -22,6 +22,31 @@ SOURCE_MIXED = "cgroup+docker-stats"
 
 
 @dataclass(frozen=True)
+class CpuMarks:
+    """Containers' CPU times read at one moment: the start of a CPU measuring window."""
+
+    taken_at: float
+    cpu_ns: dict[str, int]
+
+
+def early_cpu_marks(settings: Settings) -> CpuMarks | None:
+    """The CPU time of every container the fast path finds without docker, read now: a
+    snapshot takes these first, and its CPU window has mostly passed once docker has listed
+    the containers (rather than starting then)."""
+    reader = cgroup_reader(settings)
+    if reader is None:
+        return None
+    taken_at = anyio.current_time()
+    marks: dict[str, int] = {}
+    for container_id in reader.guessed_container_ids():
+        location = reader.guess(container_id)
+        cpu_ns = None if location is None else reader.read_cpu_ns(location)
+        if cpu_ns is not None:
+            marks[container_id] = cpu_ns
+    return CpuMarks(taken_at, marks)
+
+
+@dataclass(frozen=True)
 class Readings:
     """Memory of some running containers, and where it was read."""
 
@@ -81,9 +106,13 @@ def stats_from_cgroup(
 
 
 async def read_containers(
-    client: DockerClient, settings: Settings, running: Sequence[ContainerSummary]
+    client: DockerClient,
+    settings: Settings,
+    running: Sequence[ContainerSummary],
+    early_cpu: CpuMarks | None = None,
 ) -> Readings:
-    """Memory and CPU of running containers, by the fastest path that works for each."""
+    """Memory and CPU of running containers, by the fastest path that works for each.
+    CPU is measured over at least MIN_CPU_WINDOW_SECONDS, from `early_cpu` where it has them."""
     if not running:
         return Readings((), SOURCE_CGROUP if settings.fast_path else SOURCE_DOCKER_STATS)
     reader = cgroup_reader(settings)
@@ -91,8 +120,15 @@ async def read_containers(
     fast: list[ContainerStats] = []
     if reader is not None and locations:
         started = anyio.current_time()
-        cpu_start = {cid: (reader.read_cpu_ns(location), started) for cid, location in locations.items()}
-        await anyio.sleep(MIN_CPU_WINDOW_SECONDS)
+        early = early_cpu.cpu_ns if early_cpu is not None else {}
+        cpu_start: dict[str, tuple[int | None, float]] = {
+            cid: (early[cid], early_cpu.taken_at)
+            if early_cpu is not None and cid in early
+            else (reader.read_cpu_ns(location), started)
+            for cid, location in locations.items()
+        }
+        window_start = max(start for _, start in cpu_start.values())
+        await anyio.sleep(max(0.0, window_start + MIN_CPU_WINDOW_SECONDS - anyio.current_time()))
         for summary in running:
             location = locations.get(summary.id)
             if location is not None:

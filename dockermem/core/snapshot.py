@@ -11,7 +11,7 @@ from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
 from dockermem.core.engine_cache import EngineFacts, engine_facts
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
-from dockermem.core.readings import Readings, read_containers
+from dockermem.core.readings import Readings, early_cpu_marks, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
 from dockermem.docker.commands import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary, EngineInfo, NamedResource
@@ -149,6 +149,7 @@ async def take_snapshot(
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
     start_cpu_window()
+    early_cpu = early_cpu_marks(settings)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(engine_slot.fill, lambda: engine_facts(client, settings))
         tasks.start_soon(networks_slot.fill, client.networks)
@@ -157,7 +158,7 @@ async def take_snapshot(
         running = [
             c for c in all_containers if (project is None or c.project == project) and c.state == "running"
         ]
-        readings = await read_containers(client, settings, running)
+        readings = await read_containers(client, settings, running, early_cpu)
     counts = count_resources(settings, thresholds, all_containers, networks_slot.value, volumes_slot.value)
     engine = engine_slot.value.engine_info(all_containers)
     return _assemble(settings, project, engine, running, readings, counts)

@@ -141,6 +141,19 @@ class CgroupReader:
                 return CgroupLocation(container_id, 2, directory, directory)
         return None
 
+    def guessed_container_ids(self) -> list[str]:
+        """The IDs of the containers whose cgroups sit where the common layouts put them, from
+        listing those directories (no docker call): what a snapshot reads CPU times of before
+        docker has listed its containers, so that its CPU window runs while docker answers."""
+        v1 = [self.cgroup_root / "memory" / "docker", self.cgroup_root / "docker"]
+        names = [name for directory in v1 for name in _directory_names(directory)]
+        names += [
+            name.removeprefix("docker-").removesuffix(".scope")
+            for name in _directory_names(self.cgroup_root / "system.slice")
+            if name.startswith("docker-") and name.endswith(".scope")
+        ]
+        return [name for name in names if len(name) == 64 and name.isalnum()]
+
     def locate(self, container_id: str, pid: int) -> CgroupLocation | None:
         """The container's cgroup, or None when it cannot be read here."""
         if pid <= 0:
@@ -202,6 +215,13 @@ class CgroupReader:
             return _cpu_v2(location.files.cpu)
         except (OSError, ValueError):
             return None
+
+
+def _directory_names(directory: Path) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []
 
 
 def _split_cgroup_line(line: str) -> tuple[str, str, str]:

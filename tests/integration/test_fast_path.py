@@ -107,3 +107,23 @@ def test_files_kept_open_read_fresh_figures_and_are_closed_when_the_container_go
         docker("rm", "-f", name)
     assert reader.read(location) is None  # the cgroup is gone
     assert len(open_files) == 0
+
+
+def test_cpu_is_measured_on_the_fast_path() -> None:
+    """A container spinning on one core shows up to 100 % CPU (on a loaded 2-core machine, what
+    the scheduler gives it: a fifth at the least); an idle one about none. Wrong units or a
+    window of the wrong length would put the figure far outside these bounds."""
+    busy, idle = unique_name("dmbusy"), unique_name("dmidle")
+    project = unique_name("dmcpu")
+    labels = {"com.docker.compose.project": project}
+    try:
+        run_container(busy, ["dockermem/memhog:test", "sh", "-c", "while :; do :; done"], labels=labels)
+        run_container(idle, ["dockermem/memhog:test", "memhog", "1"], labels=labels)
+        time.sleep(1)
+        document = stats(project)
+        assert document["source"] == "cgroup"
+        cpu = {c["name"]: c["cpu_percent"] for c in document["containers"]}  # type: ignore[attr-defined]
+        assert 15 <= cpu[busy] <= 110, cpu
+        assert cpu[idle] < 5, cpu
+    finally:
+        docker("rm", "-f", busy, idle)

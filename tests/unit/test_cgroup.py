@@ -82,3 +82,12 @@ def test_usual_paths_are_guessed_and_the_rest_found_through_the_init_process(
     assert located is not None
     if guess is not None:
         assert guess.memory_dir == located.memory_dir
+
+
+@pytest.mark.parametrize(
+    ("tree", "listed"), [("v1-cgroupfs", True), ("v2-systemd", True), ("v2-rootless", False)]
+)
+def test_containers_in_the_usual_places_are_listed_without_docker(tree: str, listed: bool) -> None:
+    reader, container_id, _ = reader_for(tree)
+    assert (reader.guessed_container_ids() == [container_id]) == listed
+    assert CgroupReader(Path("/nonexistent"), Path("/nonexistent")).guessed_container_ids() == []
