@@ -14,10 +14,8 @@ cannot be written is ignored, and `docker info` is asked.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -126,6 +124,8 @@ def _current_context(config_dir: Path) -> str | None:
 
 def _context_host(config_dir: Path, name: str) -> str | None:
     # The docker CLI keeps a context's endpoints under the SHA-256 of its name.
+    import hashlib  # here, not at the top: only a named context needs it (start-up time)
+
     digest = hashlib.sha256(name.encode()).hexdigest()
     document = _read_json(config_dir / "contexts" / "meta" / digest / "meta.json")
     if not isinstance(document, dict):
@@ -191,6 +191,8 @@ def write_cached_facts(
 ) -> None:
     """Keep the facts for this engine (written atomically; entries past the TTL are dropped).
     A state directory that cannot be written is not an error: the next run asks docker again."""
+    import tempfile  # here, not at the top: only a run that asked docker writes (start-up time)
+
     document = _read_json(state_dir / ENGINE_CACHE_FILE)
     entries = document.get("entries") if isinstance(document, dict) else None
     kept = {

@@ -3,7 +3,7 @@ from the `docker stats` stream. Either way, `ContainerStats` values come out."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ class CpuMarks:
 
     taken_at: float
     cpu_ns: dict[str, int]
+    locations: dict[str, CgroupLocation]
 
 
 def early_cpu_marks(settings: Settings) -> CpuMarks | None:
@@ -38,12 +39,13 @@ def early_cpu_marks(settings: Settings) -> CpuMarks | None:
         return None
     taken_at = anyio.current_time()
     marks: dict[str, int] = {}
+    locations: dict[str, CgroupLocation] = {}
     for container_id in reader.guessed_container_ids():
         location = reader.guess(container_id)
         cpu_ns = None if location is None else reader.read_cpu_ns(location)
-        if cpu_ns is not None:
-            marks[container_id] = cpu_ns
-    return CpuMarks(taken_at, marks)
+        if location is not None and cpu_ns is not None:
+            marks[container_id], locations[container_id] = cpu_ns, location
+    return CpuMarks(taken_at, marks, locations)
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,20 @@ def cgroup_reader(settings: Settings, *, keep_files_open: bool = False) -> Cgrou
 
 
 async def locate_cgroups(
-    client: DockerClient, reader: CgroupReader, container_ids: Sequence[str]
+    client: DockerClient,
+    reader: CgroupReader,
+    container_ids: Sequence[str],
+    known: Mapping[str, CgroupLocation] | None = None,
 ) -> dict[str, CgroupLocation]:
     """The cgroup of each container that can be read here (the others are left out).
-    The common layouts are tried first; only the rest cost a `docker inspect` for their PIDs."""
-    locations = {cid: location for cid in container_ids if (location := reader.guess(cid)) is not None}
+    Those `known` already are taken as they are; the common layouts are tried next; only the
+    rest cost a `docker inspect` for their PIDs."""
+    known = known or {}
+    locations = {
+        cid: location
+        for cid in container_ids
+        if (location := known.get(cid) or reader.guess(cid)) is not None
+    }
     unknown = [cid for cid in container_ids if cid not in locations]
     if unknown:
         for container_id, pid in (await client.container_pids(unknown)).items():
@@ -116,7 +127,8 @@ async def read_containers(
     if not running:
         return Readings((), SOURCE_CGROUP if settings.fast_path else SOURCE_DOCKER_STATS)
     reader = cgroup_reader(settings)
-    locations = {} if reader is None else await locate_cgroups(client, reader, [c.id for c in running])
+    known = early_cpu.locations if early_cpu is not None else None
+    locations = {} if reader is None else await locate_cgroups(client, reader, [c.id for c in running], known)
     fast: list[ContainerStats] = []
     if reader is not None and locations:
         started = anyio.current_time()

@@ -129,16 +129,19 @@ class CgroupReader:
         v2 cgroupfs `docker/<id>`. None when none holds it (then `locate` asks the PID)."""
         if not container_id.isalnum():
             return None  # a container ID is hexadecimal; anything else is no path to build
-        v1 = self.cgroup_root / "memory" / "docker" / container_id
-        if (v1 / "memory.usage_in_bytes").is_file():
-            cpu = self.cgroup_root / "cpu,cpuacct" / "docker" / container_id
-            if not cpu.exists():
-                cpu = self.cgroup_root / "cpuacct" / "docker" / container_id
-            return CgroupLocation(container_id, 1, v1, cpu)
-        for relative in (f"system.slice/docker-{container_id}.scope", f"docker/{container_id}"):
-            directory = self.cgroup_root / relative
-            if (directory / "memory.current").is_file():
-                return CgroupLocation(container_id, 2, directory, directory)
+        # Probed as strings (a snapshot guesses for every container): Path objects are built
+        # for the one layout found only.
+        root = str(self.cgroup_root)
+        v1 = f"{root}/memory/docker/{container_id}"
+        if os.path.isfile(f"{v1}/memory.usage_in_bytes"):
+            cpu = f"{root}/cpu,cpuacct/docker/{container_id}"
+            if not os.path.exists(cpu):
+                cpu = f"{root}/cpuacct/docker/{container_id}"
+            return CgroupLocation(container_id, 1, Path(v1), Path(cpu))
+        v2_systemd = f"{root}/system.slice/docker-{container_id}.scope"
+        for directory in (v2_systemd, f"{root}/docker/{container_id}"):
+            if os.path.isfile(f"{directory}/memory.current"):
+                return CgroupLocation(container_id, 2, Path(directory), Path(directory))
         return None
 
     def guessed_container_ids(self) -> list[str]:
