@@ -3,6 +3,7 @@ formats (tests/fixtures/cgroup/README.md)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,25 @@ def test_containers_in_the_usual_places_are_listed_without_docker(tree: str, lis
     reader, container_id, _ = reader_for(tree)
     assert (reader.guessed_container_ids() == [container_id]) == listed
     assert CgroupReader(Path("/nonexistent"), Path("/nonexistent")).guessed_container_ids() == []
+
+
+def test_memory_stat_is_read_again_only_when_the_charge_moves(tmp_path: Path) -> None:
+    """Between full reads, a reading given the previous one reuses its inactive file figure
+    while the charge holds still, and reads memory.stat afresh once the charge moves."""
+    source, container_id, pid = reader_for("v2-systemd")
+    shutil.copytree(source.cgroup_root, tmp_path / "cgroup")
+    reader = CgroupReader(source.proc_root, tmp_path / "cgroup")
+    location = reader.locate(container_id, pid)
+    assert location is not None
+    first = reader.read(location)
+    assert first is not None and first.inactive_file_bytes == 4194304
+    stat = Path(location.files.stat)
+    stat.write_text(stat.read_text().replace("inactive_file 4194304", "inactive_file 8388608"))
+    still = reader.read(location, first)
+    assert still is not None and still.memory_usage_bytes == first.memory_usage_bytes  # stat not read
+    Path(location.files.usage).write_text(str(first.charged_bytes + MIB) + "\n")
+    moved = reader.read(location, still)
+    assert moved is not None and moved.inactive_file_bytes == 8388608
+    assert moved.memory_usage_bytes == first.charged_bytes + MIB - 8388608
+    full = reader.read(location)  # a full read always reads memory.stat
+    assert full is not None and full.inactive_file_bytes == 8388608
