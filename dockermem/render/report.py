@@ -240,25 +240,20 @@ def build_svg_chart(services: Sequence[ServiceHistory], series: Series) -> str:
             usage = [value / MIB for _, value in series[label]]
             ax.plot(times, usage, marker="." if len(times) == 1 else "", linewidth=1.2, label="usage")
             service = by_label.get(label)
+            lines = (
+                []
+                if service is None
+                else [
+                    ("limit", service.memory_limit_bytes, "#b00020", "--"),
+                    ("recommended", service.recommended_limit_bytes, "#1b7f3b", ":"),
+                ]
+            )
             top = max(usage)
-            if service is not None and service.memory_limit_bytes is not None:
-                limit = service.memory_limit_bytes / MIB
-                ax.axhline(
-                    limit,
-                    color="#b00020",
-                    linestyle="--",
-                    label=f"limit {format_bytes(service.memory_limit_bytes)}",
-                )
-                top = max(top, limit)
-            if service is not None and service.recommended_limit_bytes is not None:
-                recommended = service.recommended_limit_bytes / MIB
-                ax.axhline(
-                    recommended,
-                    color="#1b7f3b",
-                    linestyle=":",
-                    label=f"recommended {format_bytes(service.recommended_limit_bytes)}",
-                )
-                top = max(top, recommended)
+            for name, value, color, style in lines:
+                if value is not None:
+                    label_text = f"{name} {format_bytes(value)}"
+                    ax.axhline(value / MIB, color=color, linestyle=style, label=label_text)
+                    top = max(top, value / MIB)
             ax.set_title(label, loc="left", fontsize="medium")
             ax.set_ylabel("MiB")
             ax.set_ylim(0, max(top, 1.0) * 1.25)  # room above the highest line for the legend
