@@ -19,6 +19,7 @@ from dockermem.core.concurrency import cancel_on_signals
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
 from dockermem.core.leaks import GrowthFit, LeakPolicy, PeakBuckets, SlidingFit, describe_leak, is_leak
 from dockermem.core.readings import SOURCE_CGROUP, SOURCE_DOCKER_STATS, cgroup_reader
+from dockermem.core.snapshot import ContainerMemory
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.cgroup import CgroupLocation, CgroupReader, CgroupReading
 from dockermem.docker.commands import STATS_FORMAT, DockerClient
@@ -68,19 +69,10 @@ class WatchEvent:
 
 
 @dataclass(frozen=True)
-class WatchedContainer:
-    """One row of the live table."""
+class WatchedContainer(ContainerMemory):
+    """One row of the live table: a container's memory, on which engine, and its course."""
 
     engine: str
-    id: str
-    name: str
-    project: str | None
-    service: str | None
-    memory_usage_bytes: int
-    memory_limit_bytes: int | None
-    memory_percent: float | None
-    cpu_percent: float | None
-    level: ThresholdLevel
     trend_mib_per_minute: float | None
     seconds_to_limit: float | None
     leaking: bool

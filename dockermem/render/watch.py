@@ -10,7 +10,7 @@ from rich.text import Text
 
 from dockermem.core.leaks import format_eta
 from dockermem.core.watch import WatchedContainer, WatchEvent, WatchEventType, WatchFrame, WatchSummary
-from dockermem.render.documents import SCHEMA_VERSION
+from dockermem.render.documents import SCHEMA_VERSION, container_document
 from dockermem.render.styles import style_for
 from dockermem.units import format_bytes, format_percent
 
@@ -121,15 +121,7 @@ def sample_document(frame: WatchFrame) -> dict[str, Any]:
         ],
         "containers": [
             {
-                "id": row.id,
-                "name": row.name,
-                "project": row.project,
-                "service": row.service,
-                "memory_usage_bytes": row.memory_usage_bytes,
-                "memory_limit_bytes": row.memory_limit_bytes,
-                "memory_percent": row.memory_percent,
-                "cpu_percent": row.cpu_percent,
-                "level": row.level.value,
+                **container_document(row),
                 "engine": row.engine,
                 "trend_mib_per_minute": row.trend_mib_per_minute,
                 "seconds_to_limit": row.seconds_to_limit,

@@ -32,9 +32,11 @@ def make_app() -> typer.Typer:
 def watched(service: str, usage_mib: int, limit_mib: int | None, project: str = "shop") -> WatchedContainer:
     usage = usage_mib * MIB
     return WatchedContainer(
-        "local", f"{service}-id", f"{project}-{service}-1", project, service, usage,
-        None if limit_mib is None else limit_mib * MIB, None, None, ThresholdLevel.SAFE,
-        None, None, False, (usage,), usage, 0,
+        id=f"{service}-id", name=f"{project}-{service}-1", project=project, service=service,
+        memory_usage_bytes=usage, memory_limit_bytes=None if limit_mib is None else limit_mib * MIB,
+        memory_percent=None, cpu_percent=None, level=ThresholdLevel.SAFE, engine="local",
+        trend_mib_per_minute=None, seconds_to_limit=None, leaking=False, recent_usage=(usage,),
+        peak_bytes=usage, oom_kills=0,
     )  # fmt: skip
 
 
