@@ -1,12 +1,11 @@
-"""A short-lived cache of what `docker info` says of an engine, for the commands that run and end.
+"""A short-lived cache of what `docker info` says of an engine.
 
-`docker info` is the slowest call of a snapshot or a preflight, and most of what it returns
-holds for as long as the daemon runs: its memory, CPUs, version, OS and cgroup setup. Those
-facts are kept in `<state_dir>/engine-info.json` for `engine_info_ttl_seconds` (60; 0 turns
-the cache off), one entry per engine: the docker context the client uses and that context's
+`docker info` is the slowest call of a snapshot or a preflight, and what dockermem keeps of it
+(`EngineInfo`: memory, CPUs, version, OS and cgroup setup) holds for as long as the daemon runs.
+It is kept in `<state_dir>/engine-info.json` for `engine_info_ttl_seconds` (60; 0 turns the
+cache off), one entry per engine: the docker context the client uses and that context's
 endpoint, and for a local socket the socket file's inode and mtime, which a restarted daemon
-changes. The container counts of `docker info` change from moment to moment: they are never
-cached; `EngineFacts.engine_info` takes them from a `docker ps --all` listing instead.
+changes.
 
 The cache must never fail a command: an entry that cannot be read, has the wrong shape or
 cannot be written is ignored, and `docker info` is asked.
@@ -17,51 +16,20 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from dockermem.config import Settings
 from dockermem.docker.commands import DockerClient
-from dockermem.docker.models import ContainerSummary, EngineInfo
+from dockermem.docker.models import EngineInfo
 
 ENGINE_CACHE_FILE = "engine-info.json"
 CACHE_FORMAT = 1
 DEFAULT_CONTEXT = "default"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 UNIX_SCHEME = "unix://"
-
-
-@dataclass(frozen=True)
-class EngineFacts:
-    """What `docker info` says of an engine that holds for as long as its daemon runs."""
-
-    name: str
-    server_version: str
-    operating_system: str
-    memory_total_bytes: int
-    cpus: int
-    cgroup_version: str | None
-    cgroup_driver: str | None
-
-    @classmethod
-    def of(cls, info: EngineInfo) -> EngineFacts:
-        return cls(**{f.name: getattr(info, f.name) for f in fields(cls)})
-
-    def engine_info(self, containers: Sequence[ContainerSummary]) -> EngineInfo:
-        """The engine info, with its counts taken from a `docker ps --all` listing just made."""
-        return EngineInfo(
-            name=self.name,
-            server_version=self.server_version,
-            operating_system=self.operating_system,
-            memory_total_bytes=self.memory_total_bytes,
-            cpus=self.cpus,
-            containers=len(containers),
-            containers_running=sum(1 for c in containers if c.state == "running"),
-            cgroup_version=self.cgroup_version,
-            cgroup_driver=self.cgroup_driver,
-        )
 
 
 @dataclass(frozen=True)
@@ -136,8 +104,10 @@ def _context_host(config_dir: Path, name: str) -> str | None:
     return host if isinstance(host, str) and host else None
 
 
-def read_cached_facts(state_dir: Path, key: EngineKey, ttl_seconds: float, now: float) -> EngineFacts | None:
-    """The cached facts of the engine, when an entry for exactly this key is younger than the TTL."""
+def read_cached_engine_info(
+    state_dir: Path, key: EngineKey, ttl_seconds: float, now: float
+) -> EngineInfo | None:
+    """The cached engine info, when an entry for exactly this key is younger than the TTL."""
     document = _read_json(state_dir / ENGINE_CACHE_FILE)
     entries = document.get("entries") if isinstance(document, dict) else None
     entry = entries.get(key.entry_name) if isinstance(entries, dict) else None
@@ -153,7 +123,7 @@ def read_cached_facts(state_dir: Path, key: EngineKey, ttl_seconds: float, now: 
         return None
     if identity != key.socket_identity:
         return None
-    return _facts_from(entry.get("engine"))
+    return _engine_info_from(entry.get("engine"))
 
 
 def _is_fresh(entry: Mapping[str, object], now: float, ttl_seconds: float) -> bool:
@@ -170,8 +140,9 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _facts_from(document: object) -> EngineFacts | None:
-    if not isinstance(document, dict) or set(document) != {f.name for f in fields(EngineFacts)}:
+def _engine_info_from(document: object) -> EngineInfo | None:
+    # Exactly EngineInfo's fields: an entry of another shape (another version's) is a miss.
+    if not isinstance(document, dict) or set(document) != {f.name for f in fields(EngineInfo)}:
         return None
     texts = ("name", "server_version", "operating_system")
     optional_texts = ("cgroup_version", "cgroup_driver")
@@ -183,13 +154,13 @@ def _facts_from(document: object) -> EngineFacts | None:
         return None
     if not _is_count(document["cpus"]):
         return None
-    return EngineFacts(**document)
+    return EngineInfo(**document)
 
 
-def write_cached_facts(
-    state_dir: Path, key: EngineKey, facts: EngineFacts, now: float, ttl_seconds: float
+def write_cached_engine_info(
+    state_dir: Path, key: EngineKey, engine: EngineInfo, now: float, ttl_seconds: float
 ) -> None:
-    """Keep the facts for this engine (written atomically; entries past the TTL are dropped).
+    """Keep the engine info for this engine (written atomically; entries past the TTL are dropped).
     A state directory that cannot be written is not an error: the next run asks docker again."""
     import tempfile  # here, not at the top: only a run that asked docker writes (start-up time)
 
@@ -203,7 +174,7 @@ def write_cached_facts(
     kept[key.entry_name] = {
         "stored_at": now,
         "socket_identity": None if key.socket_identity is None else list(key.socket_identity),
-        "engine": asdict(facts),
+        "engine": asdict(engine),
     }
     text = json.dumps({"format": CACHE_FORMAT, "entries": kept}, indent=2) + "\n"
     temporary: str | None = None
@@ -224,18 +195,18 @@ def write_cached_facts(
                 pass
 
 
-async def engine_facts(client: DockerClient, settings: Settings) -> EngineFacts:
-    """The engine's stable facts: from the cache when this engine has a fresh entry there,
-    else from `docker info` (and then cached). For short-lived commands only: a command that
-    runs on must ask the engine itself, which also tells it that the engine still answers."""
+async def cached_engine_info(client: DockerClient, settings: Settings) -> EngineInfo:
+    """The engine info: from the cache when this engine has a fresh entry there, else from
+    `docker info` (and then cached). It does not tell that the engine still answers: a caller
+    that must know (`watch`'s health check) asks `docker info` itself."""
     ttl = settings.engine_info_ttl_seconds
     # The runner's docker inherits this environment: DOCKER_HOST/DOCKER_CONTEXT are the same.
     key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
     if key is not None:
-        cached = read_cached_facts(settings.state_path, key, ttl, time.time())
+        cached = read_cached_engine_info(settings.state_path, key, ttl, time.time())
         if cached is not None:
             return cached
-    facts = EngineFacts.of(await client.engine_info())
+    engine = await client.engine_info()
     if key is not None:
-        write_cached_facts(settings.state_path, key, facts, time.time(), ttl)
-    return facts
+        write_cached_engine_info(settings.state_path, key, engine, time.time(), ttl)
+    return engine

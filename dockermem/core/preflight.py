@@ -11,7 +11,7 @@ import psutil
 
 from dockermem.config import GIB, Settings
 from dockermem.core.concurrency import Slot
-from dockermem.core.engine_cache import EngineFacts, engine_facts
+from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.readings import read_containers
 from dockermem.docker.commands import PREDEFINED_NETWORKS, DockerClient
 from dockermem.docker.models import ComposeProjectConfig, ContainerSummary, EngineInfo, NamedResource
@@ -262,19 +262,18 @@ async def run_preflight(
     if profile is not None and profile != AUTO_PROFILE:
         profile_bytes(settings, profile)  # an unknown profile is bad usage: before any docker call
     config_slot: Slot[ComposeProjectConfig] = Slot()
-    engine_slot: Slot[EngineFacts] = Slot()
+    engine_slot: Slot[EngineInfo] = Slot()
     containers_slot: Slot[list[ContainerSummary]] = Slot()
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(config_slot.fill, lambda: client.compose_config(files, project))
-        tasks.start_soon(engine_slot.fill, lambda: engine_facts(client, settings))
+        tasks.start_soon(engine_slot.fill, lambda: cached_engine_info(client, settings))
         tasks.start_soon(containers_slot.fill, client.containers)
         tasks.start_soon(networks_slot.fill, client.networks)
         tasks.start_soon(volumes_slot.fill, client.volumes)
     config = config_slot.value
-    engine = engine_slot.value.engine_info(containers_slot.value)
-    budget = await measure_budget(client, settings, engine)
+    budget = await measure_budget(client, settings, engine_slot.value)
     unbounded = any(service.limit_bytes is None for service in config.services)
     peaks = recorded_peaks(settings, project or config.name) if unbounded else {}
     services = service_needs(config, int(settings.unbounded_service_gb * GIB), peaks)

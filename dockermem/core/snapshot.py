@@ -9,7 +9,7 @@ import anyio
 
 from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
-from dockermem.core.engine_cache import EngineFacts, engine_facts
+from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
 from dockermem.core.readings import Readings, early_cpu_marks, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
@@ -142,16 +142,16 @@ async def take_snapshot(
 ) -> ResourceSnapshot:
     """Read host, engine and container memory and the resource counts, all at once.
 
-    The engine's stable facts may come from the engine-info cache; its container counts come
-    from this snapshot's own `docker ps --all`."""
+    The engine info may come from the engine-info cache; the container counts come from this
+    snapshot's own `docker ps --all`."""
     thresholds = Thresholds.from_settings(settings)
-    engine_slot: Slot[EngineFacts] = Slot()
+    engine_slot: Slot[EngineInfo] = Slot()
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
     start_cpu_window()
     early_cpu = early_cpu_marks(settings)
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(engine_slot.fill, lambda: engine_facts(client, settings))
+        tasks.start_soon(engine_slot.fill, lambda: cached_engine_info(client, settings))
         tasks.start_soon(networks_slot.fill, client.networks)
         tasks.start_soon(volumes_slot.fill, client.volumes)
         all_containers = await client.containers()
@@ -160,8 +160,7 @@ async def take_snapshot(
         ]
         readings = await read_containers(client, settings, running, early_cpu)
     counts = count_resources(settings, thresholds, all_containers, networks_slot.value, volumes_slot.value)
-    engine = engine_slot.value.engine_info(all_containers)
-    return _assemble(settings, project, engine, running, readings, counts)
+    return _assemble(settings, project, engine_slot.value, running, readings, counts)
 
 
 async def sample_memory(

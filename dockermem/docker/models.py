@@ -80,15 +80,14 @@ class ComposeProjectConfig:
 
 @dataclass(frozen=True)
 class EngineInfo:
-    """What `docker info` says of the engine."""
+    """What `docker info` says of the engine that holds for as long as its daemon runs (its
+    moment-to-moment container counts are left out: a command counts from its own `docker ps`)."""
 
     name: str
     server_version: str
     operating_system: str
     memory_total_bytes: int
     cpus: int
-    containers: int
-    containers_running: int
     cgroup_version: str | None
     cgroup_driver: str | None
 

@@ -356,8 +356,6 @@ def parse_engine_info(text: str) -> EngineInfo:
         operating_system=_optional_string(document, "OperatingSystem") or "",
         memory_total_bytes=memory_total,
         cpus=_int_field(what, document, "NCPU", text),
-        containers=_int_field(what, document, "Containers", text),
-        containers_running=_int_field(what, document, "ContainersRunning", text),
         cgroup_version=_optional_string(document, "CgroupVersion"),
         cgroup_driver=_optional_string(document, "CgroupDriver"),
     )

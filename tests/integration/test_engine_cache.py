@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from dockermem.core.engine_cache import EngineFacts, engine_key, write_cached_facts
+from dockermem.core.engine_cache import engine_key, write_cached_engine_info
+from dockermem.docker.models import EngineInfo
 from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.daemons import SecondDaemon
 from tests.integration.realdocker import dockermem
@@ -124,8 +125,8 @@ def test_a_daemon_down_with_its_entry_cached_still_gives_exit_69_and_one_line(
     environment = {**logged_docker.environment, "DOCKER_HOST": host}
     key = engine_key(None, environment)
     assert key is not None
-    facts = EngineFacts("gone", "20.10.24", "Debian", 8 * 1024**3, 2, "2", "systemd")
-    write_cached_facts(Path(os.environ["DOCKERMEM_STATE_DIR"]), key, facts, time.time(), 60.0)
+    engine = EngineInfo("gone", "20.10.24", "Debian", 8 * 1024**3, 2, "2", "systemd")
+    write_cached_engine_info(Path(os.environ["DOCKERMEM_STATE_DIR"]), key, engine, time.time(), 60.0)
     result = logged_docker.run(*SNAPSHOT_AND_PREFLIGHT[command], DOCKER_HOST=host)
     lines = result.stderr.strip().splitlines()
     reliability(

@@ -21,21 +21,20 @@ import pytest
 from dockermem.config import Settings, load_settings
 from dockermem.core.engine_cache import (
     ENGINE_CACHE_FILE,
-    EngineFacts,
     EngineKey,
-    engine_facts,
+    cached_engine_info,
     engine_key,
-    read_cached_facts,
-    write_cached_facts,
+    read_cached_engine_info,
+    write_cached_engine_info,
 )
 from dockermem.docker.commands import DockerClient
-from dockermem.docker.models import ContainerSummary
+from dockermem.docker.models import EngineInfo
 from dockermem.docker.parse import parse_engine_info
 from dockermem.docker.runner import DockerRunner, RunnerLimits
 from tests.conftest import FIXTURES
 
 INFO = FIXTURES / "info" / "engine-20.10.json"
-FACTS = EngineFacts.of(parse_engine_info(INFO.read_text()))
+ENGINE = parse_engine_info(INFO.read_text())
 KEY = EngineKey("default", "unix:///run/test.sock", (1234, 1_700_000_000_000_000_000))
 NOW = 1_800_000_000.0
 TTL = 60.0
@@ -78,9 +77,9 @@ def calls(info_calls: Path) -> list[str]:
     return info_calls.read_text().splitlines() if info_calls.exists() else []
 
 
-def facts_of(docker: DockerClient, settings: Settings) -> EngineFacts:
-    async def main() -> EngineFacts:
-        return await engine_facts(docker, settings)
+def engine_of(docker: DockerClient, settings: Settings) -> EngineInfo:
+    async def main() -> EngineInfo:
+        return await cached_engine_info(docker, settings)
 
     return anyio.run(main)
 
@@ -91,14 +90,14 @@ def test_each_test_has_a_state_directory_of_its_own(tmp_path: Path) -> None:
 
 
 def test_hit_within_the_ttl(tmp_path: Path) -> None:
-    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
-    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 59.9) == FACTS
+    write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 59.9) == ENGINE
 
 
 @pytest.mark.parametrize("age", [60.0, 3600.0, -1.0], ids=["at-ttl", "long-after", "from-the-future"])
 def test_miss_once_the_ttl_has_passed_or_the_clock_went_back(tmp_path: Path, age: float) -> None:
-    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
-    assert read_cached_facts(tmp_path, KEY, TTL, NOW + age) is None
+    write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + age) is None
 
 
 @pytest.mark.parametrize(
@@ -107,12 +106,12 @@ def test_miss_once_the_ttl_has_passed_or_the_clock_went_back(tmp_path: Path, age
     ids=["other-context", "other-host"],
 )
 def test_each_engine_has_an_entry_of_its_own(tmp_path: Path, other: EngineKey) -> None:
-    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
-    assert read_cached_facts(tmp_path, other, TTL, NOW + 1) is None
-    bigger = replace(FACTS, memory_total_bytes=FACTS.memory_total_bytes * 2)
-    write_cached_facts(tmp_path, other, bigger, NOW + 2, TTL)
-    assert read_cached_facts(tmp_path, other, TTL, NOW + 3) == bigger
-    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 3) == FACTS
+    write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
+    assert read_cached_engine_info(tmp_path, other, TTL, NOW + 1) is None
+    bigger = replace(ENGINE, memory_total_bytes=ENGINE.memory_total_bytes * 2)
+    write_cached_engine_info(tmp_path, other, bigger, NOW + 2, TTL)
+    assert read_cached_engine_info(tmp_path, other, TTL, NOW + 3) == bigger
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 3) == ENGINE
 
 
 @pytest.mark.parametrize(
@@ -122,27 +121,27 @@ def test_each_engine_has_an_entry_of_its_own(tmp_path: Path, other: EngineKey) -
 )
 def test_another_socket_identity_is_another_daemon(tmp_path: Path, identity: tuple[int, int] | None) -> None:
     restarted = replace(KEY, socket_identity=identity)
-    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
-    assert read_cached_facts(tmp_path, restarted, TTL, NOW + 1) is None
+    write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
+    assert read_cached_engine_info(tmp_path, restarted, TTL, NOW + 1) is None
     # The restarted daemon's entry takes the place of the old one's.
-    write_cached_facts(tmp_path, restarted, FACTS, NOW + 2, TTL)
-    assert read_cached_facts(tmp_path, restarted, TTL, NOW + 3) == FACTS
-    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 3) is None
+    write_cached_engine_info(tmp_path, restarted, ENGINE, NOW + 2, TTL)
+    assert read_cached_engine_info(tmp_path, restarted, TTL, NOW + 3) == ENGINE
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 3) is None
 
 
 def test_entries_past_the_ttl_are_dropped_when_writing(tmp_path: Path) -> None:
-    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
-    write_cached_facts(tmp_path, replace(KEY, context="remote"), FACTS, NOW + TTL + 1, TTL)
+    write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
+    write_cached_engine_info(tmp_path, replace(KEY, context="remote"), ENGINE, NOW + TTL + 1, TTL)
     entries = json.loads((tmp_path / ENGINE_CACHE_FILE).read_text())["entries"]
     assert list(entries) == ["remote unix:///run/test.sock"]
 
 
 def stored_entry() -> dict[str, object]:
-    return {"stored_at": NOW, "socket_identity": list(KEY.socket_identity or ()), "engine": asdict(FACTS)}
+    return {"stored_at": NOW, "socket_identity": list(KEY.socket_identity or ()), "engine": asdict(ENGINE)}
 
 
 def engine_with(**changes: object) -> dict[str, object]:
-    return {**stored_entry(), "engine": {**asdict(FACTS), **changes}}
+    return {**stored_entry(), "engine": {**asdict(ENGINE), **changes}}
 
 
 CORRUPT: dict[str, object] = {
@@ -191,7 +190,7 @@ def write_raw(state_dir: Path, content: object) -> None:
 def test_the_well_formed_entry_of_the_corrupt_cases_is_a_hit(tmp_path: Path) -> None:
     # So that each corrupt case below misses because of what it breaks, nothing else.
     write_raw(tmp_path, {"format": 1, "entries": {KEY.entry_name: stored_entry()}})
-    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 1) == FACTS
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 1) == ENGINE
 
 
 @pytest.mark.parametrize("case", sorted(CORRUPT))
@@ -200,11 +199,11 @@ def test_a_corrupt_entry_is_ignored_and_docker_is_asked(
 ) -> None:
     write_raw(tmp_path, {"format": 1, "entries": {KEY.entry_name: stored_entry()}})
     write_raw(tmp_path, CORRUPT[case])
-    assert read_cached_facts(tmp_path, KEY, TTL, NOW + 1) is None
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 1) is None
     settings = Settings(state_dir=str(tmp_path))
-    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
     assert len(calls(info_calls)) == 1
-    assert facts_of(client(tmp_path, info_calls), settings) == FACTS  # rewritten: a hit now
+    assert engine_of(client(tmp_path, info_calls), settings) == ENGINE  # rewritten: a hit now
     assert len(calls(info_calls)) == 1
 
 
@@ -212,15 +211,15 @@ def test_second_call_within_the_ttl_does_not_ask_docker(
     tmp_path: Path, info_calls: Path, daemon_socket: Path
 ) -> None:
     settings = Settings(state_dir=str(tmp_path / "state"))
-    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
-    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
+    assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
     assert calls(info_calls) == ["info --format {{json .}}"]
 
 
 def test_ttl_zero_turns_the_cache_off(tmp_path: Path, info_calls: Path, daemon_socket: Path) -> None:
     settings = Settings(state_dir=str(tmp_path / "state"), engine_info_ttl_seconds=0)
     for _ in range(3):
-        assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+        assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
     assert len(calls(info_calls)) == 3
     assert not (tmp_path / "state" / ENGINE_CACHE_FILE).exists()
 
@@ -235,14 +234,14 @@ def test_a_restarted_daemon_invalidates_the_entry_at_once(
     tmp_path: Path, info_calls: Path, daemon_socket: Path
 ) -> None:
     settings = Settings(state_dir=str(tmp_path / "state"))
-    facts_of(client(tmp_path, info_calls), settings)
+    engine_of(client(tmp_path, info_calls), settings)
     # A new daemon binds a new socket file in the old one's place.
     replacement = bind_socket(tmp_path / "new.sock")
     try:
         os.replace(tmp_path / "new.sock", daemon_socket)
-        facts_of(client(tmp_path, info_calls), settings)
+        engine_of(client(tmp_path, info_calls), settings)
         assert len(calls(info_calls)) == 2
-        facts_of(client(tmp_path, info_calls), settings)
+        engine_of(client(tmp_path, info_calls), settings)
         assert len(calls(info_calls)) == 2
     finally:
         replacement.close()
@@ -253,11 +252,11 @@ def test_another_context_has_its_own_entry(
 ) -> None:
     add_context(tmp_path / "docker-config", "second", "tcp://192.0.2.1:2376")
     settings = Settings(state_dir=str(tmp_path / "state"))
-    facts_of(client(tmp_path, info_calls), settings)
-    facts_of(client(tmp_path, info_calls, context="second"), settings)
+    engine_of(client(tmp_path, info_calls), settings)
+    engine_of(client(tmp_path, info_calls, context="second"), settings)
     assert calls(info_calls) == ["info --format {{json .}}", "--context second info --format {{json .}}"]
-    facts_of(client(tmp_path, info_calls, context="second"), settings)
-    facts_of(client(tmp_path, info_calls), settings)
+    engine_of(client(tmp_path, info_calls, context="second"), settings)
+    engine_of(client(tmp_path, info_calls), settings)
     assert len(calls(info_calls)) == 2
 
 
@@ -267,8 +266,8 @@ def test_an_unwritable_state_directory_does_not_fail(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     settings = Settings(state_dir=str(blocker / "state"))
-    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
-    assert facts_of(client(tmp_path, info_calls), settings) == FACTS
+    assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
+    assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
     assert len(calls(info_calls)) == 2
 
 
@@ -277,7 +276,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: py
         raise PermissionError("read-only")
 
     monkeypatch.setattr(os, "replace", refuse)
-    write_cached_facts(tmp_path, KEY, FACTS, NOW, TTL)
+    write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -326,12 +325,17 @@ def test_no_key_when_the_engine_cannot_be_told(tmp_path: Path) -> None:
     assert engine_key(None, {**base, "DOCKER_CONTEXT": "no-such-context"}) is None
 
 
-def summary(state: str) -> ContainerSummary:
-    return ContainerSummary("id", "name", "image", state, "", None, None, None, None, None)
-
-
-def test_the_counts_come_from_the_listing_never_from_the_cache() -> None:
-    info = FACTS.engine_info([summary("running"), summary("exited"), summary("running"), summary("paused")])
-    assert (info.containers, info.containers_running) == (4, 2)
-    assert EngineFacts.of(info) == FACTS
-    assert "containers" not in asdict(FACTS) and "containers_running" not in asdict(FACTS)
+def test_an_entry_written_before_engine_info_lost_its_counts_still_reads(tmp_path: Path) -> None:
+    # What the cache held when it kept `EngineFacts`: the same fields, as EngineInfo has now.
+    engine = {
+        "name": "vm",
+        "server_version": "20.10.24+dfsg1",
+        "operating_system": "Debian GNU/Linux 12 (bookworm)",
+        "memory_total_bytes": 25276514304,
+        "cpus": 2,
+        "cgroup_version": "1",
+        "cgroup_driver": "cgroupfs",
+    }
+    entry = {"stored_at": NOW, "socket_identity": list(KEY.socket_identity or ()), "engine": engine}
+    write_raw(tmp_path, {"format": 1, "entries": {KEY.entry_name: entry}})
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 1) == ENGINE

@@ -41,7 +41,7 @@ SNAPSHOT = ResourceSnapshot(
     host=HostMemory(16 * GIB, int(2.4 * GIB), int(13.6 * GIB), 15.0, 8.5),
     host_memory_level=ThresholdLevel.SAFE,
     host_cpu_level=ThresholdLevel.SAFE,
-    engine=EngineInfo("ci-runner", "20.10.24", "Debian", 16 * GIB, 4, 5, 3, "2", "systemd"),
+    engine=EngineInfo("ci-runner", "20.10.24", "Debian", 16 * GIB, 4, "2", "systemd"),
     max_memory_bytes=8 * GIB,
     counts=(
         ResourceCount("containers", 5, 20, ThresholdLevel.SAFE),
