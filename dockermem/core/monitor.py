@@ -13,6 +13,7 @@ import anyio
 from dockermem.config import Settings
 from dockermem.core.cleanup import CleanupScope, apply_cleanup, plan_cleanup
 from dockermem.core.counters import add_to_counters
+from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.oom import MemorySample
 from dockermem.core.snapshot import ResourceSnapshot, sample_memory
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
@@ -77,7 +78,9 @@ class StartupMonitor:
             started = anyio.current_time()
             try:
                 if engine is None:
-                    engine = await self.client.engine_info()
+                    # Mostly a hit (up's preflight has just asked): no `docker info` competing
+                    # with compose for the CPUs; each sample's `docker ps` still asks the engine.
+                    engine = await cached_engine_info(self.client, self.settings)
                 snapshot = await sample_memory(self.client, self.settings, self.project, engine)
             except DockermemError as error:
                 self._emit(UpdateKind.ERROR, f"memory sample failed: {error}")

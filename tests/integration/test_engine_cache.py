@@ -24,7 +24,7 @@ from dockermem.core.engine_cache import engine_key, write_cached_engine_info
 from dockermem.docker.models import EngineInfo
 from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.daemons import SecondDaemon
-from tests.integration.realdocker import dockermem
+from tests.integration.realdocker import ComposeProject, dockermem, memhog_service, unique_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -101,6 +101,24 @@ def test_a_second_stats_run_asks_no_docker_info(logged_docker: LoggedDocker) -> 
     logged_docker.forget()
     assert stats_memory(logged_docker, DOCKERMEM_ENGINE_INFO_TTL_SECONDS="0") == expected
     assert "info" in logged_docker.subcommands()
+
+
+def test_up_asks_docker_info_once_its_monitor_reads_the_cache(
+    logged_docker: LoggedDocker, tmp_path: Path
+) -> None:
+    # The preflight asks and caches; the monitor beside `compose up` and the report read the entry.
+    stack = ComposeProject(unique_name("dmcache-up"), tmp_path / "compose.yaml")
+    stack.services = {"small": memhog_service(8, "64m")}
+    stack.write()
+    try:
+        result = logged_docker.run(
+            "up", "-f", str(stack.file), "-p", stack.name, DOCKERMEM_SAMPLE_INTERVAL_SECONDS="0.5"
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        calls = logged_docker.subcommands()
+        assert calls.count("info") == 1, calls
+    finally:
+        stack.down()
 
 
 @pytest.fixture
