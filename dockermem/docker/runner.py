@@ -203,11 +203,15 @@ class LineStream:
 
 async def _open_process_group(argv: list[str], stdin: int | None) -> anyio.abc.Process:
     # A session of its own, so that a timeout or a cancel can end docker together with
-    # any child it started (compose is a plugin process of the docker client).
+    # any child it started (compose is a plugin process of the docker client). The start is
+    # shielded: a cancel that landed inside it would leave a process that the caller never
+    # got to end and reap (asyncio then warns, after the loop has closed, that it exited).
     try:
-        return await anyio.open_process(argv, stdin=stdin, start_new_session=True)
+        with anyio.CancelScope(shield=True):
+            process = await anyio.open_process(argv, stdin=stdin, start_new_session=True)
     except FileNotFoundError:
         raise DockerNotInstalledError(argv[0]) from None
+    return process
 
 
 async def _end_process_group(process: anyio.abc.Process, grace_seconds: float = 0.0) -> None:

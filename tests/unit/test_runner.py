@@ -161,3 +161,20 @@ def test_no_shell_anywhere_in_the_package() -> None:
     for path in sources:
         if path.name != "runner.py":
             assert not any(s in path.read_text() for s in starters), f"{path} starts a process itself"
+
+
+def test_a_call_cancelled_at_any_moment_leaves_no_process(tmp_path: Path) -> None:
+    """Cancelled while its process is being started, or at any point after, a call still ends
+    and reaps what it started (a cancel that lands inside the start must not orphan it)."""
+    limits = stand_in(tmp_path, "exec sleep 300")
+    runner = DockerRunner(limits)
+
+    async def main() -> None:
+        for step in range(40):
+            with anyio.move_on_after(step * 0.0005):
+                await runner.run(["ps"], retries=0)
+
+    anyio.run(main)
+    started = [pid for pid, _ in calls(tmp_path)]
+    assert started  # some calls got as far as running the stand-in
+    assert running_with(started, "sleep 300") == []
