@@ -81,6 +81,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         not _reliability_rows
         or os.environ.get("DOCKERMEM_REQUIRE_DOCKER") != "1"
         or session.config.option.keyword
+        or session.config.option.markexpr
+        or any(not arg.startswith("-") for arg in session.config.invocation_params.args)  # paths named
     ):
         return
     lines = [
