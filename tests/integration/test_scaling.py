@@ -212,7 +212,7 @@ def test_autoscale_sheds_the_newest_replica_at_critical_and_adds_one_back_after_
     assert re.match(
         rf"(CRITICAL|EMERGENCY): {newest} at \d+\.\d% of its limit \(removed {newest}\)$", down[4]
     )
-    calm = re.match(r"SAFE for (\d+)s; ", up[4])  # at least the calm time (one sample later on a busy machine)
+    calm = re.match(r"SAFE for (\d+)s; ", up[4])  # at least the calm time (later on a busy machine)
     assert calm is not None and int(calm.group(1)) >= 4 and "needed of 1.00GiB budget" in up[4], up[4]
     assert (up[0] - down[0]).total_seconds() >= 4
     assert "Autoscaling ended after 30s: 2 changes; replicas now w 3" in " ".join(out.split())
