@@ -420,11 +420,10 @@ class Watcher:
         """Watch until the duration has passed (or forever), then give the summary."""
         # An engine that does not answer at the start is an error (exit 69), as for every
         # command; one that stops answering later is reported, and the watch carries on.
-        for _, client in self.engines:
-            await client.engine_info()
         feeds = [EngineFeed(name, client, self.settings, self._record) for name, client in self.engines]
         for feed in feeds:
             feed.project = self.project
+            feed.memory_total_bytes = (await feed.client.engine_info()).memory_total_bytes
         started = anyio.current_time()
         start_cpu_window()
         stopped_by: list[int] = []
