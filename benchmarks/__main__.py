@@ -21,7 +21,8 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-DOCKERMEM = [sys.executable, "-m", "dockermem"]
+# The `dockermem` script the package installs beside this interpreter: what a user runs.
+DOCKERMEM = [str(Path(sys.executable).parent / "dockermem")]
 BENCH_LABEL = "dockermem.bench"
 ROUNDS = int(os.environ.get("DOCKERMEM_BENCH_ROUNDS", "5"))
 
