@@ -68,6 +68,10 @@ REPLICA_FORMAT = (
 PREDEFINED_NETWORKS = frozenset({"bridge", "host", "none"})
 # docker stats writes each frame twice per 500 ms tick: six frame marks are about 1.5 s.
 MAX_FRAMES_PER_SNAPSHOT = 6
+# What the docker CLI says when a container named to `docker stats` gave no first reading in
+# time, and how often a snapshot asks (once more: see stats_snapshot).
+SLOW_FIRST_READING = "timeout waiting for stats"
+STATS_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -125,31 +129,45 @@ class DockerClient:
         timeout = self.runner.limits.timeout_seconds
         args = ["stats", "--format", STATS_FORMAT, *container_ids]
         with anyio.move_on_after(timeout) as scope:
-            async with self.runner.stream(args) as stream:
-                frames = 0
-                async for raw in stream.lines():
-                    if starts_frame(raw):
-                        frames += 1
-                        if frames > MAX_FRAMES_PER_SNAPSHOT:
-                            break  # the rest stopped meanwhile, or docker has no reading for them
-                    if not strip_escape_codes(raw).strip():
-                        continue
-                    stats = parse_stats_line(raw)
-                    if not stats.measured:
-                        continue  # `-- / --`: no reading yet; a later frame brings one
-                    key = _match_id(stats.id, wanted)
-                    seen[key] = stats
-                    if len(seen) == len(wanted):
-                        break
-                else:
-                    code = await stream.wait()
-                    # A container removed since it was listed is gone, not an error.
-                    if code != 0 and not seen and "No such container" not in stream.stderr:
-                        _raise_for_failed_stream(list(stream.argv), code, stream.stderr)
+            for attempt in range(1, STATS_ATTEMPTS + 1):
+                failure = await self._read_stats_stream(args, wanted, seen)
+                if failure is None:
+                    break
+                argv, code, stderr = failure
+                # On a busy engine with hundreds of containers the CLI gives up on those whose
+                # first reading is slow to come; asked again, the daemon's collectors are warm.
+                if SLOW_FIRST_READING not in stderr or attempt == STATS_ATTEMPTS:
+                    _raise_for_failed_stream(argv, code, stderr)
         if scope.cancelled_caught:
             raise DockerTimeoutError(self.runner.argv(args), timeout, 1)
         order = {container_id: index for index, container_id in enumerate(container_ids)}
         return [seen[key] for key in sorted(seen, key=lambda key: order.get(key, len(order)))]
+
+    async def _read_stats_stream(
+        self, args: list[str], wanted: set[str], seen: dict[str, ContainerStats]
+    ) -> tuple[list[str], int, str] | None:
+        """Read one `docker stats` stream into `seen` until every wanted container has a
+        measured line; the stream's argv, exit code and stderr when it failed with none."""
+        async with self.runner.stream(args) as stream:
+            frames = 0
+            async for raw in stream.lines():
+                if starts_frame(raw):
+                    frames += 1
+                    if frames > MAX_FRAMES_PER_SNAPSHOT:
+                        return None  # the rest stopped meanwhile, or docker has no reading for them
+                if not strip_escape_codes(raw).strip():
+                    continue
+                stats = parse_stats_line(raw)
+                if not stats.measured:
+                    continue  # `-- / --`: no reading yet; a later frame brings one
+                seen[_match_id(stats.id, wanted)] = stats
+                if len(seen) == len(wanted):
+                    return None
+            code = await stream.wait()
+            # A container removed since it was listed is gone, not an error.
+            if code != 0 and not seen and "No such container" not in stream.stderr:
+                return list(stream.argv), code, stream.stderr
+        return None
 
     async def compose_config(
         self, files: Sequence[Path], project: str | None = None, profiles: Sequence[str] = ()

@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from dockermem.docker.commands import DockerClient
 from dockermem.docker.runner import DockerRunner, RunnerLimits
 from dockermem.errors import (
     DaemonUnreachableError,
@@ -17,6 +18,7 @@ from dockermem.errors import (
     DockerNotInstalledError,
     DockerTimeoutError,
 )
+from tests.conftest import FIXTURES
 from tests.processes import running_with
 
 
@@ -178,3 +180,25 @@ def test_a_call_cancelled_at_any_moment_leaves_no_process(tmp_path: Path) -> Non
     started = [pid for pid, _ in calls(tmp_path)]
     assert started  # some calls got as far as running the stand-in
     assert running_with(started, "sleep 300") == []
+
+
+def test_a_stats_snapshot_asks_again_when_docker_gave_up_waiting_for_a_first_reading(
+    tmp_path: Path,
+) -> None:
+    """On a busy engine with hundreds of containers, `docker stats <ids>` can exit 1 with
+    "timeout waiting for stats" (seen here at 300 containers): the snapshot asks once more,
+    and fails with docker's word only when the second answer is the same."""
+    recorded = FIXTURES / "stats" / "stream-narrow-format.raw"
+    first_answer = 'echo "timeout waiting for stats" >&2; exit 1'
+    body = f"if [ -e {tmp_path}/asked ]; then cat {recorded}; else touch {tmp_path}/asked; {first_answer}; fi"
+    client = DockerClient(DockerRunner(stand_in(tmp_path, body)))
+    container_id = "bfb9f8f6ab8d" + "0" * 52
+    stats = anyio.run(client.stats_snapshot, [container_id])
+    assert [(s.name, s.memory_limit_bytes) for s in stats] == [("dm-stats-narrow", 128 * 1024**2)]
+    assert len(calls(tmp_path)) == 2
+
+    (tmp_path / "again").mkdir()
+    always_slow = DockerClient(DockerRunner(stand_in(tmp_path / "again", first_answer)))
+    with pytest.raises(DockerCommandError, match="timeout waiting for stats"):
+        anyio.run(always_slow.stats_snapshot, [container_id])
+    assert len(calls(tmp_path / "again")) == 2
