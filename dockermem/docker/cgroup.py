@@ -302,21 +302,7 @@ def _read_v1(
     cpu_text = _read_optional(files.cpu, read).strip()
     charged, inactive = _charge(files, previous, read, b"total_inactive_file")
     cpu = int(cpu_text) if cpu_text.isdigit() else None
-    if previous is not None:
-        # Positional, not dataclasses.replace: this runs for every container at every tick.
-        limit, oom_kills = previous.memory_limit_bytes, previous.oom_kills
-        return CgroupReading(
-            location.container_id, _usage(charged, inactive), limit, cpu, oom_kills, charged, inactive
-        )
-    return CgroupReading(
-        container_id=location.container_id,
-        memory_usage_bytes=_usage(charged, inactive),
-        memory_limit_bytes=_limit(_read(files.limit)),
-        cpu_usage_ns=cpu,
-        oom_kills=_stat_field(_read_optional(files.events), b"oom_kill"),
-        charged_bytes=charged,
-        inactive_file_bytes=inactive,
-    )
+    return _reading(location, previous, charged, inactive, cpu)
 
 
 def _cpu_v2(path: str, read: Callable[[str], bytes] = _read) -> int | None:
@@ -329,12 +315,25 @@ def _read_v2(
 ) -> CgroupReading:
     files = location.files
     charged, inactive = _charge(files, previous, read, b"inactive_file")
-    cpu = _cpu_v2(files.cpu, read)
+    return _reading(location, previous, charged, inactive, _cpu_v2(files.cpu, read))
+
+
+def _reading(
+    location: CgroupLocation,
+    previous: CgroupReading | None,
+    charged: int,
+    inactive: int | None,
+    cpu: int | None,
+) -> CgroupReading:
+    """The reading of either version: the limit and OOM count read afresh on a full read,
+    else taken from the previous reading."""
     if previous is not None:
+        # Positional, not dataclasses.replace: this runs for every container at every tick.
         limit, oom_kills = previous.memory_limit_bytes, previous.oom_kills
         return CgroupReading(
             location.container_id, _usage(charged, inactive), limit, cpu, oom_kills, charged, inactive
         )
+    files = location.files
     return CgroupReading(
         container_id=location.container_id,
         memory_usage_bytes=_usage(charged, inactive),
