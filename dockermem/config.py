@@ -47,6 +47,7 @@ class Settings:
     docker_spacing_seconds: float = 0.005
     docker_timeout_seconds: float = 30.0
     docker_retries: int = 2
+    compose_direct: bool = True
     state_dir: str = ""
     engine_info_ttl_seconds: float = 60.0  # 0: every command asks `docker info`
     safety_margin_gb: float = 0.5
@@ -215,6 +216,7 @@ CONVERTERS: dict[str, Converter] = {
     "docker_spacing_seconds": _non_negative_float,
     "docker_timeout_seconds": _positive_float,
     "docker_retries": _non_negative_count,
+    "compose_direct": _flag,
     "state_dir": _text,
     "engine_info_ttl_seconds": _non_negative_float,
     "safety_margin_gb": _non_negative_float,

@@ -15,5 +15,6 @@ def client_for(settings: Settings, context: str | None = None) -> DockerClient:
         spacing_seconds=settings.docker_spacing_seconds,
         timeout_seconds=settings.docker_timeout_seconds,
         retries=settings.docker_retries,
+        compose_direct=settings.compose_direct,
     )
     return DockerClient(DockerRunner(limits, context=context))

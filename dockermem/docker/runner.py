@@ -15,9 +15,10 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import anyio.abc
@@ -59,6 +60,10 @@ class RunnerLimits:
     timeout_seconds: float = 30.0
     retries: int = 2
     backoff_seconds: float = 0.25
+    # Run Compose v2's plugin binary itself for `compose ...` when the docker CLI would find
+    # it (see `find_compose_plugin`): the same program, without the CLI's start and its plugin
+    # handshake. Only with the default binary: a named one (a wrapper) sees every call.
+    compose_direct: bool = True
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,22 @@ class DockerRunner:
         self._spacing_lock = anyio.Lock()
         self._last_start = -math.inf
         self._binary_path: str | None = None
+        self._look_for_compose_plugin = limits.compose_direct and limits.binary == "docker"
+        self._compose_plugin: str | None = None
 
     def argv(self, args: Sequence[str]) -> list[str]:
         """The full argv of a docker command, with the context when one is set."""
-        prefix = [self._resolve_binary()]
-        if self.context is not None:
-            prefix += ["--context", self.context]
-        return prefix + list(args)
+        context = [] if self.context is None else ["--context", self.context]
+        if args and args[0] == "compose" and (plugin := self._resolve_compose_plugin()) is not None:
+            # Standalone, the plugin takes the docker CLI's global options and compose's own.
+            return [plugin, *context, *args[1:]]
+        return [self._resolve_binary(), *context, *args]
+
+    def _resolve_compose_plugin(self) -> str | None:
+        if self._look_for_compose_plugin:
+            self._look_for_compose_plugin = False
+            self._compose_plugin = find_compose_plugin()
+        return self._compose_plugin
 
     def _resolve_binary(self) -> str:
         if self._binary_path is None:
@@ -199,6 +213,37 @@ class LineStream:
     async def wait(self) -> int:
         """The command's exit code, once it has ended."""
         return await self.process.wait()
+
+
+# Where the docker CLI looks for its plugins on Linux and macOS, after the user's own directory.
+SYSTEM_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
+def find_compose_plugin(
+    environ: Mapping[str, str] = os.environ, system_dirs: Sequence[str] = SYSTEM_PLUGIN_DIRS
+) -> str | None:
+    """The `docker-compose` plugin that `docker compose` would run, or None to go through the CLI.
+
+    The CLI looks in `$DOCKER_CONFIG/cli-plugins` (default `~/.docker/cli-plugins`), then in the
+    system directories. A config that adds plugin directories (`cliPluginsExtraDirs`) is left
+    to the CLI, which alone knows their order.
+    """
+    config_dir = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        if "cliPluginsExtraDirs" in (config_dir / "config.json").read_text(encoding="utf-8"):
+            return None
+    except (OSError, UnicodeDecodeError):
+        pass
+    for directory in (str(config_dir / "cli-plugins"), *system_dirs):
+        candidate = os.path.join(directory, "docker-compose")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 async def _open_process_group(argv: list[str], stdin: int | None) -> anyio.abc.Process:

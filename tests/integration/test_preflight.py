@@ -132,3 +132,19 @@ def test_unknown_profile_is_bad_usage() -> None:
     )
     assert result.returncode == 2
     assert "unknown profile 'gigantic'" in result.stderr
+
+
+STACKS = ["compose/test/fits.yaml", "compose/test/invalid.yaml", "compose/demo.yaml"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_compose_run_as_the_plugin_itself_answers_as_docker_compose_does(stack: str) -> None:
+    """The plugin run directly (the default) and `docker compose` give the same preflight."""
+    args = ("preflight", "--json", "-f", str(REPO / stack))
+    direct = dockermem(*args, env=env())
+    through_cli = dockermem(*args, env=env(DOCKERMEM_COMPOSE_DIRECT="0"))
+    assert direct.returncode == through_cli.returncode
+    assert direct.stderr == through_cli.stderr
+    if direct.returncode != 2:
+        mine, theirs = json.loads(direct.stdout), json.loads(through_cli.stdout)
+        assert mine["services"] == theirs["services"] and mine["required_bytes"] == theirs["required_bytes"]

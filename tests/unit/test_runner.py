@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from dockermem.docker.commands import DockerClient
-from dockermem.docker.runner import DockerRunner, RunnerLimits
+from dockermem.docker.runner import DockerRunner, RunnerLimits, find_compose_plugin
 from dockermem.errors import (
     DaemonUnreachableError,
     DockerCommandError,
@@ -202,3 +202,51 @@ def test_a_stats_snapshot_asks_again_when_docker_gave_up_waiting_for_a_first_rea
     with pytest.raises(DockerCommandError, match="timeout waiting for stats"):
         anyio.run(always_slow.stats_snapshot, [container_id])
     assert len(calls(tmp_path / "again")) == 2
+
+
+def executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def test_compose_plugin_is_found_where_the_docker_cli_looks_user_directory_first(tmp_path: Path) -> None:
+    environ = {"DOCKER_CONFIG": str(tmp_path / "config")}
+    system = executable(tmp_path / "system" / "docker-compose")
+    assert find_compose_plugin(environ, [str(system.parent)]) == str(system)
+    users = executable(tmp_path / "config" / "cli-plugins" / "docker-compose")
+    assert find_compose_plugin(environ, [str(system.parent)]) == str(users)
+
+
+def test_compose_plugin_is_left_to_the_cli_when_missing_not_executable_or_extra_dirs_are_configured(
+    tmp_path: Path,
+) -> None:
+    environ = {"DOCKER_CONFIG": str(tmp_path / "config")}
+    assert find_compose_plugin(environ, [str(tmp_path / "empty")]) is None
+    plain = tmp_path / "plain" / "docker-compose"
+    plain.parent.mkdir()
+    plain.write_text("not a program")
+    assert find_compose_plugin(environ, [str(plain.parent)]) is None
+    system = executable(tmp_path / "system" / "docker-compose")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.json").write_text('{"cliPluginsExtraDirs": ["/opt/plugins"]}')
+    assert find_compose_plugin(environ, [str(system.parent)]) is None
+
+
+def test_compose_runs_as_the_plugin_with_the_context_and_other_commands_through_the_cli() -> None:
+    runner = DockerRunner(RunnerLimits(), context="ci")
+    plugin = find_compose_plugin()
+    assert plugin is not None, "make test installs Compose v2 as a docker CLI plugin"
+    assert runner.argv(["compose", "--file", "a.yaml", "config"]) == [
+        plugin, "--context", "ci", "--file", "a.yaml", "config",
+    ]  # fmt: skip
+    assert runner.argv(["ps", "--all"])[1:] == ["--context", "ci", "ps", "--all"]
+    assert runner.argv(["ps"])[0].endswith("/docker")
+
+
+def test_a_named_docker_binary_or_compose_direct_off_sees_every_compose_call(tmp_path: Path) -> None:
+    limits = stand_in(tmp_path, "exit 0")
+    assert DockerRunner(limits).argv(["compose", "config"]) == [limits.binary, "compose", "config"]
+    through_cli = DockerRunner(RunnerLimits(compose_direct=False)).argv(["compose", "config"])
+    assert through_cli[0].endswith("/docker") and through_cli[1:] == ["compose", "config"]
