@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import anyio
 
@@ -69,9 +70,9 @@ PREDEFINED_NETWORKS = frozenset({"bridge", "host", "none"})
 # docker stats writes each frame twice per 500 ms tick: six frame marks are about 1.5 s.
 MAX_FRAMES_PER_SNAPSHOT = 6
 # What the docker CLI says when a container named to `docker stats` gave no first reading in
-# time, and how often a snapshot asks (once more: see stats_snapshot).
+# time; the snapshot then reads the unnamed stream, for up to this many frames (about 6 s).
 SLOW_FIRST_READING = "timeout waiting for stats"
-STATS_ATTEMPTS = 2
+SLOW_ENGINE_FRAMES = 4 * MAX_FRAMES_PER_SNAPSHOT
 
 
 @dataclass(frozen=True)
@@ -129,38 +130,42 @@ class DockerClient:
         timeout = self.runner.limits.timeout_seconds
         args = ["stats", "--format", STATS_FORMAT, *container_ids]
         with anyio.move_on_after(timeout) as scope:
-            for attempt in range(1, STATS_ATTEMPTS + 1):
-                failure = await self._read_stats_stream(args, wanted, seen)
-                if failure is None:
-                    break
-                argv, code, stderr = failure
-                # On a busy engine with hundreds of containers the CLI gives up on those whose
-                # first reading is slow to come; asked again, the daemon's collectors are warm.
-                if SLOW_FIRST_READING not in stderr or attempt == STATS_ATTEMPTS:
-                    _raise_for_failed_stream(argv, code, stderr)
+            failure = await self._read_stats_stream(args, wanted, seen, MAX_FRAMES_PER_SNAPSHOT)
+            if failure is not None and SLOW_FIRST_READING in failure[2]:
+                # The CLI fails a named container whose first reading takes over 2 s (a busy
+                # engine with hundreds of containers); the unnamed stream shows it as `--` until
+                # a reading comes, so it is read instead, for the wanted containers' lines.
+                args = ["stats", "--format", STATS_FORMAT]
+                failure = await self._read_stats_stream(args, wanted, seen, SLOW_ENGINE_FRAMES)
+            if failure is not None:
+                _raise_for_failed_stream(*failure)
         if scope.cancelled_caught:
             raise DockerTimeoutError(self.runner.argv(args), timeout, 1)
         order = {container_id: index for index, container_id in enumerate(container_ids)}
         return [seen[key] for key in sorted(seen, key=lambda key: order.get(key, len(order)))]
 
     async def _read_stats_stream(
-        self, args: list[str], wanted: set[str], seen: dict[str, ContainerStats]
+        self, args: list[str], wanted: set[str], seen: dict[str, ContainerStats], max_frames: int
     ) -> tuple[list[str], int, str] | None:
         """Read one `docker stats` stream into `seen` until every wanted container has a
-        measured line; the stream's argv, exit code and stderr when it failed with none."""
+        measured line (other containers' lines are passed over), or `max_frames` frames have
+        gone by; the stream's argv, exit code and stderr when it failed with none."""
         async with self.runner.stream(args) as stream:
             frames = 0
             async for raw in stream.lines():
                 if starts_frame(raw):
                     frames += 1
-                    if frames > MAX_FRAMES_PER_SNAPSHOT:
+                    if frames > max_frames:
                         return None  # the rest stopped meanwhile, or docker has no reading for them
                 if not strip_escape_codes(raw).strip():
                     continue
                 stats = parse_stats_line(raw)
                 if not stats.measured:
                     continue  # `-- / --`: no reading yet; a later frame brings one
-                seen[_match_id(stats.id, wanted)] = stats
+                key = _match_id(stats.id, wanted)
+                if key not in wanted:
+                    continue
+                seen[key] = stats
                 if len(seen) == len(wanted):
                     return None
             code = await stream.wait()
@@ -385,7 +390,7 @@ def _match_id(stats_id: str, wanted: set[str]) -> str:
     return stats_id
 
 
-def _raise_for_failed_stream(argv: list[str], code: int, stderr: str) -> None:
+def _raise_for_failed_stream(argv: list[str], code: int, stderr: str) -> NoReturn:
     if DAEMON_UNREACHABLE.search(stderr):
         raise DaemonUnreachableError(argv, stderr)
     raise DockerCommandError(argv, code, "", stderr)

@@ -182,26 +182,38 @@ def test_a_call_cancelled_at_any_moment_leaves_no_process(tmp_path: Path) -> Non
     assert running_with(started, "sleep 300") == []
 
 
-def test_a_stats_snapshot_asks_again_when_docker_gave_up_waiting_for_a_first_reading(
+def test_a_stats_snapshot_reads_the_unnamed_stream_when_docker_gave_up_waiting_for_a_first_reading(
     tmp_path: Path,
 ) -> None:
     """On a busy engine with hundreds of containers, `docker stats <ids>` can exit 1 with
-    "timeout waiting for stats" (seen here at 300 containers): the snapshot asks once more,
-    and fails with docker's word only when the second answer is the same."""
+    "timeout waiting for stats" (seen here at 300 containers): the snapshot then reads the
+    unnamed stream, which shows such a container as `--` until its reading comes, and keeps the
+    wanted containers' lines; it fails with docker's word only when that stream fails too."""
     recorded = FIXTURES / "stats" / "stream-narrow-format.raw"
     first_answer = 'echo "timeout waiting for stats" >&2; exit 1'
-    body = f"if [ -e {tmp_path}/asked ]; then cat {recorded}; else touch {tmp_path}/asked; {first_answer}; fi"
+    body = (
+        f'echo "$*" >> {tmp_path}/argv.log; '
+        f"if [ -e {tmp_path}/asked ]; then cat {recorded}; else touch {tmp_path}/asked; {first_answer}; fi"
+    )
     client = DockerClient(DockerRunner(stand_in(tmp_path, body)))
     container_id = "bfb9f8f6ab8d" + "0" * 52
     stats = anyio.run(client.stats_snapshot, [container_id])
     assert [(s.name, s.memory_limit_bytes) for s in stats] == [("dm-stats-narrow", 128 * 1024**2)]
-    assert len(calls(tmp_path)) == 2
+    named, unnamed = (tmp_path / "argv.log").read_text().splitlines()
+    assert named.startswith("stats --format ") and named.endswith(container_id)
+    assert unnamed.startswith("stats --format ") and container_id not in unnamed
 
     (tmp_path / "again").mkdir()
     always_slow = DockerClient(DockerRunner(stand_in(tmp_path / "again", first_answer)))
     with pytest.raises(DockerCommandError, match="timeout waiting for stats"):
         anyio.run(always_slow.stats_snapshot, [container_id])
     assert len(calls(tmp_path / "again")) == 2
+
+
+def test_the_unnamed_stream_gives_only_the_wanted_containers(tmp_path: Path) -> None:
+    recorded = FIXTURES / "stats" / "stream-narrow-format.raw"
+    client = DockerClient(DockerRunner(stand_in(tmp_path, f"cat {recorded}")))
+    assert anyio.run(client.stats_snapshot, ["0123456789ab" + "0" * 52]) == []
 
 
 def executable(path: Path) -> Path:
