@@ -75,9 +75,10 @@ class CgroupReading:
 
 
 class OpenCgroupFiles:
-    """The files a watch reads at every tick, kept open and read again from offset 0 (the
-    kernel writes a cgroup file's content afresh for each read from the start): a tenth of
-    the cost of opening a small file each time, a half of memory.stat's.
+    """The cgroup files a watch reads, kept open and read again from offset 0 (the kernel
+    writes a cgroup file's content afresh for each read from the start): a tenth of the cost
+    of opening a small file each time, a half of memory.stat's. The limit and OOM files, read
+    every few ticks only, are kept too: opening them cost more than reading all the others.
 
     Bounded to half the process's open-file limit; past it, files are opened per read."""
 
@@ -97,7 +98,7 @@ class OpenCgroupFiles:
     def forget(self, location: CgroupLocation) -> None:
         """Close the files of a container that is gone (its cgroup is removed)."""
         files = location.files
-        for path in (files.usage, files.stat, files.cpu):
+        for path in (files.usage, files.stat, files.limit, files.events, files.cpu):
             descriptor = self._descriptors.pop(path, None)
             if descriptor is not None:
                 os.close(descriptor)
@@ -302,7 +303,7 @@ def _read_v1(
     cpu_text = _read_optional(files.cpu, read).strip()
     charged, inactive = _charge(files, previous, read, b"total_inactive_file")
     cpu = int(cpu_text) if cpu_text.isdigit() else None
-    return _reading(location, previous, charged, inactive, cpu)
+    return _reading(location, previous, charged, inactive, cpu, read)
 
 
 def _cpu_v2(path: str, read: Callable[[str], bytes] = _read) -> int | None:
@@ -315,7 +316,7 @@ def _read_v2(
 ) -> CgroupReading:
     files = location.files
     charged, inactive = _charge(files, previous, read, b"inactive_file")
-    return _reading(location, previous, charged, inactive, _cpu_v2(files.cpu, read))
+    return _reading(location, previous, charged, inactive, _cpu_v2(files.cpu, read), read)
 
 
 def _reading(
@@ -324,6 +325,7 @@ def _reading(
     charged: int,
     inactive: int | None,
     cpu: int | None,
+    read: Callable[[str], bytes],
 ) -> CgroupReading:
     """The reading of either version: the limit and OOM count read afresh on a full read,
     else taken from the previous reading."""
@@ -337,9 +339,9 @@ def _reading(
     return CgroupReading(
         container_id=location.container_id,
         memory_usage_bytes=_usage(charged, inactive),
-        memory_limit_bytes=_limit(_read(files.limit)),
+        memory_limit_bytes=_limit(read(files.limit)),
         cpu_usage_ns=cpu,
-        oom_kills=_stat_field(_read_optional(files.events), b"oom_kill"),
+        oom_kills=_stat_field(_read_optional(files.events, read), b"oom_kill"),
         charged_bytes=charged,
         inactive_file_bytes=inactive,
     )

@@ -98,11 +98,16 @@ def test_files_kept_open_read_fresh_figures_and_are_closed_when_the_container_go
         assert location is not None
         first = reader.read(location)
         time.sleep(1.5)
-        second = reader.read(location)
+        second = reader.read(location, first)  # as a watch's tick: the limit taken from before
         assert first is not None and second is not None
-        assert len(open_files) == 3  # usage, memory.stat and the CPU file, opened once
+        assert len(open_files) == 5  # usage, memory.stat, limit, OOM and CPU files, opened once
         grown = (second.memory_usage_bytes - first.memory_usage_bytes) / MIB
         assert 20 <= grown <= 40, grown  # it grows 20 MiB/s: the open files are read afresh
+        assert first.memory_limit_bytes == 256 * MIB
+        docker("update", "--memory", "512m", "--memory-swap", "1g", name)
+        full = reader.read(location)  # a full read, through the same descriptors
+        assert full is not None and full.memory_limit_bytes == 512 * MIB
+        assert len(open_files) == 5
     finally:
         docker("rm", "-f", name)
     assert reader.read(location) is None  # the cgroup is gone
