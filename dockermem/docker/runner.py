@@ -233,7 +233,10 @@ def find_compose_plugin(
     system directories. A config that adds plugin directories (`cliPluginsExtraDirs`) is left
     to the CLI, which alone knows their order.
     """
-    config_dir = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        config_dir = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    except (RuntimeError, KeyError):
+        return None  # no home directory to look in: the CLI knows what it makes of that
     try:
         if "cliPluginsExtraDirs" in (config_dir / "config.json").read_text(encoding="utf-8"):
             return None

@@ -262,3 +262,15 @@ def test_a_named_docker_binary_or_compose_direct_off_sees_every_compose_call(tmp
     assert DockerRunner(limits).argv(["compose", "config"]) == [limits.binary, "compose", "config"]
     through_cli = DockerRunner(RunnerLimits(compose_direct=False)).argv(["compose", "config"])
     assert through_cli[0].endswith("/docker") and through_cli[1:] == ["compose", "config"]
+
+
+def test_compose_plugin_is_left_to_the_cli_when_there_is_no_home_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    system = executable(tmp_path / "system" / "docker-compose")
+    assert find_compose_plugin({}, [str(system.parent)]) is None
+    assert find_compose_plugin({"DOCKER_CONFIG": str(tmp_path)}, [str(system.parent)]) == str(system)
