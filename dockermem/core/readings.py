@@ -22,12 +22,19 @@ SOURCE_MIXED = "cgroup+docker-stats"
 
 
 @dataclass(frozen=True)
+class CpuMark:
+    """One container's cgroup, and its CPU time when a measuring window started."""
+
+    location: CgroupLocation
+    cpu_ns: int
+
+
+@dataclass(frozen=True)
 class CpuMarks:
     """Containers' CPU times read at one moment: the start of a CPU measuring window."""
 
     taken_at: float
-    cpu_ns: dict[str, int]
-    locations: dict[str, CgroupLocation]
+    by_container: dict[str, CpuMark]
 
 
 def early_cpu_marks(settings: Settings) -> CpuMarks | None:
@@ -38,14 +45,12 @@ def early_cpu_marks(settings: Settings) -> CpuMarks | None:
     if reader is None:
         return None
     taken_at = anyio.current_time()
-    marks: dict[str, int] = {}
-    locations: dict[str, CgroupLocation] = {}
-    for container_id in reader.guessed_container_ids():
-        location = reader.guess(container_id)
-        cpu_ns = None if location is None else reader.read_cpu_ns(location)
-        if location is not None and cpu_ns is not None:
-            marks[container_id], locations[container_id] = cpu_ns, location
-    return CpuMarks(taken_at, marks, locations)
+    marks: dict[str, CpuMark] = {}
+    for location in reader.guessed_locations():
+        cpu_ns = reader.read_cpu_ns(location)
+        if cpu_ns is not None:
+            marks[location.container_id] = CpuMark(location, cpu_ns)
+    return CpuMarks(taken_at, marks)
 
 
 @dataclass(frozen=True)
@@ -127,16 +132,15 @@ async def read_containers(
     if not running:
         return Readings((), SOURCE_CGROUP if settings.fast_path else SOURCE_DOCKER_STATS)
     reader = cgroup_reader(settings)
-    known = early_cpu.locations if early_cpu is not None else None
+    early = {} if early_cpu is None else early_cpu.by_container
+    known = {cid: mark.location for cid, mark in early.items()}
     locations = {} if reader is None else await locate_cgroups(client, reader, [c.id for c in running], known)
     fast: list[ContainerStats] = []
     if reader is not None and locations:
         started = anyio.current_time()
-        early = early_cpu.cpu_ns if early_cpu is not None else {}
+        marked_at = started if early_cpu is None else early_cpu.taken_at
         cpu_start: dict[str, tuple[int | None, float]] = {
-            cid: (early[cid], early_cpu.taken_at)
-            if early_cpu is not None and cid in early
-            else (reader.read_cpu_ns(location), started)
+            cid: (early[cid].cpu_ns, marked_at) if cid in early else (reader.read_cpu_ns(location), started)
             for cid, location in locations.items()
         }
         window_start = max(start for _, start in cpu_start.values())

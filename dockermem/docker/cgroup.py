@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import resource
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -149,18 +149,31 @@ class CgroupReader:
                 return CgroupLocation(container_id, 2, Path(directory), Path(directory))
         return None
 
-    def guessed_container_ids(self) -> list[str]:
-        """The IDs of the containers whose cgroups sit where the common layouts put them, from
-        listing those directories (no docker call): what a snapshot reads CPU times of before
-        docker has listed its containers, so that its CPU window runs while docker answers."""
-        v1 = [self.cgroup_root / "memory" / "docker", self.cgroup_root / "docker"]
-        names = [name for directory in v1 for name in _directory_names(directory)]
-        names += [
-            name.removeprefix("docker-").removesuffix(".scope")
-            for name in _directory_names(self.cgroup_root / "system.slice")
-            if name.startswith("docker-") and name.endswith(".scope")
+    def guessed_locations(self) -> list[CgroupLocation]:
+        """The cgroups of the containers that sit where the common layouts put them, from
+        listing those directories (no docker call, and no probe of each): what a snapshot
+        reads CPU times of before docker has listed its containers, so that its CPU window
+        runs while docker answers."""
+        root = str(self.cgroup_root)
+        cpu_v1 = f"{root}/cpu,cpuacct/docker"
+        if not os.path.isdir(cpu_v1):
+            cpu_v1 = f"{root}/cpuacct/docker"
+        found = [
+            CgroupLocation(cid, 1, Path(f"{root}/memory/docker/{cid}"), Path(f"{cpu_v1}/{cid}"))
+            for cid in _container_ids(_directory_names(Path(f"{root}/memory/docker")))
         ]
-        return [name for name in names if len(name) == 64 and name.isalnum()]
+        # v2: systemd's `system.slice/docker-<id>.scope`, cgroupfs's `docker/<id>`.
+        v2_layouts = ((f"{root}/system.slice", "docker-", ".scope"), (f"{root}/docker", "", ""))
+        for parent, prefix, suffix in v2_layouts:
+            names = [
+                name.removeprefix(prefix).removesuffix(suffix)
+                for name in _directory_names(Path(parent))
+                if name.startswith(prefix) and name.endswith(suffix)
+            ]
+            for cid in _container_ids(names):
+                directory = Path(f"{parent}/{prefix}{cid}{suffix}")
+                found.append(CgroupLocation(cid, 2, directory, directory))
+        return found
 
     def locate(self, container_id: str, pid: int) -> CgroupLocation | None:
         """The container's cgroup, or None when it cannot be read here."""
@@ -231,6 +244,10 @@ def _directory_names(directory: Path) -> list[str]:
         return os.listdir(directory)
     except OSError:
         return []
+
+
+def _container_ids(names: Iterable[str]) -> list[str]:
+    return [name for name in names if len(name) == 64 and name.isalnum()]
 
 
 def _split_cgroup_line(line: str) -> tuple[str, str, str]:

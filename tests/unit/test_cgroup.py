@@ -90,8 +90,8 @@ def test_usual_paths_are_guessed_and_the_rest_found_through_the_init_process(
 )
 def test_containers_in_the_usual_places_are_listed_without_docker(tree: str, listed: bool) -> None:
     reader, container_id, _ = reader_for(tree)
-    assert (reader.guessed_container_ids() == [container_id]) == listed
-    assert CgroupReader(Path("/nonexistent"), Path("/nonexistent")).guessed_container_ids() == []
+    assert reader.guessed_locations() == ([reader.guess(container_id)] if listed else [])
+    assert CgroupReader(Path("/nonexistent"), Path("/nonexistent")).guessed_locations() == []
 
 
 def test_memory_stat_is_read_again_only_when_the_charge_moves(tmp_path: Path) -> None:
