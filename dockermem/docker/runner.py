@@ -230,9 +230,12 @@ def find_compose_plugin(
     """The `docker-compose` plugin that `docker compose` would run, or None to go through the CLI.
 
     The CLI looks in `$DOCKER_CONFIG/cli-plugins` (default `~/.docker/cli-plugins`), then in the
-    system directories. A config that adds plugin directories (`cliPluginsExtraDirs`) is left
-    to the CLI, which alone knows their order.
+    system directories, and takes the first `docker-compose` there. A config that adds plugin
+    directories (`cliPluginsExtraDirs`), a first one that is no program, or a process that is
+    itself run as a CLI plugin are left to the CLI.
     """
+    if environ.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"):
+        return None  # set, it makes the binary take its arguments as a plugin's: the CLI's way
     try:
         config_dir = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     except (RuntimeError, KeyError):
@@ -244,8 +247,9 @@ def find_compose_plugin(
         pass
     for directory in (str(config_dir / "cli-plugins"), *system_dirs):
         candidate = os.path.join(directory, "docker-compose")
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
+        if os.path.exists(candidate):
+            # The first one found is the CLI's choice, even one it would refuse to run.
+            return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
     return None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dockermem.docker.runner import find_compose_plugin
 from tests.conftest import REPO
 from tests.integration.realdocker import dockermem
 
@@ -140,6 +141,7 @@ STACKS = ["compose/test/fits.yaml", "compose/test/invalid.yaml", "compose/demo.y
 @pytest.mark.parametrize("stack", STACKS)
 def test_compose_run_as_the_plugin_itself_answers_as_docker_compose_does(stack: str) -> None:
     """The plugin run directly (the default) and `docker compose` give the same preflight."""
+    assert find_compose_plugin() is not None, "make test installs Compose v2 as a CLI plugin"
     args = ("preflight", "--json", "-f", str(REPO / stack))
     direct = dockermem(*args, env=env())
     through_cli = dockermem(*args, env=env(DOCKERMEM_COMPOSE_DIRECT="0"))

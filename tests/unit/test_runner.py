@@ -211,9 +211,17 @@ def test_a_stats_snapshot_reads_the_unnamed_stream_when_docker_gave_up_waiting_f
 
 
 def test_the_unnamed_stream_gives_only_the_wanted_containers(tmp_path: Path) -> None:
+    """The unnamed stream shows every running container: the snapshot keeps the one it
+    wants, and a wanted one that has no line there is left out (it has stopped)."""
     recorded = FIXTURES / "stats" / "stream-narrow-format.raw"
-    client = DockerClient(DockerRunner(stand_in(tmp_path, f"cat {recorded}")))
-    assert anyio.run(client.stats_snapshot, ["0123456789ab" + "0" * 52]) == []
+    slow = 'echo "timeout waiting for stats" >&2; exit 1'
+    body = f"if [ -e {tmp_path}/asked ]; then cat {recorded}; else touch {tmp_path}/asked; {slow}; fi"
+    client = DockerClient(DockerRunner(stand_in(tmp_path, body)))
+    wanted = ["e58ec1683866" + "1" * 52, "0123456789ab" + "0" * 52]
+    stats = anyio.run(client.stats_snapshot, wanted)
+    assert [s.name for s in stats] == ["dm-stats-narrow-unlimited"]
+    assert wanted[0].startswith(stats[0].id)
+    assert len(calls(tmp_path)) == 2
 
 
 def executable(path: Path) -> Path:
@@ -239,19 +247,25 @@ def test_compose_plugin_is_left_to_the_cli_when_missing_not_executable_or_extra_
     plain = tmp_path / "plain" / "docker-compose"
     plain.parent.mkdir()
     plain.write_text("not a program")
-    assert find_compose_plugin(environ, [str(plain.parent)]) is None
     system = executable(tmp_path / "system" / "docker-compose")
+    # The CLI takes the first one found, and refuses it: so does dockermem, not the next one.
+    assert find_compose_plugin(environ, [str(plain.parent), str(system.parent)]) is None
+    assert find_compose_plugin(environ, [str(system.parent)]) == str(system)
+    as_a_plugin = {**environ, "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND": "docker"}
+    assert find_compose_plugin(as_a_plugin, [str(system.parent)]) is None
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.json").write_text('{"cliPluginsExtraDirs": ["/opt/plugins"]}')
     assert find_compose_plugin(environ, [str(system.parent)]) is None
 
 
-def test_compose_runs_as_the_plugin_with_the_context_and_other_commands_through_the_cli() -> None:
+def test_compose_runs_as_the_plugin_with_the_context_and_other_commands_through_the_cli(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plugin = executable(tmp_path / "cli-plugins" / "docker-compose")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     runner = DockerRunner(RunnerLimits(), context="ci")
-    plugin = find_compose_plugin()
-    assert plugin is not None, "make test installs Compose v2 as a docker CLI plugin"
     assert runner.argv(["compose", "--file", "a.yaml", "config"]) == [
-        plugin, "--context", "ci", "--file", "a.yaml", "config",
+        str(plugin), "--context", "ci", "--file", "a.yaml", "config",
     ]  # fmt: skip
     assert runner.argv(["ps", "--all"])[1:] == ["--context", "ci", "ps", "--all"]
     assert runner.argv(["ps"])[0].endswith("/docker")
