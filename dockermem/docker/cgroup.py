@@ -112,8 +112,23 @@ class OpenCgroupFiles:
         return len(self._descriptors)
 
 
+# How far a watch raises its soft open-file limit (toward the hard one) for the files it keeps.
+WANTED_FILE_LIMIT = 8192
+
+
 def _half_the_file_limit() -> int:
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    """Half the open-file limit, the soft limit first raised toward the hard one (as Go
+    programs such as the docker CLI do at start): the usual soft 1024 would keep the five
+    files of only some hundred containers open."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < WANTED_FILE_LIMIT:
+        raised = WANTED_FILE_LIMIT if hard == resource.RLIM_INFINITY else min(hard, WANTED_FILE_LIMIT)
+        if raised > soft:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+                soft = raised
+            except (ValueError, OSError):
+                pass  # not allowed here: the limit as it is
     return 2048 if soft == resource.RLIM_INFINITY else soft // 2
 
 

@@ -3,7 +3,10 @@ formats (tests/fixtures/cgroup/README.md)."""
 
 from __future__ import annotations
 
+import resource
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,7 +89,8 @@ def test_usual_paths_are_guessed_and_the_rest_found_through_the_init_process(
 
 
 @pytest.mark.parametrize(
-    ("tree", "listed"), [("v1-cgroupfs", True), ("v2-systemd", True), ("v2-rootless", False)]
+    ("tree", "listed"),
+    [("v1-cgroupfs", True), ("v2-systemd", True), ("v2-cgroupfs", True), ("v2-rootless", False)],
 )
 def test_containers_in_the_usual_places_are_listed_without_docker(tree: str, listed: bool) -> None:
     reader, container_id, _ = reader_for(tree)
@@ -114,3 +118,20 @@ def test_memory_stat_is_read_again_only_when_the_charge_moves(tmp_path: Path) ->
     assert moved.memory_usage_bytes == first.charged_bytes + MIB - 8388608
     full = reader.read(location)  # a full read always reads memory.stat
     assert full is not None and full.inactive_file_bytes == 8388608
+
+
+def test_a_watch_raises_its_soft_open_file_limit_toward_the_hard_one() -> None:
+    """At the usual soft limit of 1024, the files of only some hundred containers could be
+    kept open; the reader raises the soft limit (up to 8192, never past the hard one)."""
+    script = (
+        "import resource\n"
+        "_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))\n"
+        "from dockermem.docker.cgroup import OpenCgroupFiles\n"
+        "files = OpenCgroupFiles()\n"
+        "print(files.max_open, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    max_open, soft, hard = (int(part) for part in result.stdout.split())
+    assert soft == (8192 if hard == resource.RLIM_INFINITY else min(8192, hard))
+    assert max_open == soft // 2
