@@ -152,14 +152,11 @@ class CgroupReader:
         # Probed as strings (a snapshot guesses for every container): Path objects are built
         # for the one layout found only.
         root = str(self.cgroup_root)
-        v1 = f"{root}/memory/docker/{container_id}"
+        v1 = f"{root}/{V1_MEMORY_PARENT}/{container_id}"
         if os.path.isfile(f"{v1}/memory.usage_in_bytes"):
-            cpu = f"{root}/cpu,cpuacct/docker/{container_id}"
-            if not os.path.exists(cpu):
-                cpu = f"{root}/cpuacct/docker/{container_id}"
-            return CgroupLocation(container_id, 1, Path(v1), Path(cpu))
-        v2_systemd = f"{root}/system.slice/docker-{container_id}.scope"
-        for directory in (v2_systemd, f"{root}/docker/{container_id}"):
+            return CgroupLocation(container_id, 1, Path(v1), Path(f"{_v1_cpu_parent(root)}/{container_id}"))
+        for parent, prefix, suffix in V2_LAYOUTS:
+            directory = f"{root}/{parent}/{prefix}{container_id}{suffix}"
             if os.path.isfile(f"{directory}/memory.current"):
                 return CgroupLocation(container_id, 2, Path(directory), Path(directory))
         return None
@@ -170,23 +167,19 @@ class CgroupReader:
         reads CPU times of before docker has listed its containers, so that its CPU window
         runs while docker answers."""
         root = str(self.cgroup_root)
-        cpu_v1 = f"{root}/cpu,cpuacct/docker"
-        if not os.path.isdir(cpu_v1):
-            cpu_v1 = f"{root}/cpuacct/docker"
+        cpu_parent = _v1_cpu_parent(root)
         found = [
-            CgroupLocation(cid, 1, Path(f"{root}/memory/docker/{cid}"), Path(f"{cpu_v1}/{cid}"))
-            for cid in _container_ids(_directory_names(Path(f"{root}/memory/docker")))
+            CgroupLocation(cid, 1, Path(f"{root}/{V1_MEMORY_PARENT}/{cid}"), Path(f"{cpu_parent}/{cid}"))
+            for cid in _container_ids(_directory_names(Path(f"{root}/{V1_MEMORY_PARENT}")))
         ]
-        # v2: systemd's `system.slice/docker-<id>.scope`, cgroupfs's `docker/<id>`.
-        v2_layouts = ((f"{root}/system.slice", "docker-", ".scope"), (f"{root}/docker", "", ""))
-        for parent, prefix, suffix in v2_layouts:
+        for parent, prefix, suffix in V2_LAYOUTS:
             names = [
                 name.removeprefix(prefix).removesuffix(suffix)
-                for name in _directory_names(Path(parent))
+                for name in _directory_names(Path(f"{root}/{parent}"))
                 if name.startswith(prefix) and name.endswith(suffix)
             ]
             for cid in _container_ids(names):
-                directory = Path(f"{parent}/{prefix}{cid}{suffix}")
+                directory = Path(f"{root}/{parent}/{prefix}{cid}{suffix}")
                 found.append(CgroupLocation(cid, 2, directory, directory))
         return found
 
@@ -259,6 +252,19 @@ def _directory_names(directory: Path) -> list[str]:
         return os.listdir(directory)
     except OSError:
         return []
+
+
+# The common layouts, under the cgroup root: v1 cgroupfs puts a container's memory cgroup in
+# `memory/docker/<id>` and its CPU one beside it; v2 puts both in one directory, systemd's
+# `system.slice/docker-<id>.scope` or cgroupfs's `docker/<id>` (parent, prefix, suffix).
+V1_MEMORY_PARENT = "memory/docker"
+V2_LAYOUTS = (("system.slice", "docker-", ".scope"), ("docker", "", ""))
+
+
+def _v1_cpu_parent(root: str) -> str:
+    """Where v1 keeps the containers' CPU cgroups: `cpu,cpuacct` mounted together, or `cpuacct`."""
+    combined = f"{root}/cpu,cpuacct/docker"
+    return combined if os.path.isdir(combined) else f"{root}/cpuacct/docker"
 
 
 def _container_ids(names: Iterable[str]) -> list[str]:
