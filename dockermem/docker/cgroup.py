@@ -35,6 +35,10 @@ class CgroupFiles:
     events: str
     cpu: str
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.usage, self.stat, self.limit, self.events, self.cpu)
+
 
 @dataclass(frozen=True)
 class CgroupLocation:
@@ -83,7 +87,7 @@ class OpenCgroupFiles:
     Bounded to half the process's open-file limit; past it, files are opened per read."""
 
     def __init__(self, max_open: int | None = None) -> None:
-        self.max_open = _half_the_file_limit() if max_open is None else max_open
+        self.max_open = _open_file_budget() if max_open is None else max_open
         self._descriptors: dict[str, int] = {}
 
     def read(self, path: str) -> bytes:
@@ -97,8 +101,7 @@ class OpenCgroupFiles:
 
     def forget(self, location: CgroupLocation) -> None:
         """Close the files of a container that is gone (its cgroup is removed)."""
-        files = location.files
-        for path in (files.usage, files.stat, files.limit, files.events, files.cpu):
+        for path in location.files.paths:
             descriptor = self._descriptors.pop(path, None)
             if descriptor is not None:
                 os.close(descriptor)
@@ -116,7 +119,7 @@ class OpenCgroupFiles:
 WANTED_FILE_LIMIT = 8192
 
 
-def _half_the_file_limit() -> int:
+def _open_file_budget() -> int:
     """Half the open-file limit, the soft limit first raised toward the hard one (as Go
     programs such as the docker CLI do at start): the usual soft 1024 would keep the five
     files of only some hundred containers open."""

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import anyio
@@ -86,22 +87,19 @@ class DockerRunner:
         self._spacing_lock = anyio.Lock()
         self._last_start = -math.inf
         self._binary_path: str | None = None
-        self._look_for_compose_plugin = limits.compose_direct and limits.binary == "docker"
-        self._compose_plugin: str | None = None
 
     def argv(self, args: Sequence[str]) -> list[str]:
         """The full argv of a docker command, with the context when one is set."""
         context = [] if self.context is None else ["--context", self.context]
-        if args and args[0] == "compose" and (plugin := self._resolve_compose_plugin()) is not None:
+        if args and args[0] == "compose" and (plugin := self._compose_plugin) is not None:
             # Standalone, the plugin takes the docker CLI's global options and compose's own.
             return [plugin, *context, *args[1:]]
         return [self._resolve_binary(), *context, *args]
 
-    def _resolve_compose_plugin(self) -> str | None:
-        if self._look_for_compose_plugin:
-            self._look_for_compose_plugin = False
-            self._compose_plugin = find_compose_plugin()
-        return self._compose_plugin
+    @cached_property
+    def _compose_plugin(self) -> str | None:
+        direct = self.limits.compose_direct and self.limits.binary == "docker"
+        return find_compose_plugin() if direct else None
 
     def _resolve_binary(self) -> str:
         if self._binary_path is None:
