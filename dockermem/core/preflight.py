@@ -34,7 +34,7 @@ class ServiceNeed:
     reservation_bytes: int | None
     counted_bytes: int
     counted_from: str = "limit"  # "limit", "recorded peak" or "default"
-    replicas: int = 1  # containers of the service (`up --scale`); each counts at counted_bytes
+    replicas: int = 1  # `deploy.replicas`, `scale` or `up --scale`; each counts at counted_bytes
 
     @property
     def unbounded(self) -> bool:
@@ -105,6 +105,7 @@ class PreflightResult:
     services: tuple[ServiceNeed, ...]
     counts: tuple[CountCheck, ...]
     recommendations: tuple[str, ...]
+    config: ComposeProjectConfig | None = None  # the stack as `docker compose config` resolved it
 
     @property
     def available_bytes(self) -> int:
@@ -150,6 +151,7 @@ def service_needs(
             else "recorded peak"
             if service.name in peaks
             else "default",
+            replicas=service.replicas,
         )
         for service in config.services
     )
@@ -188,7 +190,7 @@ def check_counts(
     """Resource counts after the stack starts, against their maxima (its own existing
     resources are reused by compose, so they are not counted twice)."""
     wanted = replicas or {}
-    stack_containers = sum(wanted.get(service.name, 1) for service in config.services)
+    stack_containers = sum(wanted.get(service.name, service.replicas) for service in config.services)
     own_containers = sum(1 for c in containers if c.project == config.name)
     own_networks = sum(1 for n in networks if n.project == config.name)
     own_volumes = sum(1 for v in volumes if v.project == config.name)
@@ -258,7 +260,7 @@ async def run_preflight(
 ) -> PreflightResult:
     """Compare what the stack needs (declared limits, or a named profile) with what is available.
 
-    `replicas` counts a service several times (`up --scale`); a service not named counts once."""
+    `replicas` sets a service's count (`up --scale`); one not named counts as its file says."""
     if profile is not None and profile != AUTO_PROFILE:
         profile_bytes(settings, profile)  # an unknown profile is bad usage: before any docker call
     config_slot: Slot[ComposeProjectConfig] = Slot()
@@ -297,6 +299,7 @@ async def run_preflight(
         services=services,
         counts=counts,
         recommendations=tuple(advice),
+        config=config,
     )
 
 

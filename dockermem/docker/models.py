@@ -59,13 +59,25 @@ class ComposeContainer:
 
 
 @dataclass(frozen=True)
-class ComposeServiceMemory:
-    """The memory one compose service declares (bytes; None when it declares none)."""
+class ServiceDependency:
+    """One entry of a service's `depends_on`: the service it waits for, and for what."""
+
+    service: str
+    condition: str  # service_started, service_healthy or service_completed_successfully
+
+
+@dataclass(frozen=True)
+class ComposeService:
+    """One compose service as `docker compose config` resolves it: the memory it declares
+    (bytes; None when it declares none), its replicas, and what its start waits for."""
 
     name: str
     limit_bytes: int | None
     reservation_bytes: int | None
     network_mode: str | None = None
+    replicas: int = 1  # `deploy.replicas` or `scale`
+    depends_on: tuple[ServiceDependency, ...] = ()
+    post_start: bool = False  # has `post_start` hooks: commands compose runs after the start
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ class ComposeProjectConfig:
     """What `docker compose config` says a project is made of."""
 
     name: str
-    services: tuple[ComposeServiceMemory, ...]
+    services: tuple[ComposeService, ...]
     networks: tuple[str, ...]
     volumes: tuple[str, ...]
 
@@ -123,6 +135,8 @@ class ContainerState:
     memory_limit_bytes: int | None
     project: str | None
     service: str | None
+    started_at: datetime | None = None  # the last start (None before the first)
+    one_off: bool = False  # made by `docker compose run`, not by `up`
 
     @property
     def running(self) -> bool:

@@ -12,13 +12,14 @@ from typing import Any
 from dockermem.docker.models import (
     ComposeContainer,
     ComposeProjectConfig,
-    ComposeServiceMemory,
+    ComposeService,
     ContainerEvent,
     ContainerState,
     ContainerStats,
     ContainerSummary,
     EngineInfo,
     NamedResource,
+    ServiceDependency,
 )
 from dockermem.errors import ParseError
 
@@ -28,6 +29,7 @@ WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
 NETWORK_LABEL = "com.docker.compose.network"
 VOLUME_LABEL = "com.docker.compose.volume"
+ONE_OFF_LABEL = "com.docker.compose.oneoff"
 # `docker ps` and `network ls` print "2026-11-26 23:46:23 +0000 UTC" (fractions on networks).
 DOCKER_TIME = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? ([+-])(\d\d)(\d\d)", re.ASCII
@@ -321,11 +323,14 @@ def parse_compose_config(text: str) -> ComposeProjectConfig:
             )
         network_mode = service.get("network_mode")
         services.append(
-            ComposeServiceMemory(
+            ComposeService(
                 name=str(name),
                 limit_bytes=limit,
                 reservation_bytes=reservation,
                 network_mode=network_mode if isinstance(network_mode, str) else None,
+                replicas=_replicas(service, f"{name} replicas"),
+                depends_on=_dependencies(service),
+                post_start=bool(service.get("post_start")),
             )
         )
     return ComposeProjectConfig(
@@ -334,6 +339,26 @@ def parse_compose_config(text: str) -> ComposeProjectConfig:
         networks=tuple(sorted(str(key) for key in _mapping(document.get("networks")))),
         volumes=tuple(sorted(str(key) for key in _mapping(document.get("volumes")))),
     )
+
+
+def _dependencies(service: Mapping[str, Any]) -> tuple[ServiceDependency, ...]:
+    """`depends_on`, which compose config prints in its long form: {service: {condition: ...}}."""
+    return tuple(
+        ServiceDependency(str(name), str(_mapping(how).get("condition") or "service_started"))
+        for name, how in sorted(_mapping(service.get("depends_on")).items())
+    )
+
+
+def _replicas(service: Mapping[str, Any], what: str) -> int:
+    """How many containers compose runs for a service: `deploy.replicas`, else `scale`, else 1."""
+    value = _mapping(service.get("deploy")).get("replicas")
+    if value is None:
+        value = service.get("scale")
+    if value is None:
+        return 1
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
+        raise ParseError(what, str(value)[:80], "not a count")
+    return value
 
 
 def _int_field(what: str, document: Mapping[str, Any], key: str, text: str) -> int:
@@ -428,9 +453,17 @@ def parse_container_states(text: str) -> list[ContainerState]:
                 else None,
                 project=_optional_string(labels, PROJECT_LABEL),
                 service=_optional_string(labels, SERVICE_LABEL),
+                started_at=_started_at(state),
+                one_off=_optional_string(labels, ONE_OFF_LABEL) == "True",
             )
         )
     return states
+
+
+def _started_at(state: Mapping[str, Any]) -> datetime | None:
+    """`State.StartedAt`; docker prints year 1 for a container never started."""
+    started = parse_docker_time(_optional_string(state, "StartedAt") or "")
+    return started if started is not None and started.year > 1 else None
 
 
 def parse_event(line: str) -> ContainerEvent:

@@ -102,6 +102,7 @@ def preflight_document(result: PreflightResult) -> dict[str, Any]:
                 "reservation_bytes": service.reservation_bytes,
                 "counted_bytes": service.counted_bytes,
                 "counted_from": service.counted_from,
+                "replicas": service.replicas,
             }
             for service in result.services
         ],

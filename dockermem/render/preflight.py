@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dockermem.core.preflight import PreflightResult
+from dockermem.core.preflight import PreflightResult, ServiceNeed
 from dockermem.units import format_bytes
 
 
@@ -40,7 +40,7 @@ def build_preflight_report(result: PreflightResult) -> Group:
             if service.limit_bytes is None
             else format_bytes(service.limit_bytes),
             "—" if service.reservation_bytes is None else format_bytes(service.reservation_bytes),
-            format_bytes(service.counted_bytes),
+            _counted_text(service),
         )
     counts = Table(title="DOCKER RESOURCES", title_justify="left")
     counts.add_column("Resource")
@@ -61,3 +61,10 @@ def build_preflight_report(result: PreflightResult) -> Group:
         parts.append(Text("Recommendations:", style="bold"))
         parts.extend(Text(f"  • {line}") for line in result.recommendations)
     return Group(*parts)
+
+
+def _counted_text(service: ServiceNeed) -> str:
+    total = format_bytes(service.total_bytes)
+    if service.replicas == 1:
+        return total
+    return f"{total} ({service.replicas} × {format_bytes(service.counted_bytes)})"

@@ -35,6 +35,17 @@ def test_stack_that_fits_passes_with_its_declared_limits() -> None:
     assert document["available_bytes"] <= document["host_available_bytes"] - document["margin_bytes"]
 
 
+def test_each_replica_counts() -> None:
+    result = dockermem("preflight", "--json", "-f", str(REPO / "compose/test/replicas.yaml"), env=env())
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    services = {s["name"]: s for s in document["services"]}
+    assert (services["web"]["replicas"], services["queue"]["replicas"]) == (3, 2)
+    assert services["web"]["counted_bytes"] == 64 * MIB  # one replica
+    assert document["required_bytes"] == 3 * 64 * MIB + 2 * 32 * MIB
+    assert document["counts"]["containers"]["adding"] == 5
+
+
 def test_stack_larger_than_the_machine_fails_with_its_shortfall() -> None:
     result = dockermem("preflight", "-f", str(REPO / "compose/test/huge.yaml"), env=env(COLUMNS="200"))
     assert result.returncode == 1
@@ -101,6 +112,7 @@ def test_unbounded_services_are_listed_and_counted_at_the_default() -> None:
             "reservation_bytes": None,
             "counted_bytes": GIB // 4,
             "counted_from": "default",
+            "replicas": 1,
         }
     ]
     assert any("No memory limit on free" in line for line in document["recommendations"])

@@ -3,14 +3,17 @@ compose print elsewhere (the `documented-*` files, written from their documented
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from dockermem.docker.models import ServiceDependency
 from dockermem.docker.parse import (
     parse_compose_config,
     parse_compose_memory,
     parse_compose_ps,
+    parse_container_states,
     parse_container_summaries,
     parse_engine_info,
     parse_named_resources,
@@ -164,6 +167,38 @@ def test_compose_config_memory_fields() -> None:
     assert all(s.network_mode == "none" for s in demo.services)
     unbounded = parse_compose_config((FIXTURES / "compose-config/unbounded.json").read_text())
     assert any(s.limit_bytes is None for s in unbounded.services)
+
+
+def test_compose_config_start_fields() -> None:
+    config = parse_compose_config((FIXTURES / "compose-config/start-order.json").read_text())
+    by_name = {s.name: s for s in config.services}
+    assert set(by_name) == {"app", "db", "migrate"}  # `extra` is in an inactive profile
+    assert (by_name["app"].replicas, by_name["db"].replicas, by_name["migrate"].replicas) == (3, 2, 1)
+    assert by_name["app"].depends_on == (
+        ServiceDependency("db", "service_healthy"),
+        ServiceDependency("migrate", "service_completed_successfully"),
+    )
+    assert by_name["migrate"].depends_on == (ServiceDependency("db", "service_started"),)
+    assert by_name["db"].post_start and not by_name["app"].post_start
+    demo = parse_compose_config((FIXTURES / "compose-config/demo.json").read_text())
+    assert all(s.replicas == 1 and s.depends_on == () for s in demo.services)
+
+
+def test_compose_config_replicas_must_be_counts() -> None:
+    for bad in ('"3"', "-1", "true", "1.5"):
+        text = '{"name": "x", "services": {"a": {"scale": ' + bad + "}}}"
+        with pytest.raises(ParseError):
+            parse_compose_config(text)
+
+
+def test_container_start_time_and_one_off_label() -> None:
+    (created,) = parse_container_states((FIXTURES / "inspect/created.json").read_text())
+    assert created.status == "created" and created.started_at is None
+    (child,) = parse_container_states((FIXTURES / "inspect/oom-child.json").read_text())
+    assert child.started_at == datetime(2026, 11, 26, 23, 58, 49, 757191, tzinfo=UTC)
+    assert not child.one_off
+    (one_off,) = parse_container_states((FIXTURES / "inspect/compose-run-one-off.json").read_text())
+    assert one_off.one_off and one_off.service == "migrate"
 
 
 def test_compose_memory_forms() -> None:
