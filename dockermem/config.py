@@ -48,6 +48,7 @@ class Settings:
     docker_timeout_seconds: float = 30.0
     docker_retries: int = 2
     compose_direct: bool = True
+    ready_on_events: bool = True  # `up` returns when the engine's events show the stack ready
     state_dir: str = ""
     engine_info_ttl_seconds: float = 60.0  # 0: every command asks `docker info`
     safety_margin_gb: float = 0.5
@@ -217,6 +218,7 @@ CONVERTERS: dict[str, Converter] = {
     "docker_timeout_seconds": _positive_float,
     "docker_retries": _non_negative_count,
     "compose_direct": _flag,
+    "ready_on_events": _flag,
     "state_dir": _text,
     "engine_info_ttl_seconds": _non_negative_float,
     "safety_margin_gb": _non_negative_float,

@@ -17,10 +17,11 @@ from dockermem.core.concurrency import Slot, cancel_on_signals
 from dockermem.core.monitor import MonitorUpdate, StartupMonitor, UpdateKind
 from dockermem.core.oom import OomKill, attribute_ooms
 from dockermem.core.preflight import PreflightResult, run_preflight
+from dockermem.core.readiness import ReadyWatch, wait_plan
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot, take_snapshot
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.commands import DockerClient
-from dockermem.docker.models import ContainerEvent, ContainerState
+from dockermem.docker.models import ComposeProjectConfig, ContainerEvent, ContainerState
 from dockermem.docker.runner import CommandResult
 from dockermem.errors import DockerUnavailableError, first_line
 from dockermem.units import format_bytes, format_percent
@@ -92,6 +93,7 @@ class StartOutcome:
     elapsed_seconds: float = 0.0
     engine_error: str | None = None  # the engine stopped answering before the analysis
     scale_plan: ScalePlan | None = None  # the replica counts chosen for `--scale`
+    ready_by_events: bool = False  # the engine's events showed it ready before compose's next look
 
     @property
     def replicas(self) -> dict[str, int]:
@@ -121,7 +123,7 @@ async def start_stack(
     """Preflight, start with the monitor beside compose, then report or analyse."""
     preflight: PreflightResult | None = None
     scale_plan: ScalePlan | None = None
-    compose_options = request.compose_options
+    config: ComposeProjectConfig | None = None
     if request.preflight:
         if request.scale:
             from dockermem.core.scaling import plan_scale
@@ -139,33 +141,48 @@ async def start_stack(
                 "preflight failed: the stack was not started",
                 scale_plan=scale_plan,
             )
-        project = preflight.project
-        if scale_plan is not None:
-            compose_options += tuple(
-                item
-                for service, count in scale_plan.replicas.items()
-                for item in ("--scale", f"{service}={count}")
-            )
+        project, config = preflight.project, preflight.config
+        replicas = {} if scale_plan is None else scale_plan.replicas
     else:
-        project = (await client.compose_config(request.files, request.project)).name
+        config = await client.compose_config(request.files, request.project)
+        project = config.name
         # Without the preflight there is no budget to choose by: only fixed counts (SERVICE=N).
-        compose_options += tuple(
-            item for scale in request.scale for item in ("--scale", f"{scale.service}={scale.maximum}")
-        )
+        replicas = {scale.service: scale.maximum for scale in request.scale}
+    compose_options = request.compose_options + tuple(
+        item for service, count in replicas.items() for item in ("--scale", f"{service}={count}")
+    )
     # Compose takes the name from the file unless -p is given; follow the same one.
     compose_project = request.project or project
 
+    async def project_states() -> list[ContainerState]:
+        containers = await client.containers(project=compose_project)
+        return await client.inspect_containers([c.id for c in containers])
+
     started_at = datetime.now(UTC)
     clock_start = anyio.current_time()
+    plan = None
+    if config is not None and settings.ready_on_events:
+        plan = wait_plan(config, request.services, replicas)
+    ready_watch = None if plan is None else ReadyWatch(plan, project_states)
     monitor = StartupMonitor(client, settings, compose_project, on_update)
+    if ready_watch is not None:
+        monitor.on_event = ready_watch.on_event
     interruption = _Interruption()
+    ready_scope = anyio.CancelScope()  # cancelled when the events show the stack ready
     result: CommandResult | None = None
+
+    async def end_wait_when_ready(watch: ReadyWatch) -> None:
+        if await watch.wait_until_ready():
+            ready_scope.cancel()
+
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(monitor.run, started_at)
+        if ready_watch is not None:
+            tasks.start_soon(end_wait_when_ready, ready_watch)
         # Ctrl-C or SIGTERM stops compose (it gets SIGINT and time to stop); then the report.
         if request.handle_signals:
             tasks.start_soon(cancel_on_signals, interruption.scope, interruption.record)
-        with interruption.scope:
+        with interruption.scope, ready_scope:
             result = await client.compose_up(
                 request.files,
                 request.project,
@@ -176,17 +193,20 @@ async def start_stack(
         tasks.cancel_scope.cancel()
     ended_at = datetime.now(UTC)
     elapsed = anyio.current_time() - clock_start
+    # Ready by the events: compose's wait was ended (SIGINT) before its next look.
+    ready_by_events = ready_scope.cancelled_caught and interruption.signal_number is None
 
     # What happened, read side by side: the events of the span, the containers' states, memory.
     events_slot: Slot[list[ContainerEvent]] = Slot()
     states_slot: Slot[list[ContainerState]] = Slot()
     snapshot_slot: Slot[ResourceSnapshot] = Slot()
 
-    async def project_states() -> list[ContainerState]:
-        containers = await client.containers(project=compose_project)
-        return await client.inspect_containers([c.id for c in containers])
+    async def final_states() -> list[ContainerState]:
+        if ready_by_events and ready_watch is not None:
+            return list(ready_watch.confirmed)  # the inspection that found it ready, a moment ago
+        return await project_states()
 
-    compose_ok = result is not None and result.returncode == 0
+    compose_ok = ready_by_events or (result is not None and result.returncode == 0)
     message = "" if result is None else _compose_message(result)
     engine_error: str | None = None
     try:
@@ -195,7 +215,7 @@ async def start_stack(
                 events_slot.fill,
                 lambda: client.container_events_between(started_at, ended_at, project=compose_project),
             )
-            tasks.start_soon(states_slot.fill, project_states)
+            tasks.start_soon(states_slot.fill, final_states)
             tasks.start_soon(snapshot_slot.fill, lambda: take_snapshot(client, settings, compose_project))
     except* DockerUnavailableError as lost:
         engine_error = str(lost.exceptions[0])
@@ -237,6 +257,7 @@ async def start_stack(
         brought_down=brought_down,
         elapsed_seconds=elapsed,
         scale_plan=scale_plan,
+        ready_by_events=ready_by_events,
     )
 
 

@@ -71,7 +71,8 @@ def build_start_report(outcome: StartOutcome) -> Group:
     if outcome.ok:
         parts.append(
             Text(
-                f"✅ {outcome.project}: every service is healthy ({outcome.elapsed_seconds:.1f}s)",
+                f"✅ {outcome.project}: every service is healthy ({outcome.elapsed_seconds:.1f}s"
+                + (", seen in the engine's events)" if outcome.ready_by_events else ")"),
                 style="green",
             )
         )
@@ -89,7 +90,7 @@ def build_start_report(outcome: StartOutcome) -> Group:
             parts.append(build_memory_table(outcome.snapshot.containers))
         parts.append(Text(outcome.engine_error, style="red"))
         return Group(*parts)
-    if outcome.compose_returncode is None and outcome.interrupted_by is None:
+    if outcome.compose_returncode is None and outcome.interrupted_by is None and not outcome.ready_by_events:
         parts.append(Text(f"❌ {outcome.project}: {outcome.compose_message}", style="bold red"))
         return Group(*parts)
     if outcome.interrupted_by is not None:

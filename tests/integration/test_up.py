@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.integration.realdocker import ComposeProject, dockermem, memhog_service, unique_name
+from tests.integration.realdocker import (
+    MEMHOG_IMAGE,
+    ComposeProject,
+    dockermem,
+    inspect,
+    memhog_service,
+    unique_name,
+)
 from tests.processes import descendants, still_running
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
@@ -54,6 +61,95 @@ def test_healthy_stack_starts_and_prints_the_final_report(project: ComposeProjec
     api_row = next(line for line in result.stdout.splitlines() if f"{project.name}-api-1" in line)
     assert "/ 128MiB" in api_row
     assert project.compose("ps", "--format", "{{.Health}}").stdout.split() == ["healthy", "healthy"]
+
+
+READY_BY_EVENTS = "seen in the engine's events"
+
+
+def test_up_ends_compose_wait_when_the_events_show_the_stack_ready(project: ComposeProject) -> None:
+    # Compose looks every 500 ms; with 1 s health checks its next look comes some 0.4 s after
+    # the last `health_status: healthy` event, and dockermem's one inspection takes some 30 ms.
+    project.services = {"api": memhog_service(20, "64m"), "worker": memhog_service(10, "64m")}
+    result = up(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert READY_BY_EVENTS in result.stdout, result.stdout
+    # Compose's wait was ended with SIGINT: the containers run on, and no compose is left.
+    assert project.compose("ps", "--format", "{{.Health}}").stdout.split() == ["healthy", "healthy"]
+    leftover = subprocess.run(["pgrep", "-f", f"compose.*{project.name}"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+
+
+def test_without_ready_on_events_compose_decides(project: ComposeProject) -> None:
+    project.services = {"api": memhog_service(20, "64m")}
+    project.write()
+    result = dockermem(
+        "up", "-f", str(project.file), "-p", project.name,
+        env=env(DOCKERMEM_READY_ON_EVENTS="0"), timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every service is healthy" in result.stdout
+    assert READY_BY_EVENTS not in result.stdout
+
+
+def test_a_service_started_after_its_dependency_is_healthy_is_waited_for(project: ComposeProject) -> None:
+    # `app` has no health check: it is ready once running, but compose starts it only after
+    # `db` is healthy. When db's event comes, app's container exists but was never started.
+    app = memhog_service(10, "64m", checked=False)
+    app["depends_on"] = {"db": {"condition": "service_healthy"}}
+    project.services = {"db": memhog_service(10, "64m"), "app": app}
+    result = up(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    db, app_state = inspect(project.container_id("db")), inspect(project.container_id("app"))
+    assert app_state["State"]["Running"] is True  # type: ignore[index]
+    db_healthy_at = db["State"]["Health"]["Log"][0]["End"]  # type: ignore[index]
+    assert app_state["State"]["StartedAt"] > db_healthy_at  # type: ignore[index]
+
+
+def test_services_compose_recreates_are_recreated_before_up_returns(project: ComposeProject) -> None:
+    # The running stack is changed: compose recreates `db`, and only once the new db is
+    # healthy, `app`. By then app's old container is still running and healthy: up must not
+    # take it for the new one and end compose's wait before app is recreated.
+    def stack(generation: str) -> dict[str, dict[str, object]]:
+        db, app = memhog_service(10, "64m"), memhog_service(10, "64m")
+        db["environment"] = app["environment"] = {"DOCKERMEM_TEST_GENERATION": generation}
+        app["depends_on"] = {"db": {"condition": "service_healthy"}}
+        return {"db": db, "app": app}
+
+    project.services = stack("1")
+    project.up()
+    old = {service: project.container_id(service) for service in project.services}
+    project.services = stack("2")
+    result = up(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for service, old_id in old.items():
+        new_id = project.container_id(service)
+        assert new_id != old_id, f"{service} was not recreated"
+        assert "DOCKERMEM_TEST_GENERATION=2" in inspect(new_id)["Config"]["Env"]  # type: ignore[index]
+    assert project.compose("ps", "--format", "{{.Health}}").stdout.split() == ["healthy", "healthy"]
+
+
+def test_containers_running_before_up_leave_the_verdict_to_compose(project: ComposeProject) -> None:
+    # `api` runs from an earlier start; `worker` is added. dockermem judges only containers it
+    # saw start during this `up` (compose may yet stop or recreate one that already ran).
+    project.services = {"api": memhog_service(10, "64m")}
+    project.up()
+    project.services["worker"] = memhog_service(10, "64m")
+    result = up(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every service is healthy" in result.stdout
+    assert READY_BY_EVENTS not in result.stdout
+    assert project.compose("ps", "--format", "{{.Health}}").stdout.split() == ["healthy", "healthy"]
+
+
+def test_a_one_shot_service_waited_for_by_completion_counts_as_done(project: ComposeProject) -> None:
+    migrate: dict[str, object] = {"image": MEMHOG_IMAGE, "command": ["true"], "network_mode": "none"}
+    app = memhog_service(10, "64m")
+    app["depends_on"] = {"migrate": {"condition": "service_completed_successfully"}}
+    project.services = {"migrate": migrate, "app": app}
+    result = up(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every service is healthy" in result.stdout
+    assert inspect(project.container_id("app"))["State"]["Running"] is True  # type: ignore[index]
 
 
 def test_container_oom_killed_during_start_is_named(project: ComposeProject) -> None:
