@@ -63,7 +63,7 @@ class StartupMonitor:
     last_snapshot: ResourceSnapshot | None = None
     # Called with each sample after it is judged (the autoscaler of `up --autoscale`).
     after_sample: Callable[[ResourceSnapshot], Awaitable[None]] | None = None
-    # Called with every event followed: OOM kills and deaths, starts and health changes.
+    # Called with every event followed: OOM kills, deaths, creations, starts, health changes.
     on_event: Callable[[ContainerEvent], None] | None = None
     _critical_episode: bool = False
     _emergency_episode: bool = False
@@ -139,7 +139,7 @@ class StartupMonitor:
     async def _follow_events(self, since: datetime) -> None:
         try:
             async with self.client.container_events(
-                since, project=self.project, actions=("oom", "die", "start", "health_status")
+                since, project=self.project, actions=("oom", "die", "create", "start", "health_status")
             ) as events:
                 async for event in events:
                     self._on_event(event)

@@ -3,16 +3,19 @@
 `docker compose up --wait` looks at the containers every 500 ms, so it returns up to half a
 second after the last service became healthy. The engine says so at once (a `health_status`
 event), and `up` follows the engine's events anyway: when they show every service compose
-waits for ready, one inspection confirms it, and `up` ends compose's wait (SIGINT, which leaves
-the containers running) instead of waiting for compose's next look.
+waits for ready, one look (`docker ps`, `docker inspect`) confirms it, and `up` ends compose's
+wait (SIGINT, which leaves the containers running) instead of waiting for compose's next look.
 
 The rule is compose's own, applied strictly: whenever it cannot be sure, it says "not ready"
-and compose's verdict stands. Every container must have been started during this `up` (a
-container that was already running may be about to be recreated by compose), every service
-must have exactly its replicas, and a service with `post_start` hooks is left to compose."""
+and compose's verdict stands. Every container must have been created and started during this
+`up` (an older one, even one restarted meanwhile by its restart policy, may yet be recreated
+by compose), one without a health check must have stayed up for the 500 ms compose takes to
+look, every service must have exactly its replicas, and a service with `post_start` hooks is
+left to compose."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +25,9 @@ from dockermem.docker.models import ComposeProjectConfig, ComposeService, Contai
 from dockermem.errors import DockermemError
 
 COMPLETED = "service_completed_successfully"
+# Compose's first look comes 500 ms after its start phase: a container without a health check
+# that has not stayed up that long could still fail it.
+COMPOSE_LOOK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,13 @@ def wait_plan(
     return WaitPlan(counts, must_complete)
 
 
-def stack_ready(plan: WaitPlan, states: Sequence[ContainerState], started_ids: set[str]) -> bool:
-    """Whether compose's `--wait` would now find every service ready, and nothing left for it
-    to do: each service has its containers, all started during this `up` (`started_ids`),
-    running and healthy (or without a health check), or exited 0 when a service waits for its
+def stack_ready(
+    plan: WaitPlan, states: Sequence[ContainerState], fresh_ids: set[str], settled_ids: set[str]
+) -> bool:
+    """Whether compose's `--wait` would now find every service ready, with nothing left for it
+    to do: each service has its containers, each created and started by this `up`
+    (`fresh_ids`), and each running and healthy, or running without a health check for as long
+    as compose takes to look (`settled_ids`), or exited 0 when a service waits for its
     completion."""
     containers: dict[str, list[ContainerState]] = {}
     for state in states:
@@ -78,12 +87,17 @@ def stack_ready(plan: WaitPlan, states: Sequence[ContainerState], started_ids: s
         if len(own) != count:
             return False
         for state in own:
-            if state.id not in started_ids:
+            if state.id not in fresh_ids:
                 return False
             if service in plan.must_complete:
                 if state.status != "exited" or state.exit_code != 0:
                     return False
-            elif not state.running or state.health_status not in (None, "healthy"):
+            elif not state.running:
+                return False
+            elif state.health_status is None:
+                if state.id not in settled_ids:
+                    return False
+            elif state.health_status != "healthy":
                 return False
     return True
 
@@ -91,45 +105,67 @@ def stack_ready(plan: WaitPlan, states: Sequence[ContainerState], started_ids: s
 @dataclass
 class ReadyWatch:
     """Follows the project's container events during `up` and, when they suggest the stack is
-    ready, asks `inspect` to confirm."""
+    ready, looks (`docker ps` and `docker inspect`) to confirm."""
 
     plan: WaitPlan
     inspect_project: Callable[[], Awaitable[Sequence[ContainerState]]]
-    started_ids: set[str] = field(default_factory=set)
-    confirmed: Sequence[ContainerState] = ()  # the inspection that found the stack ready
+    confirmed: Sequence[ContainerState] = ()  # the look that found the stack ready
+    _created: set[str] = field(default_factory=set)
+    _started: dict[str, float] = field(default_factory=dict)  # when this up saw each start
     # Containers last seen with a health check still `starting`: no use looking before they report.
     _awaiting_health: set[str] = field(default_factory=set)
     _reported_health: set[str] = field(default_factory=set)
     _changed: anyio.Event = field(default_factory=anyio.Event)
 
     def on_event(self, event: ContainerEvent) -> None:
-        """An event of the project's containers (start, health_status, die, ...)."""
-        if event.action == "start":
-            self.started_ids.add(event.container_id)
+        """An event of the project's containers (create, start, health_status, die, ...)."""
+        if event.action == "create":
+            self._created.add(event.container_id)
+        elif event.action == "start":
+            self._started[event.container_id] = anyio.current_time()
         elif event.action.startswith("health_status"):
             self._awaiting_health.discard(event.container_id)
             self._reported_health.add(event.container_id)
         self._changed.set()
 
+    @property
+    def fresh_ids(self) -> set[str]:
+        """Containers this `up` saw created and started (a restart of an older one is not)."""
+        return {container for container in self._started if container in self._created}
+
     def _worth_looking(self) -> bool:
-        return len(self.started_ids) >= self.plan.container_count and not self._awaiting_health
+        return len(self.fresh_ids) >= self.plan.container_count and not self._awaiting_health
 
     async def wait_until_ready(self) -> bool:
         """True once the stack is ready; False when the engine cannot be asked (compose's own
         verdict then stands). Cancel it to stop watching."""
+        look_again_at = math.inf  # for a container without a health check still settling
         while True:
-            await self._changed.wait()
+            with anyio.move_on_after(look_again_at - anyio.current_time()):
+                await self._changed.wait()
+            look_again_at = math.inf
             self._changed = anyio.Event()
             if not self._worth_looking():
                 continue
             self._reported_health.clear()
+            looked_at = anyio.current_time()
             try:
                 states = await self.inspect_project()
             except DockermemError:
                 return False
-            if stack_ready(self.plan, states, self.started_ids):
+            fresh = self.fresh_ids
+            settled = {c for c in fresh if looked_at - self._started[c] >= COMPOSE_LOOK_SECONDS}
+            # An event while looking (a death, a health change) makes the look out of date.
+            if not self._changed.is_set() and stack_ready(self.plan, states, fresh, settled):
                 self.confirmed = states
                 return True
+            settling = [
+                self._started[state.id]
+                for state in states
+                if state.id in fresh and state.id not in settled and state.health_status is None
+            ]
+            if settling:
+                look_again_at = max(settling) + COMPOSE_LOOK_SECONDS
             starting = {state.id for state in states if state.running and state.health_status == "starting"}
             # A container that reported while we looked is not waited for again.
             self._awaiting_health = starting - self._reported_health

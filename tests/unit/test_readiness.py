@@ -4,7 +4,7 @@ engine's containers show it done. The states are built here; the parsers that ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -12,7 +12,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from dockermem.core.readiness import ReadyWatch, WaitPlan, stack_ready, wait_plan
+from dockermem.core.readiness import COMPOSE_LOOK_SECONDS, ReadyWatch, WaitPlan, stack_ready, wait_plan
 from dockermem.docker.models import ComposeProjectConfig, ComposeService, ContainerEvent, ContainerState
 from dockermem.docker.parse import parse_compose_config
 from dockermem.errors import DockerCommandError
@@ -66,14 +66,14 @@ def test_no_plan_for_hooks_or_services_compose_config_does_not_show() -> None:
 PLAN = WaitPlan({"api": 2, "migrate": 1}, frozenset({"migrate"}))
 READY = [
     state("a1", "api", health="healthy"),
-    state("a2", "api"),  # no health check: running is enough
+    state("a2", "api"),  # no health check: running is enough, once it has stayed up a while
     state("m1", "migrate", status="exited", exit_code=0),
 ]
-ALL_STARTED = {"a1", "a2", "m1"}
+FRESH = {"a1", "a2", "m1"}
 
 
 def test_ready_when_every_container_is_as_compose_wants_it() -> None:
-    assert stack_ready(PLAN, READY, ALL_STARTED)
+    assert stack_ready(PLAN, READY, FRESH, settled_ids=FRESH)
 
 
 @pytest.mark.parametrize(
@@ -83,41 +83,53 @@ def test_ready_when_every_container_is_as_compose_wants_it() -> None:
         state("a1", "api", health="unhealthy"),
         state("a1", "api", status="restarting", health="healthy"),
         state("a1", "api", status="created"),
+        state("a2", "api", status="exited", exit_code=0),  # no health check, and gone
         state("m1", "migrate", status="exited", exit_code=1),
         state("m1", "migrate"),  # still running: not completed
     ],
 )
 def test_not_ready_while_one_container_is_not(changed: ContainerState) -> None:
     states = [changed if s.id == changed.id else s for s in READY]
-    assert not stack_ready(PLAN, states, ALL_STARTED)
+    assert not stack_ready(PLAN, states, FRESH, settled_ids=FRESH)
 
 
-def test_not_ready_with_a_container_not_started_during_this_up() -> None:
-    assert not stack_ready(PLAN, READY, ALL_STARTED - {"a2"})
+def test_not_ready_with_a_container_not_made_by_this_up() -> None:
+    assert not stack_ready(PLAN, READY, FRESH - {"a1"}, settled_ids=FRESH)
+
+
+def test_a_container_without_health_check_must_have_stayed_up_as_long_as_compose_looks() -> None:
+    assert not stack_ready(PLAN, READY, FRESH, settled_ids=FRESH - {"a2"})
+    assert stack_ready(PLAN, READY, FRESH, settled_ids=FRESH - {"a1", "m1"})  # a1 is healthy
 
 
 def test_not_ready_with_too_few_or_too_many_containers() -> None:
-    assert not stack_ready(PLAN, READY[1:], ALL_STARTED)
+    assert not stack_ready(PLAN, READY[1:], FRESH, settled_ids=FRESH)
     extra = [*READY, state("a3", "api", health="healthy")]
-    assert not stack_ready(PLAN, extra, ALL_STARTED | {"a3"})
+    assert not stack_ready(PLAN, extra, FRESH | {"a3"}, settled_ids=FRESH | {"a3"})
 
 
 def test_one_off_containers_are_not_counted() -> None:
     run = replace(state("r1", "api", status="exited", exit_code=1), one_off=True)
-    assert stack_ready(PLAN, [*READY, run], ALL_STARTED)
+    assert stack_ready(PLAN, [*READY, run], FRESH, settled_ids=FRESH)
 
 
 class Engine:
-    """What the watch's inspection would find; counts how often it is asked."""
+    """What the watch's look would find; counts how often it is asked, and can have an event
+    arrive while it looks."""
 
     def __init__(self, states: Sequence[ContainerState]) -> None:
         self.states = list(states)
         self.asked = 0
+        self.while_looking: Callable[[], None] | None = None
 
     async def inspect(self) -> Sequence[ContainerState]:
         self.asked += 1
+        seen = list(self.states)
+        if self.while_looking is not None:
+            self.while_looking()
+            self.while_looking = None
         await anyio.lowlevel.checkpoint()
-        return self.states
+        return seen
 
 
 async def _settle() -> None:
@@ -125,42 +137,86 @@ async def _settle() -> None:
         await anyio.lowlevel.checkpoint()
 
 
-def test_watch_asks_only_once_every_container_started_and_reported() -> None:
-    anyio.run(_watch_asks_only_once_every_container_started_and_reported)
+def made(watch: ReadyWatch, *containers: str) -> None:
+    for container in containers:
+        watch.on_event(event("create", container))
+        watch.on_event(event("start", container))
 
 
-async def _watch_asks_only_once_every_container_started_and_reported() -> None:
-    plan = WaitPlan({"api": 2}, frozenset())
-    engine = Engine([state("a1", "api", health="starting"), state("a2", "api", health="starting")])
-    watch = ReadyWatch(plan, engine.inspect)
-    outcome: list[bool] = []
+def test_watch_looks_only_once_every_container_started_and_reported() -> None:
+    async def scenario() -> None:
+        engine = Engine([state("a1", "api", health="starting"), state("a2", "api", health="starting")])
+        watch = ReadyWatch(WaitPlan({"api": 2}, frozenset()), engine.inspect)
+        outcome: list[bool] = []
 
-    async def wait() -> None:
-        outcome.append(await watch.wait_until_ready())
+        async def wait() -> None:
+            outcome.append(await watch.wait_until_ready())
 
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(wait)
-        watch.on_event(event("start", "a1"))
-        await _settle()
-        assert engine.asked == 0  # one of two started: nothing to look at yet
-        watch.on_event(event("start", "a2"))
-        await _settle()
-        assert engine.asked == 1 and outcome == []  # both starting
-        engine.states = [state("a1", "api", health="healthy"), state("a2", "api", health="starting")]
-        watch.on_event(event("health_status: healthy", "a1"))
-        await _settle()
-        assert engine.asked == 1  # a2 has not reported yet
-        engine.states = [state("a1", "api", health="healthy"), state("a2", "api", health="healthy")]
-        watch.on_event(event("health_status: healthy", "a2"))
-        await _settle()
-    assert outcome == [True] and engine.asked == 2
-    assert watch.confirmed == engine.states
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(wait)
+            made(watch, "a1")
+            watch.on_event(event("start", "a2"))  # restarted, but not created by this up
+            await _settle()
+            assert engine.asked == 0  # one of two made: nothing to look at yet
+            made(watch, "a2")
+            await _settle()
+            assert engine.asked == 1 and outcome == []  # both starting
+            engine.states = [state("a1", "api", health="healthy"), state("a2", "api", health="starting")]
+            watch.on_event(event("health_status: healthy", "a1"))
+            await _settle()
+            assert engine.asked == 1  # a2 has not reported yet
+            engine.states = [state("a1", "api", health="healthy"), state("a2", "api", health="healthy")]
+            watch.on_event(event("health_status: healthy", "a2"))
+            await _settle()
+        assert outcome == [True] and engine.asked == 2
+        assert watch.confirmed == engine.states
+
+    with_deadline(scenario)
+
+
+def test_watch_looks_again_when_an_event_comes_while_it_looks() -> None:
+    async def scenario() -> None:
+        engine = Engine([state("a1", "api", health="healthy")])
+        watch = ReadyWatch(WaitPlan({"api": 1}, frozenset()), engine.inspect)
+        # The look finds a1 healthy, but a1 dies meanwhile: that look must not count.
+        engine.while_looking = lambda: watch.on_event(event("die", "a1"))
+        made(watch, "a1")
+        assert await watch.wait_until_ready() is True
+        assert engine.asked == 2
+
+    with_deadline(scenario)
+
+
+def test_watch_looks_again_once_a_container_without_health_check_has_stayed_up() -> None:
+    async def scenario() -> None:
+        engine = Engine([state("a1", "api")])
+        watch = ReadyWatch(WaitPlan({"api": 1}, frozenset()), engine.inspect)
+        made(watch, "a1")
+        started = anyio.current_time()
+        assert await watch.wait_until_ready() is True
+        assert engine.asked == 2  # too young at the first look; no event came, it looked again
+        assert anyio.current_time() - started >= COMPOSE_LOOK_SECONDS
+
+    with_deadline(scenario)
 
 
 def test_watch_gives_up_when_the_engine_cannot_be_asked() -> None:
     async def failing() -> Sequence[ContainerState]:
         raise DockerCommandError(["docker", "ps"], 1, "", "Error response from daemon: conflict")
 
-    watch = ReadyWatch(WaitPlan({"api": 1}, frozenset()), failing)
-    watch.on_event(event("start", "a1"))
-    assert anyio.run(watch.wait_until_ready) is False
+    async def scenario() -> None:
+        watch = ReadyWatch(WaitPlan({"api": 1}, frozenset()), failing)
+        made(watch, "a1")
+        assert await watch.wait_until_ready() is False
+
+    with_deadline(scenario)
+
+
+def with_deadline(scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run it; a watch that never returns fails the test in seconds instead of hanging it."""
+
+    async def bounded() -> None:
+        with anyio.fail_after(10):
+            await scenario()
+
+    anyio.run(bounded)
