@@ -32,6 +32,7 @@ class UpdateKind(Enum):
     CLEANUP = "cleanup"
     OOM = "oom"
     DIE = "die"
+    STATE = "state"  # a container started, or its health changed
     ERROR = "error"
 
 
@@ -158,6 +159,10 @@ class StartupMonitor:
             self._emit(UpdateKind.OOM, f"OOM kill in {who}{memory}")
         elif event.action == "die":
             self._emit(UpdateKind.DIE, f"{who} exited with code {event.exit_code}")
+        elif event.action == "start":
+            self._emit(UpdateKind.STATE, f"{who} started")
+        elif event.action.startswith("health_status"):
+            self._emit(UpdateKind.STATE, f"{who} {event.action.partition(':')[2].strip()}")
 
     def _emit(self, kind: UpdateKind, message: str, snapshot: ResourceSnapshot | None = None) -> None:
         self.on_update(MonitorUpdate(datetime.now(UTC), kind, message, snapshot))

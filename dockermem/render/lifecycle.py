@@ -21,6 +21,7 @@ UPDATE_STYLES = {
     UpdateKind.OOM: "bold red",
     UpdateKind.DIE: "red",
     UpdateKind.ERROR: "red",
+    UpdateKind.STATE: "cyan",
 }
 
 

@@ -59,6 +59,9 @@ def test_healthy_stack_starts_and_prints_the_final_report(project: ComposeProjec
     result = up(project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every service is healthy" in result.stdout
+    # The progress (plain lines on stderr when it is not a terminal) follows each service.
+    for line in ("api started", "api healthy", "worker started", "worker healthy"):
+        assert line in result.stderr, result.stderr
     api_row = next(line for line in result.stdout.splitlines() if f"{project.name}-api-1" in line)
     assert "/ 128MiB" in api_row
     assert project.compose("ps", "--format", "{{.Health}}").stdout.split() == ["healthy", "healthy"]
