@@ -135,7 +135,6 @@ class ContainerState:
     memory_limit_bytes: int | None
     project: str | None
     service: str | None
-    started_at: datetime | None = None  # the last start (None before the first)
     one_off: bool = False  # made by `docker compose run`, not by `up`
 
     @property

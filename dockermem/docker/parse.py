@@ -453,17 +453,10 @@ def parse_container_states(text: str) -> list[ContainerState]:
                 else None,
                 project=_optional_string(labels, PROJECT_LABEL),
                 service=_optional_string(labels, SERVICE_LABEL),
-                started_at=_started_at(state),
                 one_off=_optional_string(labels, ONE_OFF_LABEL) == "True",
             )
         )
     return states
-
-
-def _started_at(state: Mapping[str, Any]) -> datetime | None:
-    """`State.StartedAt`; docker prints year 1 for a container never started."""
-    started = parse_docker_time(_optional_string(state, "StartedAt") or "")
-    return started if started is not None and started.year > 1 else None
 
 
 def parse_event(line: str) -> ContainerEvent:

@@ -26,7 +26,7 @@ def state(container_id: str, service: str, status: str = "running", health: str 
     return ContainerState(
         id=container_id, name=f"p-{container_id}", status=status, oom_killed=False, exit_code=exit_code,
         pid=1, restart_count=0, health_status=health, last_health_output=None, memory_limit_bytes=None,
-        project="p", service=service, started_at=NOW,
+        project="p", service=service,
     )  # fmt: skip
 
 
