@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := compose/demo.yaml
 
-.PHONY: help venv engine images demo demo-down test lint typecheck unit integration bench clean
+.PHONY: help venv engine images tools demo demo-down test lint typecheck unit integration clock-guard bench clean
 
 help:
 	@echo "make demo       bring up the demo stack with dockermem and show its health"
@@ -25,6 +25,9 @@ engine:
 
 images: engine
 	@scripts/build-images
+
+tools:
+	@scripts/ensure-tools faketime=faketime
 
 demo: venv images
 	$(BIN)/dockermem up -f $(DEMO)
@@ -46,8 +49,20 @@ unit: venv
 integration: venv images
 	$(BIN)/pytest -m docker
 
-test: venv images lint typecheck
+test: venv images tools lint typecheck
 	DOCKERMEM_REQUIRE_DOCKER=1 $(BIN)/pytest
+	$(MAKE) --no-print-directory clock-guard
+
+# The tests without docker once more with the clock far ahead and far back (libfaketime), so
+# that a test that reads today's date fails the day it is written, not years later. The
+# property tests run fewer examples here: the guard is after dates, not parser inputs.
+CLOCK_GUARD_DATES := 2031-06-15 12:00:00|2024-02-29 23:59:30
+clock-guard: venv tools
+	@dates='$(CLOCK_GUARD_DATES)'; IFS='|'; for date in $$dates; do \
+		echo "clock guard: the tests without docker at $$date"; \
+		DOCKERMEM_TEST_EXAMPLES=200 faketime "$$date" $(BIN)/pytest -q -m "not docker" -p no:cacheprovider \
+			|| exit 1; \
+	done
 
 # dockermem's bytecode compiled first, as pip does when it installs a package (an editable
 # install under PYTHONDONTWRITEBYTECODE would otherwise compile every module on every run).

@@ -51,8 +51,9 @@ def cleanup(
 
     Never a running container, never anything outside the scope or made after the sweep began.
     """
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
+    from dockermem.clock import current_clock
     from dockermem.core.cleanup import CleanupScope, apply_cleanup, plan_cleanup
     from dockermem.core.counters import add_to_counters
 
@@ -62,7 +63,7 @@ def cleanup(
     settings = load_settings_or_exit()
     client = make_client(settings)
     scope = CleanupScope(project=project, project_glob=all_projects)
-    started_at = datetime.now(UTC)
+    started_at = current_clock().now()
     plan = run_async(
         lambda: plan_cleanup(
             client,

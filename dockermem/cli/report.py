@@ -23,8 +23,9 @@ def report(
 ) -> None:
     """Memory history of past watch and up runs: per service its peak, p95, limit, OOM kills
     and a recommended limit (the peak plus 30 %), with a chart of memory over time."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
+    from dockermem.clock import current_clock
     from dockermem.core.history import HistoryStore
     from dockermem.units import parse_duration_seconds
 
@@ -33,7 +34,7 @@ def report(
     except ValueError as error:
         raise fail(f"--since: {error}", ExitCode.USAGE) from None
     settings = load_settings_or_exit()
-    start = datetime.now(UTC) - timedelta(seconds=seconds)
+    start = current_clock().now() - timedelta(seconds=seconds)
     try:
         with HistoryStore(settings.history_path) as store:
             services = store.service_report(start, project)

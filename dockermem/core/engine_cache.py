@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from dockermem.clock import current_clock
 from dockermem.config import Settings
 from dockermem.docker.commands import DockerClient
 from dockermem.docker.models import EngineInfo
@@ -202,11 +202,12 @@ async def cached_engine_info(client: DockerClient, settings: Settings) -> Engine
     ttl = settings.engine_info_ttl_seconds
     # The runner's docker inherits this environment: DOCKER_HOST/DOCKER_CONTEXT are the same.
     key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
+    now = current_clock().now().timestamp()
     if key is not None:
-        cached = read_cached_engine_info(settings.state_path, key, ttl, time.time())
+        cached = read_cached_engine_info(settings.state_path, key, ttl, now)
         if cached is not None:
             return cached
     engine = await client.engine_info()
     if key is not None:
-        write_cached_engine_info(settings.state_path, key, engine, time.time(), ttl)
+        write_cached_engine_info(settings.state_path, key, engine, now, ttl)
     return engine

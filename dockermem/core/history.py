@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
+from dockermem.clock import Clock, current_clock
 from dockermem.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -199,15 +199,18 @@ class _Interval:
 class HistoryStore:
     """Memory history in one SQLite file: runs, samples and OOM kills, and the reports on them.
 
-    Opened on first use; a missing file is made on the first write and reads as empty."""
+    Opened on first use; a missing file is made on the first write and reads as empty. Runs
+    are stamped, and `prune` measures age, by `clock` (the one in force by default)."""
 
     def __init__(
         self,
         path: Path,
         min_interval_seconds: float = DEFAULT_MIN_INTERVAL_SECONDS,
         headroom: float = DEFAULT_HEADROOM,
+        clock: Clock | None = None,
     ) -> None:
         self.path = path
+        self.clock = clock or current_clock()
         self.min_interval_seconds = min_interval_seconds
         self.headroom = headroom
         self._connection: sqlite3.Connection | None = None
@@ -232,7 +235,7 @@ class HistoryStore:
         """Begin a run of `watch` or `up`; its id tags every sample recorded for it."""
         if kind not in RUN_KINDS:
             raise ValueError(f"run kind must be one of {RUN_KINDS}, not {kind!r}")
-        started = time.time() if started_at is None else started_at.timestamp()
+        started = (started_at or self.clock.now()).timestamp()
         with self._write() as connection:
             cursor = connection.execute(
                 "INSERT INTO runs (kind, project, started_at) VALUES (?, ?, ?)", (kind, project, started)
@@ -241,7 +244,7 @@ class HistoryStore:
 
     def end_run(self, run_id: int, ended_at: datetime | None = None) -> None:
         """Mark a run finished (and forget its containers' intervals)."""
-        ended = time.time() if ended_at is None else ended_at.timestamp()
+        ended = (ended_at or self.clock.now()).timestamp()
         with self._write() as connection:
             connection.execute("UPDATE runs SET ended_at = ? WHERE id = ?", (ended, run_id))
         for key in [key for key in self._intervals if key[0] == run_id]:
@@ -309,11 +312,12 @@ class HistoryStore:
                 (run_id, ts.timestamp(), engine, project, service or container, container),
             )
 
-    def prune(self, older_than: timedelta, now: datetime | None = None) -> PruneResult:
-        """Remove samples and OOM kills older than `older_than`, and the runs left empty."""
+    def prune(self, older_than: timedelta) -> PruneResult:
+        """Remove samples and OOM kills older than `older_than` (by the store's clock), and the
+        runs left empty."""
         if not self.path.exists():
             return PruneResult(0, 0, 0)
-        cutoff = (time.time() if now is None else now.timestamp()) - older_than.total_seconds()
+        cutoff = (self.clock.now() - older_than).timestamp()
         with self._write() as connection:
             samples = connection.execute("DELETE FROM samples WHERE ts < ?", (cutoff,)).rowcount
             ooms = connection.execute("DELETE FROM ooms WHERE ts < ?", (cutoff,)).rowcount

@@ -159,14 +159,15 @@ def service_needs(
 
 def recorded_peaks(settings: Settings, project: str) -> dict[str, int]:
     """Each service's peak in the last 30 days of history (nothing when there is none)."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
+    from dockermem.clock import current_clock
     from dockermem.core.history import HistoryStore
 
     if not settings.history or not settings.history_path.exists():
         return {}
     with HistoryStore(settings.history_path) as store:
-        rows = store.service_report(datetime.now(UTC) - timedelta(days=HISTORY_DAYS), project)
+        rows = store.service_report(current_clock().now() - timedelta(days=HISTORY_DAYS), project)
     return {row.service: row.peak_bytes for row in rows if row.samples > 0}
 
 

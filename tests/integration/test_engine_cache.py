@@ -144,6 +144,7 @@ def test_a_daemon_down_with_its_entry_cached_still_gives_exit_69_and_one_line(
     key = engine_key(None, environment)
     assert key is not None
     engine = EngineInfo("gone", "20.10.24", "Debian", 8 * 1024**3, 2, "2", "systemd")
+    # Stamped with the real time: the dockermem under test is another process, on the real clock.
     write_cached_engine_info(Path(os.environ["DOCKERMEM_STATE_DIR"]), key, engine, time.time(), 60.0)
     result = logged_docker.run(*SNAPSHOT_AND_PREFLIGHT[command], DOCKER_HOST=host)
     lines = result.stderr.strip().splitlines()

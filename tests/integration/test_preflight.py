@@ -126,6 +126,8 @@ def test_unbounded_service_counts_at_its_recorded_peak(tmp_path: Path) -> None:
     from tests.unit.test_history import container, frame
 
     history = tmp_path / "history.sqlite3"
+    # Recorded now, by the real clock: the preflight under test, another process, reads the last
+    # 30 days by the real clock too.
     recorded = replace(frame(0, container("free", 100, project="dockermem-unbounded")), ts=datetime.now(UTC))
     with HistoryStore(history) as store:
         run = store.start_run("watch", "dockermem-unbounded")

@@ -13,11 +13,13 @@ import socket
 import stat
 from collections.abc import Iterator
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
 import pytest
 
+from dockermem.clock import ManualClock, using_clock
 from dockermem.config import Settings, load_settings
 from dockermem.core.engine_cache import (
     ENGINE_CACHE_FILE,
@@ -38,6 +40,13 @@ ENGINE = parse_engine_info(INFO.read_text())
 KEY = EngineKey("default", "unix:///run/test.sock", (1234, 1_700_000_000_000_000_000))
 NOW = 1_800_000_000.0
 TTL = 60.0
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[ManualClock]:
+    """The cache stamps and ages its entries by this clock, at NOW, not by the machine's."""
+    with using_clock(ManualClock(datetime.fromtimestamp(NOW, UTC))) as clock:
+        yield clock
 
 
 def bind_socket(path: Path) -> socket.socket:
@@ -214,6 +223,19 @@ def test_second_call_within_the_ttl_does_not_ask_docker(
     assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
     assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
     assert calls(info_calls) == ["info --format {{json .}}"]
+
+
+def test_a_call_once_the_ttl_has_passed_asks_docker_again(
+    tmp_path: Path, info_calls: Path, daemon_socket: Path, clock: ManualClock
+) -> None:
+    settings = Settings(state_dir=str(tmp_path / "state"))
+    engine_of(client(tmp_path, info_calls), settings)
+    clock.advance(TTL - 1)
+    engine_of(client(tmp_path, info_calls), settings)
+    assert len(calls(info_calls)) == 1
+    clock.advance(1)
+    engine_of(client(tmp_path, info_calls), settings)
+    assert len(calls(info_calls)) == 2
 
 
 def test_ttl_zero_turns_the_cache_off(tmp_path: Path, info_calls: Path, daemon_socket: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dockermem.clock import ManualClock
 from dockermem.core.history import HistoryStore, PruneResult, ServiceHistory, recommend_limit
 from dockermem.core.host import HostMemory
 from dockermem.core.thresholds import ThresholdLevel
@@ -64,8 +65,15 @@ def frame(seconds: float, *containers: WatchedContainer) -> WatchFrame:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> HistoryStore:
-    return HistoryStore(tmp_path / "state" / "history.sqlite3", min_interval_seconds=5.0)
+def clock() -> ManualClock:
+    """The store's clock, at BASE: what the store stamps (a run's end) is set here, not read
+    from the machine."""
+    return ManualClock(BASE)
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: ManualClock) -> HistoryStore:
+    return HistoryStore(tmp_path / "state" / "history.sqlite3", min_interval_seconds=5.0, clock=clock)
 
 
 def record_two_runs(store: HistoryStore) -> None:
@@ -91,7 +99,7 @@ def record_two_runs(store: HistoryStore) -> None:
     for kill in range(2):
         kill_at = BASE + timedelta(seconds=1010 + kill)
         store.record_oom(second_run, kill_at, "local", "shop", "worker", "shop-worker-1")
-    store.end_run(second_run)
+    store.end_run(second_run)  # stamped by the store's clock
 
 
 def test_one_row_per_interval_keeps_the_interval_peak(store: HistoryStore) -> None:
@@ -215,18 +223,20 @@ def test_unknown_run_kind_and_run_id_are_refused(store: HistoryStore) -> None:
         store.record_frame(404, frame(0, container("api", 10)))
 
 
-def test_prune_removes_old_samples_ooms_and_emptied_runs(store: HistoryStore) -> None:
+def test_prune_removes_old_samples_ooms_and_emptied_runs(store: HistoryStore, clock: ManualClock) -> None:
+    clock.advance(1006)  # the second run ends when its last sample was taken
     record_two_runs(store)
     newer = store.start_run("watch", "shop", started_at=BASE + timedelta(days=20))
     store.record_frame(newer, frame(20 * 86400, container("api", 64, 128)))
     store.end_run(newer, ended_at=BASE + timedelta(days=20, seconds=10))
 
-    result = store.prune(timedelta(days=30), now=BASE + timedelta(days=40))
+    clock.advance((BASE + timedelta(days=40) - clock.now()).total_seconds())
+    result = store.prune(timedelta(days=30))
     # Run 1: api 2 + worker 3 + db 40 samples; run 2: api 2 + lonely 1 + cache 1; 3 OOMs; 2 runs.
     assert result == PruneResult(samples_removed=49, ooms_removed=3, runs_removed=2)
     [api] = store.service_report(SINCE)
     assert (api.label, api.runs, api.samples, api.peak_bytes) == ("shop/api", 1, 1, 64 * MIB)
-    assert store.prune(timedelta(days=30), now=BASE + timedelta(days=40)) == PruneResult(0, 0, 0)
+    assert store.prune(timedelta(days=30)) == PruneResult(0, 0, 0)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from dockermem.cli.report import report
+from dockermem.clock import ManualClock, using_clock
 from dockermem.config import load_settings
 from dockermem.core.history import HistoryStore, history_path
 from dockermem.core.host import HostMemory
@@ -21,6 +23,14 @@ from dockermem.core.thresholds import ThresholdLevel
 from dockermem.core.watch import WatchedContainer, WatchFrame
 
 MIB = 1024**2
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[ManualClock]:
+    """`report` measures `--since` back from this clock, not from the machine's."""
+    with using_clock(ManualClock(NOW)) as clock:
+        yield clock
 
 
 def make_app() -> typer.Typer:
@@ -44,7 +54,7 @@ def watched(service: str, usage_mib: int, limit_mib: int | None, project: str = 
 def history() -> Path:
     """Ten minutes of a watch an hour ago, in the state directory of the test's settings."""
     path = history_path(load_settings().state_path)
-    start = datetime.now(UTC) - timedelta(hours=1)
+    start = NOW - timedelta(hours=1)
     with HistoryStore(path) as store:
         run = store.start_run("watch", "shop", started_at=start)
         for step in range(120):
@@ -61,10 +71,7 @@ def test_json(history: Path) -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["schema"] == 1
-    since = datetime.fromisoformat(document["since"])
-    assert (
-        timedelta(hours=2) - timedelta(minutes=1) < datetime.now(UTC) - since < timedelta(hours=2, minutes=1)
-    )
+    assert datetime.fromisoformat(document["since"]) == NOW - timedelta(hours=2)
     assert [entry["service"] for entry in document["services"]] == ["db", "api"]  # by project: other, shop
     api = document["services"][1]
     assert api == {
