@@ -35,7 +35,7 @@ from dockermem.core.monitor import MonitorUpdate
 from dockermem.core.preflight import PreflightResult
 from dockermem.core.snapshot import ResourceSnapshot, take_snapshot
 from dockermem.core.watch import Watcher, WatchEvent, WatchFrame
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ComposeContainer
 from dockermem.errors import DockermemError, ExitCode
 
@@ -94,7 +94,7 @@ class Stack:
 
     async def services(self) -> list[ComposeContainer]:
         """The stack's containers as compose lists them: service, state, health, exit code."""
-        return await self.client.compose_ps(self.files, self.project)
+        return await self.client.compose.ps(self.files, self.project)
 
     def health_report(self, width: int = 100) -> str:
         """The health report (as `dockermem health` prints it) of the latest snapshot."""
@@ -170,7 +170,7 @@ class Stack:
 
 async def unique_project(client: DockerClient, files: Sequence[Path], project: str | None) -> str:
     """A project name of this run's own: the given or declared name with a random suffix."""
-    base = project or (await client.compose_config(files)).name or "dockermem"
+    base = project or (await client.compose.config(files)).name or "dockermem"
     return f"{base}-{secrets.token_hex(4)}"
 
 
@@ -221,4 +221,4 @@ async def stack(
     finally:
         if bring_down:
             with anyio.CancelScope(shield=True):
-                await client.compose_down(paths, outcome.project)
+                await client.compose.down(paths, outcome.project)

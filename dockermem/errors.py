@@ -56,8 +56,10 @@ class DaemonUnreachableError(DockerUnavailableError):
 class DockerCommandError(DockermemError):
     """A docker command exited non-zero for a reason other than the daemon being down."""
 
-    def __init__(self, argv: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
-        detail = first_line(stderr) or f"exit code {returncode}"
+    def __init__(
+        self, argv: Sequence[str], returncode: int, stdout: str, stderr: str, detail: str = ""
+    ) -> None:
+        detail = detail or first_line(stderr) or f"exit code {returncode}"
         super().__init__(f"'{' '.join(argv)}' failed: {detail}")
         self.argv = tuple(argv)
         self.returncode = returncode
@@ -89,9 +91,14 @@ class ParseError(DockermemError):
 
 
 class ComposeFileError(DockermemError):
-    """Compose rejected the compose file; its own message is kept."""
+    """Compose rejected the compose file: the message leads with compose's own words; `output`
+    keeps all it printed."""
 
     exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 def first_line(text: str) -> str:

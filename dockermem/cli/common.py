@@ -14,7 +14,7 @@ from dockermem.errors import ConfigError, DockermemError, ExitCode
 if TYPE_CHECKING:
     from dockermem.config import Settings
     from dockermem.core.scaling import ScaleRange
-    from dockermem.docker.commands import DockerClient
+    from dockermem.docker.client import DockerClient
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from dockermem.errors import ExitCode
 if TYPE_CHECKING:
     from dockermem.config import Settings
     from dockermem.core.lifecycle import StartOutcome, StartRequest
-    from dockermem.docker.commands import DockerClient
+    from dockermem.docker.client import DockerClient
 
 # Compose's rule for service names; a name that could pass for an option is refused.
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from dockermem.cli.watch_output import WatchOutput
     from dockermem.config import Settings
     from dockermem.core.scaling import ScaleRange, WatchAutoscale
-    from dockermem.docker.commands import DockerClient
+    from dockermem.docker.client import DockerClient
 
 
 def _positive(value: float | None) -> float | None:

@@ -5,7 +5,7 @@ Ryuk does) nothing created after the sweep began."""
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -13,9 +13,8 @@ import anyio
 
 from dockermem.core.concurrency import Slot
 from dockermem.core.counters import CleanupCounters
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerSummary, NamedResource
-from dockermem.docker.runner import CommandResult
 
 STOPPED_STATES = frozenset({"exited", "created", "dead"})
 
@@ -149,9 +148,9 @@ async def plan_cleanup(
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(containers_slot.fill, client.containers)
-        tasks.start_soon(networks_slot.fill, client.networks)
-        tasks.start_soon(volumes_slot.fill, client.volumes)
+        tasks.start_soon(containers_slot.fill, client.container.ls)
+        tasks.start_soon(networks_slot.fill, client.network.ls)
+        tasks.start_soon(volumes_slot.fill, client.volume.ls)
     containers, kept = select_containers(containers_slot.value, scope, started_at, older_than)
     leaving = {c.id for c in containers}
     # Projects whose own (compose-made) containers stay keep their networks and volumes.
@@ -165,7 +164,7 @@ async def plan_cleanup(
     kept_volumes: list[str] = []
     if named_volumes:
         candidates = [v for v in volumes_slot.value if scope.includes(v.project)]
-        created = await client.volume_created_at([v.name for v in candidates])
+        created = await client.volume.created_at([v.name for v in candidates])
         dated = [replace(v, created_at=created.get(v.name)) for v in candidates]
         volumes, kept_volumes = select_project_resources(dated, "volume", scope, busy, started_at, older_than)
     return CleanupPlan(
@@ -181,19 +180,8 @@ async def plan_cleanup(
 async def apply_cleanup(client: DockerClient, plan: CleanupPlan) -> CleanupOutcome:
     """Remove what the plan names: containers (with their anonymous volumes), then networks,
     then named volumes. Docker refuses anything that came into use meanwhile; that is reported."""
-    refused: list[str] = []
-
-    async def remove(
-        names: Sequence[str], remover: Callable[[Sequence[str]], Awaitable[CommandResult]]
-    ) -> tuple[str, ...]:
-        if not names:
-            return ()
-        result = await remover(names)
-        refused.extend(line.strip() for line in result.stderr.splitlines() if line.strip())
-        removed = {line.strip() for line in result.stdout.splitlines() if line.strip()}
-        return tuple(name for name in names if name in removed or name[:12] in removed)
-
-    removed_containers = await remove([c.id for c in plan.containers], client.remove_containers)
-    removed_networks = await remove([n.name for n in plan.networks], client.remove_networks)
-    removed_volumes = await remove([v.name for v in plan.volumes], client.remove_volumes)
-    return CleanupOutcome(plan, removed_containers, removed_networks, removed_volumes, tuple(refused))
+    containers = await client.container.remove([c.id for c in plan.containers])
+    networks = await client.network.remove([n.name for n in plan.networks])
+    volumes = await client.volume.remove([v.name for v in plan.volumes])
+    refused = containers.refused + networks.refused + volumes.refused
+    return CleanupOutcome(plan, containers.removed, networks.removed, volumes.removed, refused)

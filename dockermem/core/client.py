@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockermem.config import Settings
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.runner import DockerRunner, RunnerLimits
 
 

@@ -22,7 +22,7 @@ from typing import Any, TypeGuard
 
 from dockermem.clock import current_clock
 from dockermem.config import Settings
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import EngineInfo
 
 ENGINE_CACHE_FILE = "engine-info.json"
@@ -207,7 +207,7 @@ async def cached_engine_info(client: DockerClient, settings: Settings) -> Engine
         cached = read_cached_engine_info(settings.state_path, key, ttl, now)
         if cached is not None:
             return cached
-    engine = await client.engine_info()
+    engine = await client.system.info()
     if key is not None:
         write_cached_engine_info(settings.state_path, key, engine, now, ttl)
     return engine

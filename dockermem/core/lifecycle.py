@@ -20,10 +20,9 @@ from dockermem.core.preflight import PreflightResult, run_preflight
 from dockermem.core.readiness import ReadyWatch, wait_plan
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot, take_snapshot
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
-from dockermem.docker.commands import DockerClient
-from dockermem.docker.models import ComposeProjectConfig, ContainerEvent, ContainerState
-from dockermem.docker.runner import CommandResult
-from dockermem.errors import DockerUnavailableError, first_line
+from dockermem.docker.client import DockerClient
+from dockermem.docker.models import ComposeProjectConfig, ComposeRun, ContainerEvent, ContainerState
+from dockermem.errors import DockerUnavailableError
 from dockermem.units import format_bytes, format_percent
 
 if TYPE_CHECKING:
@@ -144,7 +143,7 @@ async def start_stack(
         project, config = preflight.project, preflight.config
         replicas = {} if scale_plan is None else scale_plan.replicas
     else:
-        config = await client.compose_config(request.files, request.project)
+        config = await client.compose.config(request.files, request.project)
         project = config.name
         # Without the preflight there is no budget to choose by: only fixed counts (SERVICE=N).
         replicas = {scale.service: scale.maximum for scale in request.scale}
@@ -155,8 +154,8 @@ async def start_stack(
     compose_project = request.project or project
 
     async def project_states() -> list[ContainerState]:
-        containers = await client.containers(project=compose_project)
-        return await client.inspect_containers([c.id for c in containers])
+        containers = await client.container.ls(project=compose_project)
+        return await client.container.inspect([c.id for c in containers])
 
     started_at = datetime.now(UTC)
     clock_start = anyio.current_time()
@@ -169,7 +168,7 @@ async def start_stack(
         monitor.on_event = ready_watch.on_event
     interruption = _Interruption()
     ready_scope = anyio.CancelScope()  # cancelled when the events show the stack ready
-    result: CommandResult | None = None
+    result: ComposeRun | None = None
 
     async def end_wait_when_ready(watch: ReadyWatch) -> None:
         if await watch.wait_until_ready():
@@ -183,7 +182,7 @@ async def start_stack(
         if request.handle_signals:
             tasks.start_soon(cancel_on_signals, interruption.scope, interruption.record)
         with interruption.scope, ready_scope:
-            result = await client.compose_up(
+            result = await client.compose.up(
                 request.files,
                 request.project,
                 request.services,
@@ -207,13 +206,13 @@ async def start_stack(
         return await project_states()
 
     compose_ok = ready_by_events or (result is not None and result.returncode == 0)
-    message = "" if result is None else _compose_message(result)
+    message = "" if result is None else result.message
     engine_error: str | None = None
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(
                 events_slot.fill,
-                lambda: client.container_events_between(started_at, ended_at, project=compose_project),
+                lambda: client.events.between(started_at, ended_at, project=compose_project),
             )
             tasks.start_soon(states_slot.fill, final_states)
             tasks.start_soon(snapshot_slot.fill, lambda: take_snapshot(client, settings, compose_project))
@@ -240,7 +239,7 @@ async def start_stack(
     notes = _notes(services, compose_ok)
     brought_down = False
     if not ok and request.down_on_failure and interruption.signal_number is None:
-        await client.compose_down(request.files, request.project)
+        await client.compose.down(request.files, request.project)
         brought_down = True
     return StartOutcome(
         project=compose_project,
@@ -327,12 +326,6 @@ async def keep_scaling(
         interrupted_by=interruption.signal_number,
         elapsed_seconds=anyio.current_time() - clock_start,
     )
-
-
-def _compose_message(result: CommandResult) -> str:
-    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower() or "unhealthy" in line.lower()]
-    return "; ".join(errors[-3:]) if errors else first_line("\n".join(lines[-1:]))
 
 
 def _service_outcomes(

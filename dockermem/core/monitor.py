@@ -17,7 +17,7 @@ from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.oom import MemorySample
 from dockermem.core.snapshot import ResourceSnapshot, sample_memory
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerEvent, EngineInfo
 from dockermem.errors import DockermemError
 from dockermem.units import format_bytes
@@ -139,7 +139,7 @@ class StartupMonitor:
 
     async def _follow_events(self, since: datetime) -> None:
         try:
-            async with self.client.container_events(
+            async with self.client.events.follow(
                 since, project=self.project, actions=("oom", "die", "create", "start", "health_status")
             ) as events:
                 async for event in events:

@@ -13,8 +13,9 @@ from dockermem.config import GIB, Settings
 from dockermem.core.concurrency import Slot
 from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.readings import read_containers
-from dockermem.docker.commands import PREDEFINED_NETWORKS, DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ComposeProjectConfig, ContainerSummary, EngineInfo, NamedResource
+from dockermem.docker.system import PREDEFINED_NETWORKS
 from dockermem.errors import ConfigError, DockermemError
 from dockermem.units import format_bytes
 
@@ -219,7 +220,7 @@ async def measure_budget(client: DockerClient, settings: Settings, engine: Engin
     in_use: int | None = None
     if not same_machine:
         # Docker Desktop's VM or a remote engine: its memory is not the host's.
-        running = [c for c in await client.containers() if c.state == "running"]
+        running = [c for c in await client.container.ls() if c.state == "running"]
         in_use = sum(s.memory_usage_bytes for s in (await read_containers(client, settings, running)).stats)
     return MemoryBudget(
         host_available_bytes=host.available,
@@ -234,7 +235,7 @@ async def project_usage(client: DockerClient, settings: Settings, exclude: str) 
     """Memory of the running compose projects other than `exclude`, largest first. Advice only:
     when it cannot be read, there is none."""
     running = [
-        c for c in await client.containers() if c.state == "running" and c.project and c.project != exclude
+        c for c in await client.container.ls() if c.state == "running" and c.project and c.project != exclude
     ]
     try:
         readings = await read_containers(client, settings, running)
@@ -270,11 +271,11 @@ async def run_preflight(
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(config_slot.fill, lambda: client.compose_config(files, project))
+        tasks.start_soon(config_slot.fill, lambda: client.compose.config(files, project))
         tasks.start_soon(engine_slot.fill, lambda: cached_engine_info(client, settings))
-        tasks.start_soon(containers_slot.fill, client.containers)
-        tasks.start_soon(networks_slot.fill, client.networks)
-        tasks.start_soon(volumes_slot.fill, client.volumes)
+        tasks.start_soon(containers_slot.fill, client.container.ls)
+        tasks.start_soon(networks_slot.fill, client.network.ls)
+        tasks.start_soon(volumes_slot.fill, client.volume.ls)
     config = config_slot.value
     budget = await measure_budget(client, settings, engine_slot.value)
     unbounded = any(service.limit_bytes is None for service in config.services)

@@ -11,7 +11,7 @@ import anyio
 
 from dockermem.config import Settings
 from dockermem.docker.cgroup import CgroupLocation, CgroupReader, OpenCgroupFiles
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
 
 # The shortest window over which a container's CPU percentage is measured on the fast path.
@@ -87,7 +87,7 @@ async def locate_cgroups(
     }
     unknown = [cid for cid in container_ids if cid not in locations]
     if unknown:
-        for container_id, pid in (await client.container_pids(unknown)).items():
+        for container_id, pid in (await client.container.pids(unknown)).items():
             location = reader.locate(container_id, pid)
             if location is not None:
                 locations[container_id] = location
@@ -153,6 +153,6 @@ async def read_containers(
                     fast.append(reading)
     read_fast = {stats.id for stats in fast}
     rest = [c.id for c in running if c.id not in read_fast]
-    slow = await client.stats_snapshot(rest) if rest else []
+    slow = await client.container.stats(rest) if rest else []
     source = SOURCE_MIXED if fast and slow else SOURCE_CGROUP if fast else SOURCE_DOCKER_STATS
     return Readings(tuple(fast) + tuple(slow), source)

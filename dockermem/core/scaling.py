@@ -28,8 +28,9 @@ from dockermem.core.preflight import (
 from dockermem.core.snapshot import ResourceSnapshot, take_snapshot
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.core.watch import WatchFrame
-from dockermem.docker.commands import DockerClient, ReplicaContainer
-from dockermem.errors import ConfigError, DockermemError, first_line
+from dockermem.docker.client import DockerClient
+from dockermem.docker.models import ReplicaContainer
+from dockermem.errors import ConfigError, DockermemError
 from dockermem.units import format_bytes
 
 # `SERVICE=N` or `SERVICE=MIN..MAX`; the service name as compose allows it.
@@ -240,7 +241,7 @@ async def fit_workers(
         raise ConfigError(f"--per-worker {per_worker_bytes}: a worker must need more than 0 bytes")
     preflight = await run_preflight(client, settings, files, project)
     compose_project = project or preflight.project
-    running = [c for c in await client.containers(project=compose_project) if c.state == "running"]
+    running = [c for c in await client.container.ls(project=compose_project) if c.state == "running"]
     if not running:
         return WorkerFit(per_worker_bytes, preflight.available_bytes, preflight.required_bytes)
     replicas: dict[str, int] = {}
@@ -473,7 +474,7 @@ class Autoscaler:
                 need = self.required_bytes() + state.per_replica_bytes
                 try:
                     budget = runtime_budget(
-                        await measure_budget(self.client, self.settings, await self.client.engine_info()),
+                        await measure_budget(self.client, self.settings, await self.client.system.info()),
                         load.usage_bytes,
                     )
                 except DockermemError as error:
@@ -510,7 +511,7 @@ class Autoscaler:
         """Remove the newest replica. Compose's own scale-down removes the highest-numbered
         one, which is the newest unless a replica was recreated since; then it is removed
         here, by id."""
-        replicas = await self.client.service_replicas(self.compose_project, state.service)
+        replicas = await self.client.container.replicas(self.compose_project, state.service)
         newest = newest_replica(replicas)
         highest = max(replicas, key=lambda r: r.number or 0, default=None)
         if newest is None or highest is None:
@@ -518,19 +519,16 @@ class Autoscaler:
         if newest.id == highest.id:
             await self._compose_scale(state.service, to)
         else:
-            await self.client.stop_containers([newest.id], SCALE_DOWN_STOP_SECONDS)
-            result = await self.client.remove_containers([newest.id])
-            if result.returncode != 0:
-                raise DockermemError(first_line(result.stderr) or f"docker rm exited {result.returncode}")
+            await self.client.container.stop([newest.id], SCALE_DOWN_STOP_SECONDS)
+            removal = await self.client.container.remove([newest.id])
+            if not removal.removed:
+                raise DockermemError("; ".join(removal.refused) or f"docker rm did not remove {newest.name}")
         return newest.name
 
     async def _compose_scale(self, service: str, replicas: int) -> None:
-        result = await self.client.compose_scale(
+        await self.client.compose.scale(
             self.files, self.project, service, replicas, SCALE_UP_WAIT_SECONDS, SCALE_DOWN_STOP_SECONDS
         )
-        if result.returncode != 0:
-            lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-            raise DockermemError(lines[-1] if lines else f"compose exited {result.returncode}")
 
 
 def scaling_states(plan: ScalePlan, ranges: Sequence[ScaleRange]) -> list[ServiceScaling]:
@@ -557,7 +555,7 @@ async def running_plan(
     compose_project = project or preflight.project
     current: dict[str, int] = {}
     for scale in ranges:
-        replicas = await client.service_replicas(compose_project, scale.service)
+        replicas = await client.container.replicas(compose_project, scale.service)
         current[scale.service] = sum(1 for r in replicas if r.status == "running")
     choices = tuple(replace(c, replicas=current[c.service], next_need_bytes=None) for c in plan.choices)
     return compose_project, replace(plan, choices=choices)

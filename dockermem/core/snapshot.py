@@ -13,7 +13,7 @@ from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
 from dockermem.core.readings import Readings, early_cpu_marks, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary, EngineInfo, NamedResource
 
 # docker stats shows the engine's memory as the limit of a container that has none; limits
@@ -152,9 +152,9 @@ async def take_snapshot(
     early_cpu = early_cpu_marks(settings)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(engine_slot.fill, lambda: cached_engine_info(client, settings))
-        tasks.start_soon(networks_slot.fill, client.networks)
-        tasks.start_soon(volumes_slot.fill, client.volumes)
-        all_containers = await client.containers()
+        tasks.start_soon(networks_slot.fill, client.network.ls)
+        tasks.start_soon(volumes_slot.fill, client.volume.ls)
+        all_containers = await client.container.ls()
         running = [
             c for c in all_containers if (project is None or c.project == project) and c.state == "running"
         ]
@@ -168,7 +168,7 @@ async def sample_memory(
 ) -> ResourceSnapshot:
     """Host and container memory only, on an engine already known (no resource counts):
     what a monitor takes every few seconds beside a compose that is working."""
-    listed = await client.containers(project=project)
+    listed = await client.container.ls(project=project)
     running = [c for c in listed if c.state == "running"]
     readings = await read_containers(client, settings, running)
     return _assemble(settings, project, engine, running, readings, ())

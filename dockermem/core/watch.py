@@ -22,9 +22,8 @@ from dockermem.core.readings import SOURCE_CGROUP, SOURCE_DOCKER_STATS, cgroup_r
 from dockermem.core.snapshot import ContainerMemory
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.cgroup import CgroupLocation, CgroupReader, CgroupReading
-from dockermem.docker.commands import STATS_FORMAT, DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
-from dockermem.docker.parse import parse_stats_line, stats_line_id, strip_escape_codes
 from dockermem.errors import DockermemError, DockerUnavailableError
 from dockermem.units import format_bytes
 
@@ -205,7 +204,7 @@ class EngineFeed:
             try:
                 await self._refresh()
                 if self.memory_total_bytes is None:
-                    self.memory_total_bytes = (await self.client.engine_info()).memory_total_bytes
+                    self.memory_total_bytes = (await self.client.system.info()).memory_total_bytes
                 self._engine_back()
             except DockerUnavailableError as error:
                 self._engine_down(str(error))
@@ -217,14 +216,16 @@ class EngineFeed:
             self.refresh_wanted = anyio.Event()
 
     async def _refresh(self) -> None:
-        listed = {c.id: c for c in await self.client.containers(project=self.project) if c.state == "running"}
+        listed = {
+            c.id: c for c in await self.client.container.ls(project=self.project) if c.state == "running"
+        }
         for container_id in listed.keys() - self.containers.keys():
             summary = listed[container_id]
             self.emit(self._event(WatchEventType.STARTED, summary.name, f"{summary.name} started"))
             if self.reader is not None:
                 location = self.reader.guess(container_id)
                 if location is None:
-                    pids = await self.client.container_pids([container_id])
+                    pids = await self.client.container.pids([container_id])
                     location = self.reader.locate(container_id, pids.get(container_id, 0))
                 self.locations[container_id] = location
             else:
@@ -269,7 +270,7 @@ class EngineFeed:
             await anyio.sleep(RESTART_BACKOFF_SECONDS[min(attempt, len(RESTART_BACKOFF_SECONDS) - 1)])
             attempt += 1
             try:
-                await self.client.engine_info()
+                await self.client.system.info()
             except DockerUnavailableError as error:
                 self._engine_down(str(error))
             except DockermemError:
@@ -281,7 +282,7 @@ class EngineFeed:
     async def _follow_events(self) -> None:
         since = datetime.now(UTC)
         actions = ("oom", "start", "die", "destroy")
-        async with self.client.container_events(since, project=self.project, actions=actions) as events:
+        async with self.client.events.follow(since, project=self.project, actions=actions) as events:
             self._engine_back()
             async for event in events:
                 if event.action == "oom":
@@ -290,23 +291,9 @@ class EngineFeed:
                     self.refresh_wanted.set()
 
     async def _follow_stats(self) -> None:
-        args = ["stats", "--format", STATS_FORMAT]
-        # docker stats writes every frame twice per tick, and most lines do not change between
-        # ticks: a line seen last time for the same container is not parsed again.
-        last_line: dict[str, str] = {}
-        async with self.client.runner.stream(args) as stream:
-            async for raw in stream.lines():
-                line = strip_escape_codes(raw).strip()
-                short_id = stats_line_id(line)
-                if short_id is None or last_line.get(short_id) == line:
-                    continue
-                last_line[short_id] = line
-                try:
-                    stats = parse_stats_line(line)
-                except DockermemError:
-                    continue
-                if stats.measured:
-                    self.stream_stats[self._full_id(stats.id)] = stats
+        async with self.client.container.stats_stream() as readings:
+            async for stats in readings:
+                self.stream_stats[self._full_id(stats.id)] = stats
 
     def _full_id(self, short_id: str) -> str:
         if short_id in self.containers:
@@ -423,7 +410,7 @@ class Watcher:
         feeds = [EngineFeed(name, client, self.settings, self._record) for name, client in self.engines]
         for feed in feeds:
             feed.project = self.project
-            feed.memory_total_bytes = (await feed.client.engine_info()).memory_total_bytes
+            feed.memory_total_bytes = (await feed.client.system.info()).memory_total_bytes
         started = anyio.current_time()
         start_cpu_window()
         stopped_by: list[int] = []

@@ -153,3 +153,36 @@ class ContainerEvent:
     project: str | None
     service: str | None
     exit_code: int | None
+
+
+@dataclass(frozen=True)
+class ReplicaContainer:
+    """One replica of a compose service: compose's number for it, and when it was made."""
+
+    id: str
+    name: str
+    number: int | None
+    created: str  # RFC 3339, UTC, the fraction padded to nine digits: sorts as it reads
+    status: str
+
+
+@dataclass(frozen=True)
+class ComposeRun:
+    """How a compose command that changes the stack (`up`, `down`) ended: its exit code, and
+    what compose said went wrong in one line (empty when nothing did)."""
+
+    returncode: int
+    message: str
+    output: str = ""  # compose's whole stderr, for a verbose report
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a `docker rm` (network rm, volume rm) removed, and docker's word on what it refused."""
+
+    removed: tuple[str, ...]
+    refused: tuple[str, ...]

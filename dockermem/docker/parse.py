@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -19,10 +19,14 @@ from dockermem.docker.models import (
     ContainerSummary,
     EngineInfo,
     NamedResource,
+    Removal,
+    ReplicaContainer,
     ServiceDependency,
 )
 from dockermem.errors import ParseError
 
+# `--format` for one JSON object per line.
+JSON_FORMAT = "{{json .}}"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
@@ -164,16 +168,6 @@ def stats_line_id(line: str) -> str | None:
         return None
     end = line.find('"', at + 6)
     return line[at + 6 : end] if end > at + 6 else None
-
-
-def parse_stats_lines(text: str) -> list[ContainerStats]:
-    """Every container line of a `docker stats --no-stream --format '{{json .}}'` output."""
-    stats = []
-    for raw in text.splitlines():
-        line = strip_escape_codes(raw).strip()
-        if line:
-            stats.append(parse_stats_line(line))
-    return stats
 
 
 def iter_json_objects(what: str, text: str) -> Iterator[Mapping[str, Any]]:
@@ -522,3 +516,56 @@ def parse_container_pids(text: str) -> dict[str, int]:
             raise ParseError("docker inspect pid line", line)
         pids[container_id] = int(pid)
     return pids
+
+
+def parse_replicas(text: str) -> list[ReplicaContainer]:
+    """Lines of `docker container inspect` with five JSON values each (id, name, created,
+    status, compose's container number); a line that does not read is skipped: a container
+    removed between the listing and the inspect prints nothing."""
+    replicas = []
+    decoder = json.JSONDecoder()
+    for line in text.splitlines():
+        values: list[object] = []
+        position = 0
+        stripped = line.strip()
+        try:
+            while position < len(stripped):
+                value, position = decoder.raw_decode(stripped, position)
+                values.append(value)
+                while position < len(stripped) and stripped[position] == " ":
+                    position += 1
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if len(values) != 5 or not all(isinstance(v, str) for v in values[:4]):
+            continue
+        container_id, name, created, status = (str(v) for v in values[:4])
+        number = values[4]
+        replicas.append(
+            ReplicaContainer(
+                id=container_id,
+                name=name.lstrip("/"),
+                number=int(number) if isinstance(number, str) and COUNT_TEXT.fullmatch(number) else None,
+                created=_padded_fraction(created),
+                status=status,
+            )
+        )
+    return replicas
+
+
+def _padded_fraction(created: str) -> str:
+    """Go's RFC3339Nano drops trailing zeros (`.5Z` for `.500000000Z`), so two such times do
+    not sort as text; padding the fraction to nine digits makes them."""
+    match = re.match(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$", created)
+    if match is None:
+        return created
+    whole, fraction, zone = match.groups()
+    return f"{whole}.{(fraction or '').ljust(9, '0')[:9]}{zone}"
+
+
+def removed_names(names: Sequence[str], stdout: str, stderr: str) -> Removal:
+    """What `docker rm` / `network rm` / `volume rm` removed of `names` (it prints each removed
+    one as it was given, or a container's short ID), and each refusal it printed."""
+    printed = {line.strip() for line in stdout.splitlines() if line.strip()}
+    removed = tuple(name for name in names if name in printed or name[:12] in printed)
+    refused = tuple(line.strip() for line in stderr.splitlines() if line.strip())
+    return Removal(removed, refused)

@@ -28,6 +28,7 @@ from dockermem.background import tasks_beside
 from dockermem.errors import (
     DaemonUnreachableError,
     DockerCommandError,
+    DockermemError,
     DockerNotInstalledError,
     DockerTimeoutError,
 )
@@ -75,6 +76,16 @@ class CommandResult:
     returncode: int
     stdout: str
     stderr: str
+
+
+def failure_error(
+    argv: Sequence[str], returncode: int, stderr: str, stdout: str = "", detail: str = ""
+) -> DockermemError:
+    """The typed error of a docker command that failed: the daemon unreachable, or the
+    command's own (`detail`, when given, says what went wrong instead of stderr's first line)."""
+    if DAEMON_UNREACHABLE.search(stderr):
+        return DaemonUnreachableError(argv, stderr)
+    return DockerCommandError(argv, returncode, stdout, stderr, detail)
 
 
 class DockerRunner:

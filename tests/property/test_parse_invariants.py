@@ -19,10 +19,10 @@ from dockermem.docker.parse import (
     parse_docker_time,
     parse_percent,
     parse_size,
-    parse_stats_lines,
 )
 from dockermem.errors import ParseError
 from tests.property.mutations import INVARIANT, UNIT_FORMS, fixture_texts, json_documents
+from tests.recorded import stats_lines
 
 STATS = fixture_texts("stats")
 COMPOSE_PS_DOCUMENTS = [
@@ -58,8 +58,8 @@ def test_shuffled_stats_lines_give_the_same_containers(data: st.DataObject) -> N
     text = data.draw(st.sampled_from(STATS), label="fixture")
     lines = text.splitlines()
     shuffled = data.draw(st.permutations(lines), label="lines")
-    original = parse_stats_lines(text)
-    reordered = parse_stats_lines("\n".join(shuffled))
+    original = stats_lines(text)
+    reordered = stats_lines("\n".join(shuffled))
     assert {(stats.id, stats.name) for stats in reordered} == {(stats.id, stats.name) for stats in original}
     assert Counter(reordered) == Counter(original)
 

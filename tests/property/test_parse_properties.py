@@ -40,7 +40,6 @@ from dockermem.docker.parse import (
     parse_percent,
     parse_size,
     parse_stats_line,
-    parse_stats_lines,
     parse_volume_times,
 )
 from dockermem.errors import ParseError
@@ -60,6 +59,7 @@ from tests.property.mutations import (
     size_text,
     together,
 )
+from tests.recorded import stats_lines
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -216,7 +216,7 @@ def check_stats_line(line: str) -> None:
 
 
 def check_stats_lines(text: str) -> None:
-    stats = parsed(parse_stats_lines, text)
+    stats = parsed(stats_lines, text)
     assert stats is None or isinstance(stats, list)
     for item in stats or []:
         check_stats(item)
@@ -372,7 +372,7 @@ def test_figures(inputs: tuple[str, str, object, str]) -> None:
     )
 )
 def test_docker_stats(inputs: tuple[str, str]) -> None:
-    """parse_stats_lines on whole outputs (frames of a stream too), parse_stats_line on lines."""
+    """stats_lines on whole outputs (frames of a stream too), parse_stats_line on lines."""
     note(inputs)
     text, line = inputs
     check_stats_lines(text)

@@ -29,7 +29,7 @@ from dockermem.core.engine_cache import (
     read_cached_engine_info,
     write_cached_engine_info,
 )
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.models import EngineInfo
 from dockermem.docker.parse import parse_engine_info
 from dockermem.docker.runner import DockerRunner, RunnerLimits

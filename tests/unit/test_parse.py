@@ -19,12 +19,12 @@ from dockermem.docker.parse import (
     parse_percent,
     parse_size,
     parse_stats_line,
-    parse_stats_lines,
     starts_frame,
     strip_escape_codes,
 )
 from dockermem.errors import ParseError
 from tests.conftest import FIXTURES
+from tests.recorded import stats_lines
 
 MIB = 1024**2
 
@@ -74,7 +74,7 @@ def test_parse_percent() -> None:
 
 @pytest.mark.parametrize("path", fixture_files("stats", "*.jsonl"), ids=lambda p: p.name)
 def test_every_recorded_stats_line_parses(path: Path) -> None:
-    stats = parse_stats_lines(path.read_text())
+    stats = stats_lines(path.read_text())
     assert stats
     for line in stats:
         assert line.memory_usage_bytes >= 0
@@ -84,7 +84,7 @@ def test_every_recorded_stats_line_parses(path: Path) -> None:
 
 
 def test_recorded_stats_values() -> None:
-    stats = {s.name: s for s in parse_stats_lines((FIXTURES / "stats/nostream-running.jsonl").read_text())}
+    stats = {s.name: s for s in stats_lines((FIXTURES / "stats/nostream-running.jsonl").read_text())}
     limited = stats["dm-stats-limited"]
     assert limited.memory_usage_bytes == round(40.39 * MIB)
     assert limited.memory_limit_bytes == 128 * MIB
@@ -95,19 +95,19 @@ def test_recorded_stats_values() -> None:
 
 def test_stopped_container_has_no_limit() -> None:
     text = (FIXTURES / "stats/nostream-all-with-created-and-exited.jsonl").read_text()
-    stopped = [s for s in parse_stats_lines(text) if s.name in ("dm-stats-exited", "dm-stats-created")]
+    stopped = [s for s in stats_lines(text) if s.name in ("dm-stats-exited", "dm-stats-created")]
     assert stopped and all(s.memory_usage_bytes == 0 and s.memory_limit_bytes is None for s in stopped)
     assert all(s.memory_percent is None for s in stopped)
 
 
 def test_older_units_with_spaces() -> None:
-    stats = parse_stats_lines((FIXTURES / "stats/documented-old-units.jsonl").read_text())
+    stats = stats_lines((FIXTURES / "stats/documented-old-units.jsonl").read_text())
     assert stats[0].memory_usage_bytes == 796 * 1024
     assert stats[0].memory_limit_bytes == 64 * MIB
 
 
 def test_windows_form_without_limit() -> None:
-    stats = parse_stats_lines((FIXTURES / "stats/documented-windows.jsonl").read_text())
+    stats = stats_lines((FIXTURES / "stats/documented-windows.jsonl").read_text())
     assert stats[0].memory_limit_bytes is None
     assert stats[0].memory_percent is None
     assert stats[0].memory_usage_bytes == round(22.5 * MIB)

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from dockermem.docker.commands import DockerClient
+from dockermem.docker.client import DockerClient
 from dockermem.docker.runner import DockerRunner, RunnerLimits, find_compose_plugin
 from dockermem.errors import (
     DaemonUnreachableError,
@@ -197,7 +197,7 @@ def test_a_stats_snapshot_reads_the_unnamed_stream_when_docker_gave_up_waiting_f
     )
     client = DockerClient(DockerRunner(stand_in(tmp_path, body)))
     container_id = "bfb9f8f6ab8d" + "0" * 52
-    stats = anyio.run(client.stats_snapshot, [container_id])
+    stats = anyio.run(client.container.stats, [container_id])
     assert [(s.name, s.memory_limit_bytes) for s in stats] == [("dm-stats-narrow", 128 * 1024**2)]
     named, unnamed = (tmp_path / "argv.log").read_text().splitlines()
     assert named.startswith("stats --format ") and named.endswith(container_id)
@@ -206,7 +206,7 @@ def test_a_stats_snapshot_reads_the_unnamed_stream_when_docker_gave_up_waiting_f
     (tmp_path / "again").mkdir()
     always_slow = DockerClient(DockerRunner(stand_in(tmp_path / "again", first_answer)))
     with pytest.raises(DockerCommandError, match="timeout waiting for stats"):
-        anyio.run(always_slow.stats_snapshot, [container_id])
+        anyio.run(always_slow.container.stats, [container_id])
     assert len(calls(tmp_path / "again")) == 2
 
 
@@ -218,7 +218,7 @@ def test_the_unnamed_stream_gives_only_the_wanted_containers(tmp_path: Path) -> 
     body = f"if [ -e {tmp_path}/asked ]; then cat {recorded}; else touch {tmp_path}/asked; {slow}; fi"
     client = DockerClient(DockerRunner(stand_in(tmp_path, body)))
     wanted = ["e58ec1683866" + "1" * 52, "0123456789ab" + "0" * 52]
-    stats = anyio.run(client.stats_snapshot, wanted)
+    stats = anyio.run(client.container.stats, wanted)
     assert [s.name for s in stats] == ["dm-stats-narrow-unlimited"]
     assert wanted[0].startswith(stats[0].id)
     assert len(calls(tmp_path)) == 2

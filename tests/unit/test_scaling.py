@@ -31,7 +31,8 @@ from dockermem.core.scaling import (
     service_pressure,
 )
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
-from dockermem.docker.commands import ReplicaContainer, _parse_replicas
+from dockermem.docker.models import ReplicaContainer
+from dockermem.docker.parse import parse_replicas
 from dockermem.render.scaling import choice_line, fit_document, scale_event_document, scale_event_line
 
 MIB = 1024 * 1024
@@ -261,7 +262,7 @@ def test_replica_lines_are_parsed_with_padded_fractions() -> None:
         '"def" "/p-w-10" "2026-01-01T00:00:00.123456789Z" "exited" "10"\n'
         "garbage\n"
     )
-    parsed = _parse_replicas(stdout)
+    parsed = parse_replicas(stdout)
     assert [(r.name, r.number, r.status) for r in parsed] == [
         ("p-w-2", 2, "running"),
         ("p-w-10", 10, "exited"),
