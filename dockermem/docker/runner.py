@@ -196,14 +196,17 @@ class LineStream:
         self.argv = tuple(argv)
         self.process = process
         self.stderr = ""
+        self._stderr_read = anyio.Event()
 
     async def drain_stderr(self) -> None:
         from anyio.streams.text import TextReceiveStream
 
-        if self.process.stderr is None:
-            return
-        async for chunk in TextReceiveStream(self.process.stderr, errors="replace"):
-            self.stderr = (self.stderr + chunk)[-STDERR_KEPT_BYTES:]
+        try:
+            if self.process.stderr is not None:
+                async for chunk in TextReceiveStream(self.process.stderr, errors="replace"):
+                    self.stderr = (self.stderr + chunk)[-STDERR_KEPT_BYTES:]
+        finally:
+            self._stderr_read.set()
 
     async def lines(self) -> AsyncIterator[str]:
         """Each complete line of stdout, without its newline; ends when the command does."""
@@ -220,8 +223,11 @@ class LineStream:
             yield pending
 
     async def wait(self) -> int:
-        """The command's exit code, once it has ended."""
-        return await self.process.wait()
+        """The command's exit code, once it has ended and all it wrote to stderr is read (the
+        caller reads `stderr` next: it must not miss what came just before the end)."""
+        code = await self.process.wait()
+        await self._stderr_read.wait()
+        return code
 
 
 # Where the docker CLI looks for its plugins on Linux and macOS, after the user's own directory.
