@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # type checkers see the real API; at run time it is loaded on first use
     from dockermem import sync as sync
-    from dockermem.api import PreflightFailedError as PreflightFailedError
     from dockermem.api import Stack as Stack
-    from dockermem.api import StackStartError as StackStartError
     from dockermem.api import stack as stack
+    from dockermem.errors import PreflightFailedError as PreflightFailedError
+    from dockermem.errors import StackStartError as StackStartError
 
 __version__ = "0.1.0"
 

@@ -6,68 +6,74 @@
         async for event in stack.events():   # warnings, OOM kills, leaks as they happen
             ...
 
-`stack()` runs the preflight, brings the stack up with the monitor beside compose, keeps
-watching it while the block runs, and brings it down afterwards (a dedicated environment) or
-leaves it up (a shared one). `dockermem.sync.stack()` is the same for plain scripts.
-Errors are the typed errors the CLI maps to exit codes (`dockermem.errors`).
+`stack()` runs the preflight, brings the stack up with a monitoring session beside compose,
+keeps that session watching while the block runs (recording the run in the history, as `up`
+and `watch` do), and brings the stack down afterwards (a dedicated environment) or leaves it up
+(a shared one). `dockermem.sync.stack()` is the same for plain scripts. Errors are the typed
+errors the CLI maps to exit codes (`dockermem.errors`).
 """
 
 from __future__ import annotations
 
 import io
 import secrets
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from dockermem.background import tasks_beside
 from dockermem.config import Settings, load_settings
 from dockermem.core.client import client_for
 from dockermem.core.counters import read_counters
-from dockermem.core.lifecycle import StartOutcome, StartRequest, start_stack
-from dockermem.core.monitor import MonitorUpdate
-from dockermem.core.preflight import PreflightResult
+from dockermem.core.events import Event, Frame
+from dockermem.core.lifecycle import StartOutcome, StartRequest, started_stack
+from dockermem.core.recorder import HistoryRecorder
+from dockermem.core.session import Observer, Session
 from dockermem.core.snapshot import ResourceSnapshot, take_snapshot
-from dockermem.core.watch import Watcher, WatchEvent, WatchFrame
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ComposeContainer
-from dockermem.errors import DockermemError, ExitCode
+from dockermem.errors import DockermemError, PreflightFailedError, StackStartError, start_error
+
+__all__ = ["PreflightFailedError", "Stack", "StackStartError", "stack"]
 
 Environment = Literal["dedicated", "shared"]
-MAX_KEPT_EVENTS = 1000
+EVENT_QUEUE = 1000
 
 
-class PreflightFailedError(DockermemError):
-    """The stack does not fit: it was not started. `result` holds the figures and advice."""
+class _Listener(Observer):
+    """Calls back for every frame or event (from the session's own task)."""
 
-    exit_code = ExitCode.CHECK_FAILED
+    def __init__(
+        self, on_frame: Callable[[Frame], None] | None = None, on_event: Callable[[Event], None] | None = None
+    ) -> None:
+        self._on_frame = on_frame
+        self._on_event = on_event
 
-    def __init__(self, result: PreflightResult) -> None:
-        advice = " ".join(result.recommendations)
-        super().__init__(f"preflight FAIL for {result.project}: {advice}".strip())
-        self.result = result
+    def frame(self, frame: Frame) -> None:
+        if self._on_frame is not None:
+            self._on_frame(frame)
+
+    def event(self, event: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
 
 
-class StackStartError(DockermemError):
-    """The stack did not start; `outcome` holds the analysis (services, OOM kills, memory)."""
+class _EventQueue(Observer):
+    """One `events()` reader's queue: a reader that does not read loses events rather than
+    stalling the session."""
 
-    exit_code = ExitCode.CHECK_FAILED
+    def __init__(self, send: MemoryObjectSendStream[Event]) -> None:
+        self.send = send
 
-    def __init__(self, outcome: StartOutcome) -> None:
-        failed = ", ".join(
-            f"{s.service} ({s.state}, {s.health or 'no health check'})" for s in outcome.failed_services
-        )
-        detail = (
-            outcome.memory_verdict or outcome.compose_message or outcome.engine_error or "see the analysis"
-        )
-        super().__init__(f"{outcome.project} did not start: {failed or 'compose failed'}. {detail}")
-        self.outcome = outcome
+    def event(self, event: Event) -> None:
+        try:
+            self.send.send_nowait(event)
+        except (anyio.WouldBlock, anyio.ClosedResourceError):
+            pass
 
 
 @dataclass
@@ -80,12 +86,18 @@ class Stack:
     settings: Settings
     client: DockerClient
     outcome: StartOutcome
+    session: Session
     latest_snapshot: ResourceSnapshot | None = None
-    latest_frame: WatchFrame | None = None
-    seen_events: deque[WatchEvent] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_EVENTS))
-    _subscribers: list[MemoryObjectSendStream[WatchEvent]] = field(default_factory=list)
-    _frame_listeners: list[Callable[[WatchFrame], None]] = field(default_factory=list)
-    _event_listeners: list[Callable[[WatchEvent], None]] = field(default_factory=list)
+
+    @property
+    def latest_frame(self) -> Frame | None:
+        """The session's latest frame: every container's memory, trend and peak."""
+        return self.session.latest_frame
+
+    @property
+    def seen_events(self) -> Sequence[Event]:
+        """The events so far (the latest few hundred)."""
+        return tuple(self.session.events)
 
     async def snapshot(self) -> ResourceSnapshot:
         """A fresh snapshot of the stack's containers, host and engine."""
@@ -98,13 +110,12 @@ class Stack:
 
     def health_report(self, width: int = 100) -> str:
         """The health report (as `dockermem health` prints it) of the latest snapshot."""
-        from rich.console import Console
+        from rich.console import Console  # rich only when a report is asked for
 
         from dockermem.render.tables import build_health_report
 
-        snapshot = self._latest()
         console = Console(record=True, width=width, color_system=None, file=io.StringIO())
-        console.print(build_health_report(snapshot))
+        console.print(build_health_report(self._latest()))
         return console.export_text()
 
     def statistics(self) -> dict[str, Any]:
@@ -114,58 +125,32 @@ class Stack:
         counters = read_counters(self.settings.state_path)
         return stats_document(self._latest(), counters, self.settings.high_memory_percent)
 
-    async def events(self) -> AsyncIterator[WatchEvent]:
+    async def events(self) -> AsyncIterator[Event]:
         """Warnings, OOM kills, leaks and the rest as they happen, from now on."""
-        send, receive = anyio.create_memory_object_stream[WatchEvent](MAX_KEPT_EVENTS)
-        self._subscribers.append(send)
+        send, receive = anyio.create_memory_object_stream[Event](EVENT_QUEUE)
+        queue = _EventQueue(send)
+        self.session.attach(queue)
         try:
             async with receive:
                 async for event in receive:
                     yield event
         finally:
-            self._subscribers.remove(send)
+            self.session.detach(queue)
             send.close()
 
-    def on_event(self, listener: Callable[[WatchEvent], None]) -> None:
-        """Call `listener` for every event (from the monitor's own task)."""
-        self._event_listeners.append(listener)
+    def on_event(self, listener: Callable[[Event], None]) -> None:
+        """Call `listener` for every event (from the session's own task)."""
+        self.session.attach(_Listener(on_event=listener))
 
-    def on_frame(self, listener: Callable[[WatchFrame], None]) -> None:
-        """Call `listener` for every sample of the monitor (from its own task)."""
-        self._frame_listeners.append(listener)
+    def on_frame(self, listener: Callable[[Frame], None]) -> None:
+        """Call `listener` for every frame of the session (from its own task)."""
+        self.session.attach(_Listener(on_frame=listener))
 
     def _latest(self) -> ResourceSnapshot:
         snapshot = self.latest_snapshot or self.outcome.snapshot
         if snapshot is None:
             raise DockermemError("no snapshot of the stack yet")
         return snapshot
-
-    def _frame(self, frame: WatchFrame) -> None:
-        self.latest_frame = frame
-        for listener in self._frame_listeners:
-            listener(frame)
-
-    def _event(self, event: WatchEvent) -> None:
-        self.seen_events.append(event)
-        for listener in self._event_listeners:
-            listener(event)
-        for subscriber in self._subscribers:
-            try:
-                subscriber.send_nowait(event)
-            except anyio.WouldBlock:
-                pass  # a subscriber that does not read loses events rather than stalling the monitor
-
-    async def _monitor(self) -> None:
-        watcher = Watcher(self.settings, [("default", self.client)], self.project, self._frame, self._event)
-        watcher.handle_signals = False
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(watcher.run, None)
-            while True:
-                await anyio.sleep(max(1.0, self.settings.sample_interval_seconds * 5))
-                try:
-                    await self.snapshot()
-                except DockermemError:
-                    pass  # the watcher reports an engine that went away
 
 
 async def unique_project(client: DockerClient, files: Sequence[Path], project: str | None) -> str:
@@ -185,14 +170,16 @@ async def stack(
     preflight: bool = True,
     keep: bool | None = None,
     settings: Settings | None = None,
-    on_update: Callable[[MonitorUpdate], None] | None = None,
+    observers: Sequence[Observer] = (),
 ) -> AsyncIterator[Stack]:
-    """Preflight, start (monitored), watch while the block runs, then bring down or leave up.
+    """Preflight, start (watched), watch while the block runs, then bring down or leave up.
 
     `environment="dedicated"` gives this run a project name of its own and brings the stack
     down afterwards; `"shared"` reuses the project (compose keeps what runs) and leaves it up.
-    `keep` overrides what happens afterwards. Raises `PreflightFailedError` when the stack does
-    not fit and `StackStartError` when it does not start.
+    `keep` overrides what happens afterwards. `observers` are plugged into the session beside
+    the history recorder (on unless the settings turn history off). Raises
+    `PreflightFailedError` when the stack does not fit and `StackStartError` when it does not
+    start.
     """
     settings = settings or load_settings()
     client = client_for(settings)
@@ -206,19 +193,24 @@ async def stack(
         preflight=preflight,
         profile=profile,
         down_on_failure=environment == "dedicated",
-        handle_signals=False,
     )
-    outcome = await start_stack(client, settings, request, on_update or (lambda update: None))
-    if outcome.preflight is not None and not outcome.preflight.ok:
-        raise PreflightFailedError(outcome.preflight)
-    if not outcome.ok:
-        raise StackStartError(outcome)
-    running = Stack(outcome.project, paths, environment, settings, client, outcome, outcome.snapshot)
+    watching = list(observers)
+    if settings.history:
+        watching.append(HistoryRecorder(settings.history_path, "up"))
     bring_down = (environment == "dedicated") if keep is None else not keep
+    started_project: str | None = None
     try:
-        async with tasks_beside(running._monitor):
-            yield running
+        async with started_stack(client, settings, request, observers=watching) as started:
+            error = start_error(started.outcome)
+            if error is not None:
+                raise error
+            assert started.session is not None
+            started_project = started.outcome.project
+            yield Stack(
+                started_project, paths, environment, settings, client, started.outcome, started.session
+            )
     finally:
-        if bring_down:
+        # After the session's last frame: the history keeps what the stack held at the end.
+        if bring_down and started_project is not None:
             with anyio.CancelScope(shield=True):
-                await client.compose.down(paths, outcome.project)
+                await client.compose.down(paths, started_project)

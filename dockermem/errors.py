@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the errors of a start carry the core's records; this module imports no core
+    from dockermem.core.lifecycle import StartOutcome
+    from dockermem.core.preflight import PreflightResult
 
 
 class ExitCode(IntEnum):
@@ -16,6 +22,11 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
     TERMINATED = 143
 
+    @classmethod
+    def for_signal(cls, signal_number: int | None) -> ExitCode:
+        """130 for Ctrl-C (SIGINT), 143 for SIGTERM: 128 plus the signal, as shells report it."""
+        return cls.TERMINATED if signal_number == signal.SIGTERM else cls.INTERRUPTED
+
 
 class DockermemError(Exception):
     """Base of every error dockermem reports to its user as one line."""
@@ -25,6 +36,12 @@ class DockermemError(Exception):
 
 class ConfigError(DockermemError):
     """A bad flag, environment variable or config file value."""
+
+    exit_code = ExitCode.USAGE
+
+
+class HistoryError(DockermemError):
+    """The history database cannot be opened, read or written (the message names the file)."""
 
     exit_code = ExitCode.USAGE
 
@@ -99,6 +116,40 @@ class ComposeFileError(DockermemError):
     def __init__(self, message: str, output: str = "") -> None:
         super().__init__(message)
         self.output = output
+
+
+class PreflightFailedError(DockermemError):
+    """The stack does not fit: it was not started. `result` holds the figures and advice."""
+
+    exit_code = ExitCode.CHECK_FAILED
+
+    def __init__(self, result: PreflightResult) -> None:
+        advice = " ".join(result.recommendations)
+        super().__init__(f"preflight FAIL for {result.project}: {advice}".strip())
+        self.result = result
+
+
+class StackStartError(DockermemError):
+    """The stack did not start; `outcome` holds the analysis (services, OOM kills, memory)."""
+
+    exit_code = ExitCode.CHECK_FAILED
+
+    def __init__(self, outcome: StartOutcome) -> None:
+        failed = ", ".join(
+            f"{s.service} ({s.state}, {s.health or 'no health check'})" for s in outcome.failed_services
+        )
+        detail = (
+            outcome.memory_verdict or outcome.compose_message or outcome.engine_error or "see the analysis"
+        )
+        super().__init__(f"{outcome.project} did not start: {failed or 'compose failed'}. {detail}")
+        self.outcome = outcome
+
+
+def start_error(outcome: StartOutcome) -> DockermemError | None:
+    """The error a start that did not succeed raises in the Python API (None when it did)."""
+    if outcome.preflight is not None and not outcome.preflight.ok:
+        return PreflightFailedError(outcome.preflight)
+    return None if outcome.ok else StackStartError(outcome)
 
 
 def first_line(text: str) -> str:

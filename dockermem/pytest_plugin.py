@@ -10,17 +10,17 @@ failing that test; after it, a per-service summary of peaks against limits.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from dockermem.core.watch import WatchEvent, WatchFrame
+    from dockermem.core.events import Event
+    from dockermem.github import GitHubReport
+    from dockermem.per_test import TestTracker
     from dockermem.sync import SyncStack
 
 # After each test, wait for a sample taken after it ended (so that what it caused is seen),
@@ -84,24 +84,22 @@ class DockermemSession:
         self.on_oom = config.getoption("--dockermem-on-oom") or config.getini("dockermem_on_oom")
         self.interval = float(config.getini("dockermem_interval"))
         self.stack: SyncStack | None = None
+        self.tracker: TestTracker | None = None
+        self.github: GitHubReport | None = None
         self._exit = ExitStack()
-        self._lock = threading.Condition()
-        self._last_frame_at = 0.0
-        self._current: str | None = None
-        self._pending: list[WatchEvent] = []
-        self.by_test: dict[str, list[WatchEvent]] = {}
-        self.peaks: dict[str, tuple[int, int | None]] = {}  # service -> (peak, limit)
-        self.leaks: dict[str, str] = {}
         self.start_seconds = 0.0
 
     # --- before the session -------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         import dockermem.sync
-        from dockermem.api import PreflightFailedError, StackStartError
         from dockermem.config import load_settings
-        from dockermem.errors import DockermemError
+        from dockermem.errors import DockermemError, PreflightFailedError, StackStartError
+        from dockermem.github import GitHubReport
+        from dockermem.per_test import TestTracker
 
-        started = time.monotonic()
+        self.tracker = TestTracker()
+        self.github = GitHubReport(f"dockermem: {self.project or 'the stack'}")
+        started = time.monotonic()  # only shown: the start's duration in the summary
         try:
             settings = load_settings({"sample_interval_seconds": self.interval})
             self.stack = self._exit.enter_context(
@@ -111,6 +109,7 @@ class DockermemSession:
                     profile=self.profile,
                     environment=self.environment,
                     settings=settings,
+                    observers=[self.tracker, self.github],
                 )
             )
         except PreflightFailedError as error:
@@ -123,54 +122,30 @@ class DockermemSession:
             self._exit.close()
             pytest.exit(f"dockermem: {error}", returncode=int(error.exit_code))
         self.start_seconds = time.monotonic() - started
-        self.stack.stack.on_frame(self._on_frame)
-        self.stack.stack.on_event(self._on_event)
+        self.github.title = f"dockermem: {self.stack.project}"
 
     # --- during it ----------------------------------------------------------------------
-    def _on_frame(self, frame: WatchFrame) -> None:
-        with self._lock:
-            for row in frame.containers:
-                service = row.service or row.name
-                peak, _ = self.peaks.get(service, (0, None))
-                self.peaks[service] = (max(peak, row.memory_usage_bytes), row.memory_limit_bytes)
-            self._last_frame_at = time.monotonic()
-            self._lock.notify_all()
-
-    def _on_event(self, event: WatchEvent) -> None:
-        from dockermem.core.watch import WatchEventType
-
-        with self._lock:
-            if event.type is WatchEventType.LEAK and event.container:
-                self.leaks[str(event.details.get("service") or event.container)] = event.message
-            if event.type in (WatchEventType.OOM, WatchEventType.EMERGENCY):
-                self._pending.append(event)
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        with self._lock:
-            self._pending.clear()  # what came before this test is not its doing
-            self._current = item.nodeid
+        assert self.tracker is not None and self.stack is not None
+        self.tracker.test_started(item.nodeid)
         try:
             return (yield)
         finally:
-            ended = time.monotonic()
-            with self._lock:
-                # Wait for a sample taken after the test ended: what it caused is seen by then.
-                self._lock.wait_for(
-                    lambda: self._last_frame_at > ended, timeout=BARRIER_INTERVALS * self.interval + 1.0
-                )
-                self.by_test[item.nodeid] = list(self._pending)
-                self._pending.clear()
-                self._current = None
+            ended_at = self.stack.stack.session.clock.now()
+            # What the test caused is seen by the first frame taken after it ended.
+            self.tracker.test_ended(item.nodeid, ended_at, BARRIER_INTERVALS * self.interval + 1.0)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        from dockermem.per_test import describe
+
         report = yield
-        if report.when != "call":
+        if report.when != "call" or self.tracker is None:
             return report
-        events = self.by_test.get(item.nodeid, [])
+        events = self.tracker.by_test.get(item.nodeid, [])
         if events:
             lines = [describe(event, item.nodeid) for event in events]
             report.sections.append(("dockermem", "\n".join(lines)))
@@ -186,64 +161,38 @@ class DockermemSession:
 
         write = terminalreporter.write_line
         terminalreporter.section("dockermem")
-        if self.stack is None:
+        if self.stack is None or self.tracker is None:
             write("the stack was not started")
             return
+        summary = self.stack.summary
         write(f"stack {self.stack.project} started in {self.start_seconds:.1f}s")
         write(f"{'service':<20} {'peak':>10} {'limit':>10} {'OOM':>4}  hint")
-        for service, (peak, limit) in sorted(self.peaks.items()):
-            kills = self.oom_count(service)
-            fitting = recommend_limit(peak, limit_bytes=limit, oom_kills=kills)
+        kills = _oom_kills_by_service(summary.events)
+        for service, peak in sorted(summary.service_peaks().items()):
+            fitting = recommend_limit(
+                peak.peak_bytes, limit_bytes=peak.limit_bytes, oom_kills=kills.get(service, 0)
+            )
             hint = f"limit {format_bytes(fitting)} fits its peak"
-            limit_text = "no limit" if limit is None else format_bytes(limit)
-            write(f"{service:<20} {format_bytes(peak):>10} {limit_text:>10} {kills:>4}  {hint}")
-        for nodeid, events in sorted(self.by_test.items()):
-            for event in events:
-                write(describe(event, nodeid), red=True)
-        for message in self.leaks.values():
+            limit_text = "no limit" if peak.limit_bytes is None else format_bytes(peak.limit_bytes)
+            figures = f"{format_bytes(peak.peak_bytes):>10} {limit_text:>10} {kills.get(service, 0):>4}"
+            write(f"{service:<20} {figures}  {hint}")
+        lines = self.tracker.lines()
+        for line in lines:
+            write(line, red=True)
+        for message in self.tracker.leaks.values():
             write(f"leak: {message}", yellow=True)
-        self._github_summary()
-
-    def oom_count(self, service: str) -> int:
-        from dockermem.core.watch import WatchEventType
-
-        return sum(
-            1
-            for events in self.by_test.values()
-            for event in events
-            if event.type is WatchEventType.OOM and service in (event.details.get("service"), event.container)
-        )
-
-    def _github_summary(self) -> None:
-        path = os.environ.get("GITHUB_STEP_SUMMARY")
-        if os.environ.get("GITHUB_ACTIONS") != "true" or not path or self.stack is None:
-            return
-        from dockermem.units import format_bytes
-
-        lines = [
-            f"## dockermem: {self.stack.project}",
-            "",
-            "| service | peak | limit | OOM kills |",
-            "|---|---|---|---|",
-        ]
-        for service, (peak, limit) in sorted(self.peaks.items()):
-            limit_text = "no limit" if limit is None else format_bytes(limit)
-            lines.append(f"| {service} | {format_bytes(peak)} | {limit_text} | {self.oom_count(service)} |")
-        lines += [
-            f"- {describe(event, nodeid)}" for nodeid, events in self.by_test.items() for event in events
-        ]
-        with open(path, "a", encoding="utf-8") as summary:
-            summary.write("\n".join(lines) + "\n")
+        if self.github is not None:
+            self.github.notes = lines
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._exit.close()
 
 
-def describe(event: WatchEvent, nodeid: str) -> str:
-    """ "redis was OOM-killed during tests/test_export.py::test_big_export"."""
-    from dockermem.core.watch import WatchEventType
+def _oom_kills_by_service(events: Sequence[Event]) -> dict[str, int]:
+    from dockermem.core.events import EventType
 
-    who = str(event.details.get("service") or event.container or "the stack")
-    if event.type is WatchEventType.OOM:
-        return f"{who} was OOM-killed during {nodeid}"
-    return f"{event.message} during {nodeid}"
+    kills: dict[str, int] = {}
+    for event in events:
+        if event.type is EventType.OOM:
+            kills[event.who] = kills.get(event.who, 0) + 1
+    return kills

@@ -14,8 +14,8 @@ from typing import Any
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from dockermem import api
+from dockermem.core.events import Event, Frame, SessionSummary
 from dockermem.core.snapshot import ResourceSnapshot
-from dockermem.core.watch import WatchEvent
 from dockermem.docker.models import ComposeContainer
 
 
@@ -30,6 +30,15 @@ class SyncStack:
     def project(self) -> str:
         return self.stack.project
 
+    @property
+    def latest_frame(self) -> Frame | None:
+        return self.stack.latest_frame
+
+    @property
+    def summary(self) -> SessionSummary:
+        """The session so far: each container's peak, and whether memory ran out."""
+        return self.stack.session.summary
+
     def snapshot(self) -> ResourceSnapshot:
         return self._portal.call(self.stack.snapshot)
 
@@ -42,8 +51,8 @@ class SyncStack:
     def statistics(self) -> dict[str, Any]:
         return self.stack.statistics()
 
-    def events(self) -> list[WatchEvent]:
-        """The events seen so far (the latest thousand)."""
+    def events(self) -> list[Event]:
+        """The events seen so far (the latest few hundred)."""
         return list(self.stack.seen_events)
 
 

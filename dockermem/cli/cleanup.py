@@ -12,7 +12,6 @@ from dockermem.cli.common import (
     ProjectOption,
     fail,
     load_settings_or_exit,
-    make_client,
     run_async,
 )
 from dockermem.cli.output import print_json, print_renderable
@@ -55,13 +54,14 @@ def cleanup(
 
     from dockermem.clock import current_clock
     from dockermem.core.cleanup import CleanupScope, apply_cleanup, plan_cleanup
+    from dockermem.core.client import client_for
     from dockermem.core.counters import add_to_counters
 
     if (project is None) == (all_projects is None):
         raise fail("give exactly one scope: -p PROJECT or --all-projects GLOB", ExitCode.USAGE)
     seconds = _duration(older_than)
     settings = load_settings_or_exit()
-    client = make_client(settings)
+    client = client_for(settings)
     scope = CleanupScope(project=project, project_glob=all_projects)
     started_at = current_clock().now()
     plan = run_async(

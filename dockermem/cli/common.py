@@ -13,8 +13,9 @@ from dockermem.errors import ConfigError, DockermemError, ExitCode
 
 if TYPE_CHECKING:
     from dockermem.config import Settings
+    from dockermem.core.concurrency import Stop
     from dockermem.core.scaling import ScaleRange
-    from dockermem.docker.client import DockerClient
+    from dockermem.core.session import Verdict
 
 T = TypeVar("T")
 
@@ -69,18 +70,31 @@ def fail(message: str, code: ExitCode) -> typer.Exit:
     return typer.Exit(int(code))
 
 
-def settings_from(flags: Mapping[str, object] | None = None) -> Settings:
-    """The settings in force, a bad value becoming exit 2."""
-    from dockermem.config import load_settings
+def run_stoppable(main: Callable[[Stop], Awaitable[T]]) -> tuple[T, Stop]:
+    """Run a command's async body, which Ctrl-C or SIGTERM asks to stop (it ends what it is
+    doing, and reports); with its `Stop`, which says whether a signal came and which."""
+    from dockermem.core.concurrency import Stop, listening_for_signals
 
-    return load_settings(flags)
+    stop = Stop()
+
+    async def stoppable() -> T:
+        async with listening_for_signals(stop):
+            return await main(stop)
+
+    return run_async(stoppable), stop
 
 
-def make_client(settings: Settings, context: str | None = None) -> DockerClient:
-    """A docker client with the runner limits of the settings."""
-    from dockermem.core.client import client_for
+def exit_for(verdict: Verdict, stop: Stop | None = None) -> None:
+    """The one mapping of how a run ended to its exit code: nothing for OK, else the exit."""
+    from dockermem.core.session import Verdict
 
-    return client_for(settings, context)
+    if verdict is Verdict.INTERRUPTED:
+        signal_number = None if stop is None else stop.signal_number
+        raise fail("interrupted", ExitCode.for_signal(signal_number))
+    if verdict is Verdict.ENGINE_LOST:
+        raise typer.Exit(int(ExitCode.DOCKER_UNAVAILABLE))
+    if verdict is Verdict.FAILED:
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))
 
 
 def run_async(main: Callable[[], Awaitable[T]]) -> T:
@@ -118,7 +132,9 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 def load_settings_or_exit(flags: Mapping[str, object] | None = None) -> Settings:
     """Settings, or exit 2 with the bad value named."""
+    from dockermem.config import load_settings
+
     try:
-        return settings_from(flags)
+        return load_settings(flags)
     except ConfigError as error:
         raise fail(str(error), error.exit_code) from None

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, make_client, run_async
+from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, run_async
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.cli.preflight import FileOption
 from dockermem.errors import ExitCode
@@ -43,18 +43,19 @@ def fit(
 
     Exits 1 when not even one fits, 2 on bad input.
     """
-    from dockermem.core.scaling import fit_workers
+    from dockermem.core.client import client_for
+    from dockermem.core.fit import fit_workers
 
     size = _size(per_worker)
     settings = load_settings_or_exit()
-    client = make_client(settings)
+    client = client_for(settings)
     result = run_async(lambda: fit_workers(client, settings, file or [], project, size))
     if json:
-        from dockermem.render.scaling import fit_document
+        from dockermem.render.fit import fit_document
 
         print_json(fit_document(result))
     else:
-        from dockermem.render.scaling import build_fit_report
+        from dockermem.render.fit import build_fit_report
 
         print_renderable(build_fit_report(result))
     if result.workers < 1:

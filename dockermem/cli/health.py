@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, make_client, run_async
+from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, run_async
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.errors import ExitCode
 
@@ -14,11 +14,12 @@ def health(project: ProjectOption = None, json: JsonOption = False) -> None:
     """
     import typer
 
+    from dockermem.core.client import client_for
     from dockermem.core.snapshot import take_snapshot
     from dockermem.core.thresholds import ThresholdLevel
 
     settings = load_settings_or_exit()
-    client = make_client(settings)
+    client = client_for(settings)
     snapshot = run_async(lambda: take_snapshot(client, settings, project))
     if json:
         from dockermem.render.documents import health_document

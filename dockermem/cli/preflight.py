@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, make_client, run_async
+from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, run_async
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.errors import ExitCode
 
@@ -32,10 +32,11 @@ def preflight(
 
     Exits 0 on PASS, 1 on FAIL, 2 when the compose file is invalid.
     """
+    from dockermem.core.client import client_for
     from dockermem.core.preflight import run_preflight
 
     settings = load_settings_or_exit()
-    client = make_client(settings)
+    client = client_for(settings)
     result = run_async(lambda: run_preflight(client, settings, file or [], project, profile))
     if json:
         from dockermem.render.documents import preflight_document

@@ -1,31 +1,33 @@
-"""`up`'s progress display: a live Rich view on a terminal, plain lines otherwise."""
+"""`up`'s progress: a live Rich view on a terminal, plain lines otherwise; on stderr, so that
+stdout keeps the report."""
 
 from __future__ import annotations
 
-import time
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+from dockermem.core.session import Observer, Session
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
 
-    from dockermem.core.history import HistoryRecorder
-    from dockermem.core.monitor import MonitorUpdate
-    from dockermem.core.snapshot import ResourceSnapshot
+    from dockermem.core.events import Event, Frame
+
+RECENT_EVENTS_KEPT = 20
 
 
-class StartProgress:
-    """Receives the monitor's updates and shows them; stderr, so stdout keeps the report."""
+class StartProgress(Observer):
+    """Shows the session's frames and events while compose starts the stack (and after, while
+    `--autoscale` keeps it)."""
 
     def __init__(self, project: str, live: bool) -> None:
         self.project = project
+        self.frame_shown: Frame | None = None
+        self.recent: list[Event] = []
+        self._session: Session | None = None
         self._console: Console | None = None
-        self.started = time.monotonic()
-        self.snapshot: ResourceSnapshot | None = None
-        self.recent: list[MonitorUpdate] = []
         self._live: Live | None = None
-        self.recorder: HistoryRecorder | None = None
         if live:
             from rich.live import Live
 
@@ -53,29 +55,35 @@ class StartProgress:
         if self._live is not None:
             self._live.__exit__(kind, error, trace)
 
-    def update(self, update: MonitorUpdate) -> None:
-        from dockermem.core.monitor import UpdateKind
+    def begin(self, session: Session) -> None:
+        self._session = session
+        self.project = session.project or self.project
+
+    def frame(self, frame: Frame) -> None:
         from dockermem.render.lifecycle import progress_line
 
-        if update.kind is UpdateKind.SAMPLE:
-            self.snapshot = update.snapshot
-            if self.recorder is not None and update.snapshot is not None:
-                self.recorder.snapshot(update.snapshot)
-        else:
-            self.recent = (self.recent + [update])[-20:]
+        self.frame_shown = frame
         if self._live is not None:
             self._refresh()
-            if update.kind is not UpdateKind.SAMPLE:
-                self._live.console.print(progress_line(update, time.monotonic() - self.started) or "")
+        elif frame.containers:
+            self.console.print(progress_line(frame, self._elapsed))
+
+    def event(self, event: Event) -> None:
+        from dockermem.render.lifecycle import progress_line
+
+        self.recent = (self.recent + [event])[-RECENT_EVENTS_KEPT:]
+        if self._live is not None:
+            self._refresh()
+            self._live.console.print(progress_line(event, self._elapsed))
         else:
-            line = progress_line(update, time.monotonic() - self.started)
-            if line is not None:
-                self.console.print(line)
+            self.console.print(progress_line(event, self._elapsed))
+
+    @property
+    def _elapsed(self) -> float:
+        return 0.0 if self._session is None else self._session.elapsed_seconds
 
     def _refresh(self) -> None:
         from dockermem.render.lifecycle import build_progress_view
 
         assert self._live is not None
-        self._live.update(
-            build_progress_view(self.project, time.monotonic() - self.started, self.snapshot, self.recent)
-        )
+        self._live.update(build_progress_view(self.project, self._elapsed, self.frame_shown, self.recent))

@@ -9,7 +9,7 @@ import typer
 
 from dockermem.cli.common import JsonOption, ProjectOption, fail, load_settings_or_exit
 from dockermem.cli.output import print_json, print_renderable
-from dockermem.errors import ConfigError, ExitCode
+from dockermem.errors import ExitCode, HistoryError
 
 
 def report(
@@ -39,7 +39,7 @@ def report(
         with HistoryStore(settings.history_path) as store:
             services = store.service_report(start, project)
             series = store.series(start, project) if html is not None or not json else {}
-    except ConfigError as error:
+    except HistoryError as error:
         raise fail(str(error), error.exit_code) from None
     if html is not None:
         from dockermem.render.report import build_html_report

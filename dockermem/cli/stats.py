@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, make_client, run_async
+from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, run_async
 from dockermem.cli.output import print_json, print_line, print_renderable
 
 
@@ -29,11 +29,12 @@ def stats(
 ) -> None:
     """Statistics: host memory and CPU, Docker resource counts against their maxima,
     cleanup totals, and the containers above 80 % of their memory limit."""
+    from dockermem.core.client import client_for
     from dockermem.core.counters import read_counters
     from dockermem.core.snapshot import take_snapshot
 
     settings = load_settings_or_exit()
-    client = make_client(settings)
+    client = client_for(settings)
     snapshot = run_async(lambda: take_snapshot(client, settings, project))
     counters = read_counters(settings.state_path)
     if output_format is StatsFormat.prometheus:

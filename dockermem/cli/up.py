@@ -11,20 +11,21 @@ import typer
 from dockermem.cli.common import (
     ProjectOption,
     check_scales,
+    exit_for,
     fail,
     load_settings_or_exit,
-    make_client,
     parse_scales,
-    run_async,
+    run_stoppable,
 )
-from dockermem.cli.output import print_renderable
+from dockermem.cli.output import print_line, print_renderable
 from dockermem.cli.preflight import FileOption, ProfileOption
+from dockermem.core.session import Observer
 from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
-    from dockermem.config import Settings
-    from dockermem.core.lifecycle import StartOutcome, StartRequest
-    from dockermem.docker.client import DockerClient
+    from dockermem.core.events import Event
+    from dockermem.core.lifecycle import StartOutcome, StartRequest, UpResult
+    from dockermem.core.scaling import ScaleRange
 
 # Compose's rule for service names; a name that could pass for an option is refused.
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
@@ -92,11 +93,58 @@ def up(
     which services, their health checks, their memory, OOM kills. Exits 1 when the start fails.
     """
     import sys
-    from datetime import UTC, datetime
 
-    from dockermem.core.lifecycle import StartRequest, start_stack
+    from dockermem.core.client import client_for
+    from dockermem.core.lifecycle import run_up
 
     ranges = parse_scales(scale)
+    _check_scaling(ranges, autoscale, duration, no_preflight, profile)
+    settings = load_settings_or_exit({"sample_interval_seconds": interval})
+    request = _request(file, project, services, wait_timeout, no_preflight, profile, down_on_failure, ranges,
+                       build=build, force_recreate=force_recreate, remove_orphans=remove_orphans)  # fmt: skip
+    from dockermem.cli.progress import StartProgress
+    from dockermem.github import GitHubReport
+
+    observers: list[Observer] = [GitHubReport(f"dockermem up: {project or _project_hint(request.files)}")]
+    if settings.history and not no_history:
+        from dockermem.core.recorder import HistoryRecorder
+
+        observers.append(HistoryRecorder(settings.history_path, "up"))
+    if autoscale:
+        observers.append(ScaledLines("Ctrl-C" if duration is None else f"{duration:g}s have passed"))
+    with StartProgress(project or _project_hint(request.files), live=sys.stderr.isatty()) as progress:
+        result, stop = run_stoppable(
+            lambda stop: run_up(client_for(settings), settings, request, observers=[progress, *observers],
+                                stop=stop, autoscale=autoscale, duration_seconds=duration)
+        )  # fmt: skip
+    _report(result, observers)
+    exit_for(result.verdict, stop)
+
+
+class ScaledLines(Observer):
+    """`up --autoscale`: each change of a replica count, as a line on stdout."""
+
+    def __init__(self, until: str) -> None:
+        self.until = until
+
+    def started(self, outcome: StartOutcome) -> None:
+        if outcome.ok:
+            print_line(f"autoscaling {outcome.project} until {self.until}")
+
+    def event(self, event: Event) -> None:
+        from dockermem.core.events import EventType
+
+        if event.type is EventType.SCALED:
+            print_line(f"{event.ts:%H:%M:%S} {event.message}")
+
+
+def _check_scaling(
+    ranges: tuple[ScaleRange, ...],
+    autoscale: bool,
+    duration: float | None,
+    no_preflight: bool,
+    profile: str | None,
+) -> None:
     if autoscale and not any(not r.fixed for r in ranges):
         raise fail("--autoscale needs a --scale SERVICE=MIN..MAX range to work within", ExitCode.USAGE)
     if duration is not None and not autoscale:
@@ -106,119 +154,68 @@ def up(
     if ranges and profile not in (None, "auto"):
         raise fail(f"--scale counts replicas at their limits: it cannot be judged by --profile {profile}",
                    ExitCode.USAGE)  # fmt: skip
-    settings = load_settings_or_exit({"sample_interval_seconds": interval})
-    client = make_client(settings)
-    options = [flag for flag, on in (("--build", build), ("--force-recreate", force_recreate),
-               ("--remove-orphans", remove_orphans)) if on]  # fmt: skip
-    request = StartRequest(
-        files=tuple(file or ()),
+
+
+def _request(
+    files: list[Path] | None,
+    project: str | None,
+    services: list[str] | None,
+    wait_timeout: float,
+    no_preflight: bool,
+    profile: str | None,
+    down_on_failure: bool,
+    ranges: tuple[ScaleRange, ...],
+    **compose_flags: bool,
+) -> StartRequest:
+    from dockermem.core.lifecycle import StartRequest
+
+    options = tuple(f"--{name.replace('_', '-')}" for name, on in compose_flags.items() if on)
+    return StartRequest(
+        files=tuple(files or ()),
         project=project,
         services=tuple(services or ()),
         wait_timeout_seconds=wait_timeout,
         preflight=not no_preflight,
         profile=profile,
         down_on_failure=down_on_failure,
-        compose_options=tuple(options),
+        compose_options=options,
         scale=ranges,
     )
-    from dockermem.cli.progress import StartProgress
 
-    recorder = None
-    if settings.history and not no_history:
-        from dockermem.core.history import HistoryRecorder
 
-        recorder = HistoryRecorder(settings.history_path, "up", project)
-    with StartProgress(project or _project_hint(request.files), live=sys.stderr.isatty()) as progress:
-        progress.recorder = recorder
-        outcome = run_async(lambda: start_stack(client, settings, request, progress.update))
-    if recorder is not None:
-        for kill in outcome.ooms:
-            recorder.oom(kill.at or datetime.now(UTC), "default", outcome.project, kill.service, kill.name)
-        recorder.close()
-        if recorder.error:
-            print(f"dockermem: {recorder.error}", file=sys.stderr)
-    if outcome.preflight is not None and not outcome.preflight.ok:
+def _report(result: UpResult, observers: list[Observer]) -> None:
+    """The preflight's verdict when it stopped the start, the replica counts, then the report
+    or the analysis; what the autoscaler did; a history that failed."""
+    import sys
+
+    from dockermem.core.recorder import HistoryRecorder
+    from dockermem.github import GitHubReport
+    from dockermem.render.lifecycle import build_start_report
+
+    outcome = result.start
+    if outcome.preflight_failed and outcome.preflight is not None:
         from dockermem.render.preflight import build_preflight_report
 
         print_renderable(build_preflight_report(outcome.preflight))
+        for observer in observers:
+            if isinstance(observer, GitHubReport):
+                observer.no_session(outcome)
     if outcome.scale_plan is not None:
         from dockermem.render.scaling import build_scale_report
 
         print_renderable(build_scale_report(outcome.scale_plan))
-    from dockermem.render.lifecycle import build_start_report
-
     print_renderable(build_start_report(outcome))
-    _report_to_github(outcome)
-    if outcome.interrupted_by is not None:
-        import signal
+    if result.autoscaler is not None:
+        from dockermem.render.scaling import build_autoscale_summary
 
-        code = ExitCode.TERMINATED if outcome.interrupted_by == signal.SIGTERM else ExitCode.INTERRUPTED
-        raise fail("interrupted", code)
-    if outcome.engine_error is not None:
-        raise typer.Exit(int(ExitCode.DOCKER_UNAVAILABLE))
-    if not outcome.ok:
-        raise typer.Exit(int(ExitCode.CHECK_FAILED))
-    if autoscale:
-        _keep_scaling(
-            client, settings, request, outcome, duration, recorder_on=settings.history and not no_history
+        autoscaler = result.autoscaler
+        print_renderable(
+            build_autoscale_summary(autoscaler.changes, autoscaler.replicas, autoscaler.elapsed_seconds)
         )
-
-
-def _keep_scaling(
-    client: DockerClient,
-    settings: Settings,
-    request: StartRequest,
-    started: StartOutcome,
-    duration: float | None,
-    recorder_on: bool,
-) -> None:
-    """`up --autoscale` after a good start: scaled events on stdout, progress on stderr."""
-    import signal
-    import sys
-
-    from dockermem.cli.output import print_line
-    from dockermem.cli.progress import StartProgress
-    from dockermem.core.lifecycle import keep_scaling
-    from dockermem.render.scaling import build_autoscale_summary, scale_event_line
-
-    until = "Ctrl-C" if duration is None else f"{duration:g}s have passed"
-    print_line(f"autoscaling {started.project} until {until}")
-    recorder = None
-    if recorder_on:
-        from dockermem.core.history import HistoryRecorder
-
-        recorder = HistoryRecorder(settings.history_path, "up", started.project)
-    with StartProgress(started.project, live=False) as progress:
-        progress.recorder = recorder
-        outcome = run_async(
-            lambda: keep_scaling(
-                client, settings, request, started, progress.update,
-                lambda event: print_line(scale_event_line(event)), duration,
-            )
-        )  # fmt: skip
-    if recorder is not None:
-        recorder.close()
-        if recorder.error:
-            print(f"dockermem: {recorder.error}", file=sys.stderr)
-    print_renderable(build_autoscale_summary(outcome))
-    if outcome.interrupted_by is not None:
-        code = ExitCode.TERMINATED if outcome.interrupted_by == signal.SIGTERM else ExitCode.INTERRUPTED
-        raise fail("interrupted", code)
+    for observer in observers:
+        if isinstance(observer, HistoryRecorder) and observer.error:
+            print(f"dockermem: {observer.error}", file=sys.stderr)
 
 
 def _project_hint(files: tuple[Path, ...]) -> str:
     return files[0].stem if files else "the stack"
-
-
-def _report_to_github(outcome: StartOutcome) -> None:
-    from dockermem.cli.github import append_step_summary, in_github_actions, print_annotation
-
-    if not in_github_actions():
-        return
-    from dockermem.render.github import start_summary_markdown
-
-    append_step_summary(start_summary_markdown(outcome))
-    for kill in outcome.ooms:
-        print_annotation(f"::error title=dockermem OOM::{kill.describe()}", to_stderr=False)
-    if not outcome.ok and outcome.memory_verdict:
-        print_annotation(f"::error title=dockermem up::{outcome.memory_verdict}", to_stderr=False)

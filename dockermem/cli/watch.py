@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,52 +9,25 @@ import typer
 from dockermem.cli.common import (
     ProjectOption,
     check_scales,
+    exit_for,
     fail,
     load_settings_or_exit,
-    make_client,
     parse_scales,
-    run_async,
+    run_stoppable,
 )
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.cli.preflight import FileOption
-from dockermem.errors import ExitCode
+from dockermem.core.session import Observer
+from dockermem.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
-    from dockermem.cli.watch_output import WatchOutput
     from dockermem.config import Settings
-    from dockermem.core.scaling import ScaleRange, WatchAutoscale
-    from dockermem.docker.client import DockerClient
 
 
 def _positive(value: float | None) -> float | None:
     if value is not None and not (0 < value < float("inf")):
         raise typer.BadParameter(f"{value:g} must be a number of seconds greater than 0")
     return value
-
-
-def _autoscaler(
-    settings: Settings,
-    client: DockerClient,
-    files: tuple[Path, ...],
-    project: str | None,
-    ranges: tuple[ScaleRange, ...],
-    output: WatchOutput,
-) -> WatchAutoscale:
-    """Scaled events go out as watch events (`{"type": "scaled", ...}` with --json)."""
-    from dockermem.core.scaling import ScaleEvent, WatchAutoscale
-    from dockermem.core.watch import WatchEvent, WatchEventType
-    from dockermem.render.scaling import scale_event_document
-
-    def scaled(event: ScaleEvent) -> None:
-        document = scale_event_document(event)
-        details = {key: document[key] for key in ("service", "from", "to", "reason", "removed")}
-        message = f"scaled {event.service} {event.from_replicas} -> {event.to_replicas}: {event.reason}"
-        output.event(WatchEvent(WatchEventType.SCALED, event.at, "default", None, message, details))
-
-    def failed(message: str) -> None:
-        print(f"dockermem: {message}", file=sys.stderr)
-
-    return WatchAutoscale(client, settings, files, project, ranges, scaled, failed)
 
 
 def watch(
@@ -123,7 +94,8 @@ def watch(
     import sys
 
     from dockermem.cli.watch_output import WatchOutput
-    from dockermem.core.watch import Watcher
+    from dockermem.core.client import client_for
+    from dockermem.core.session import Session, session_verdict, watch_for
 
     ranges = parse_scales(scale)
     if (autoscale or ranges) and not (autoscale and any(not r.fixed for r in ranges)):
@@ -133,48 +105,51 @@ def watch(
     settings = load_settings_or_exit(
         {"sample_interval_seconds": interval if interval is not None else 1.0, "alert_webhook": alert_webhook}
     )
-    names = context or []
-    engines = [(name, make_client(settings, context=name)) for name in names] or [
-        ("default", make_client(settings))
+    engines = [(name, client_for(settings, name)) for name in context or []] or [
+        ("default", client_for(settings))
     ]
     output = WatchOutput(json=json, live=sys.stdout.isatty() and not json, multiple_engines=len(engines) > 1)
-    background = []
-    if settings.alert_webhook:
-        from dockermem.core.alerts import WebhookAlerter
-
-        alerter = WebhookAlerter(settings.alert_webhook, settings.alert_interval_seconds)
-        output.observers.append(alerter.offer)
-        background.append(alerter.run)
-    if metrics_port is not None:
-        output.serve_metrics(metrics_address, metrics_port)
-    if settings.history and not no_history:
-        from dockermem.core.history import HistoryRecorder
-
-        output.recorder = HistoryRecorder(settings.history_path, "watch", project)
-    hook = None
+    observers: list[Observer] = [output]
+    try:
+        observers += _observers(settings, json, metrics_port, metrics_address, no_history)
+    except ConfigError as error:
+        raise fail(str(error), error.exit_code) from None
     if autoscale:
-        hook = _autoscaler(settings, engines[0][1], tuple(file or ()), project, ranges, output)
-        background.append(hook.run)
-    watcher = Watcher(
-        settings, engines, project, output.frame, output.event, background,
-        autoscaler=None if hook is None else hook.offer,
-    )  # fmt: skip
+        from dockermem.core.autoscale import Autoscaler
+
+        observers.append(Autoscaler(settings, tuple(file or ()), project, ranges))
+
+    session = Session(settings, engines, project=project, observers=observers)
     with output:
-        summary = run_async(lambda: watcher.run(duration))
+        summary, stop = run_stoppable(lambda stop: watch_for(session, duration, stop))
     if json:
-        print_json({"type": "summary", "peaks": [
-            {"engine": engine, "container": name, "peak_bytes": peak, "memory_limit_bytes": limit}
-            for engine, name, peak, limit in summary.peaks
-        ], "oom_seen": summary.oom_seen, "emergency_seen": summary.emergency_seen})  # fmt: skip
+        from dockermem.render.watch import summary_document
+
+        print_json(summary_document(summary))
     else:
         from dockermem.render.watch import build_watch_summary
 
         print_renderable(build_watch_summary(summary))
-    output.finish(summary)
-    if summary.stopped_by_signal is not None:
-        import signal
+    exit_for(session_verdict(summary, stop), stop)
 
-        code = ExitCode.TERMINATED if summary.stopped_by_signal == signal.SIGTERM else ExitCode.INTERRUPTED
-        raise fail("interrupted", code)
-    if summary.oom_seen or summary.emergency_seen:
-        raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+def _observers(
+    settings: Settings, json: bool, metrics_port: int | None, metrics_address: str, no_history: bool
+) -> list[Observer]:
+    """What hangs off the watch besides its display: alerts, metrics, history, GitHub's summary."""
+    from dockermem.github import GitHubReport
+
+    observers: list[Observer] = [GitHubReport("dockermem watch", annotations_to_stderr=json)]
+    if settings.alert_webhook:
+        from dockermem.core.alerts import WebhookAlerter
+
+        observers.append(WebhookAlerter(settings.alert_webhook, settings.alert_interval_seconds))
+    if metrics_port is not None:
+        from dockermem.cli.metrics import MetricsEndpoint
+
+        observers.append(MetricsEndpoint(metrics_address, metrics_port))
+    if settings.history and not no_history:
+        from dockermem.core.recorder import HistoryRecorder
+
+        observers.append(HistoryRecorder(settings.history_path, "watch"))
+    return observers

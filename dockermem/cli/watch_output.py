@@ -1,49 +1,34 @@
-"""Where `watch` shows its frames and events: a live view, JSON lines or plain log lines; and
-the metrics endpoint, alert observers and GitHub Actions output that hang off the same feed."""
+"""Where `watch` shows its session: a live view, JSON lines or plain log lines."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockermem.cli.output import print_json, print_line, stdout_console
+from dockermem.core.session import Observer
 
 if TYPE_CHECKING:
     from rich.live import Live
 
-    from dockermem.core.history import HistoryRecorder
-    from dockermem.core.watch import WatchEvent, WatchFrame, WatchSummary
-    from dockermem.render.metrics import LatestCollector
+    from dockermem.core.events import Event, Frame
+
+RECENT_EVENTS_KEPT = 50
 
 
-class WatchOutput:
-    """Receives the watcher's frames and events and shows them the way the user asked."""
+class WatchOutput(Observer):
+    """Shows the session's frames and events the way the user asked."""
 
     def __init__(self, json: bool, live: bool, multiple_engines: bool) -> None:
         self.json = json
         self.multiple_engines = multiple_engines
-        self.observers: list[Callable[[WatchEvent], None]] = []
-        self.events: list[WatchEvent] = []
+        self.recent: deque[Event] = deque(maxlen=RECENT_EVENTS_KEPT)
         self._live: Live | None = None
-        self._metrics: LatestCollector | None = None
-        self._metrics_server: Any = None
-        self.recorder: HistoryRecorder | None = None
         if live:
             from rich.live import Live
 
             self._live = Live(console=stdout_console(), refresh_per_second=4, screen=False)
-
-    def serve_metrics(self, address: str, port: int) -> None:
-        """Prometheus metrics of the latest frame at http://address:port/metrics."""
-        from prometheus_client import CollectorRegistry, start_http_server
-
-        from dockermem.render.metrics import LatestCollector
-
-        self._metrics = LatestCollector()
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(self._metrics)
-        self._metrics_server, _ = start_http_server(port, addr=address, registry=registry)
 
     def __enter__(self) -> WatchOutput:
         if self._live is not None:
@@ -55,57 +40,22 @@ class WatchOutput:
     ) -> None:
         if self._live is not None:
             self._live.__exit__(kind, error, trace)
-        if self._metrics_server is not None:
-            self._metrics_server.shutdown()
-            self._metrics_server.server_close()
 
-    def frame(self, frame: WatchFrame) -> None:
+    def frame(self, frame: Frame) -> None:
         from dockermem.render.watch import build_watch_view, plain_frame_line, sample_document
 
-        if self.recorder is not None:
-            self.recorder.frame(frame)
-        if self._metrics is not None:
-            from dockermem.render.metrics import frame_metrics
-
-            self._metrics.store(frame_metrics(frame))
         if self.json:
             print_json(sample_document(frame))
         elif self._live is not None:
-            self._live.update(build_watch_view(frame, self.multiple_engines))
+            self._live.update(build_watch_view(frame, self.multiple_engines, self.recent))
         else:
             print_line(plain_frame_line(frame))
 
-    def event(self, event: WatchEvent) -> None:
-        from dockermem.cli.github import print_annotation
-        from dockermem.core.watch import WatchEventType
-        from dockermem.render.github import annotation
+    def event(self, event: Event) -> None:
         from dockermem.render.watch import event_document
 
-        self.events = (self.events + [event])[-200:]
-        if self.recorder is not None and event.type is WatchEventType.OOM:
-            service = event.details.get("service")
-            self.recorder.oom(event.ts, event.engine, None, service if isinstance(service, str) else None,
-                              event.container or "")  # fmt: skip
-        for observer in self.observers:
-            observer(event)
+        self.recent.append(event)
         if self.json:
             print_json(event_document(event))
         elif self._live is None:
             print_line(f"{event.ts:%H:%M:%S} {event.type.value}: {event.message}")
-        print_annotation(annotation(event), to_stderr=self.json)
-
-    def finish(self, summary: WatchSummary) -> None:
-        """Close the history run; GitHub Actions' step summary, when there is one."""
-        import sys
-
-        from dockermem.cli.github import append_step_summary, in_github_actions
-
-        if self.recorder is not None:
-            self.recorder.close()
-            if self.recorder.error:
-                print(f"dockermem: {self.recorder.error}", file=sys.stderr)
-
-        if in_github_actions():
-            from dockermem.render.github import watch_summary_markdown
-
-            append_step_summary(watch_summary_markdown(summary, self.events))

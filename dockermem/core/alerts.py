@@ -15,10 +15,12 @@ import anyio
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from dockermem.core.watch import WatchEvent, WatchEventType
+from dockermem.clock import Clock, current_clock
+from dockermem.core.events import Event, EventType, SessionSummary
+from dockermem.core.session import Observer, Session
 from dockermem.errors import ConfigError
 
-ALERTED = frozenset({WatchEventType.EMERGENCY, WatchEventType.OOM, WatchEventType.LEAK})
+ALERTED = frozenset({EventType.EMERGENCY, EventType.OOM, EventType.LEAK})
 QUEUE_SIZE = 100
 POST_TIMEOUT_SECONDS = 5.0
 
@@ -32,27 +34,28 @@ def check_webhook_url(url: str) -> str:
 
 
 @dataclass
-class WebhookAlerter:
+class WebhookAlerter(Observer):
     """Queues alert-worthy events and posts them, at most one per container per interval."""
 
     url: str
     min_interval_seconds: float = 300.0
+    clock: Clock = field(default_factory=current_clock)
     failures: list[str] = field(default_factory=list)
     sent: int = 0
     _last_sent: dict[tuple[str, str], float] = field(default_factory=dict)
-    _send: MemoryObjectSendStream[WatchEvent] | None = None
-    _receive: MemoryObjectReceiveStream[WatchEvent] | None = None
+    _send: MemoryObjectSendStream[Event] | None = None
+    _receive: MemoryObjectReceiveStream[Event] | None = None
 
     def __post_init__(self) -> None:
         check_webhook_url(self.url)
-        self._send, self._receive = anyio.create_memory_object_stream[WatchEvent](QUEUE_SIZE)
+        self._send, self._receive = anyio.create_memory_object_stream[Event](QUEUE_SIZE)
 
-    def offer(self, event: WatchEvent) -> None:
-        """Called for every watch event; keeps those worth an alert (drops them if the queue is full)."""
+    def event(self, event: Event) -> None:
+        """Keeps the events worth an alert (drops them if the queue is full)."""
         if event.type not in ALERTED or self._send is None:
             return
         key = (event.engine, event.container or "")
-        now = anyio.current_time()
+        now = self.clock.monotonic()
         if now - self._last_sent.get(key, -math.inf) < self.min_interval_seconds:
             return
         self._last_sent[key] = now
@@ -61,8 +64,13 @@ class WebhookAlerter:
         except anyio.WouldBlock:
             self.failures.append("alert queue full: an alert was dropped")
 
-    async def run(self) -> None:
-        """Post queued alerts until cancelled."""
+    def finish(self, summary: SessionSummary | None = None) -> None:
+        """No more alerts are taken: `run` posts what is queued, then returns."""
+        if self._send is not None:
+            self._send.close()
+
+    async def run(self, session: Session | None = None) -> None:
+        """Post queued alerts until cancelled (or, once finished, until the queue is empty)."""
         assert self._receive is not None and self._send is not None
         try:
             async for event in self._receive:
@@ -89,8 +97,8 @@ class WebhookAlerter:
             self.failures.append(f"alert webhook unreachable ({type(reason).__name__})")
 
 
-def slack_payload(event: WatchEvent) -> dict[str, str]:
+def slack_payload(event: Event) -> dict[str, str]:
     """Slack's incoming-webhook form: one `text`."""
-    marker = {WatchEventType.EMERGENCY: "🚨", WatchEventType.OOM: "💥", WatchEventType.LEAK: "📈"}[event.type]
+    marker = {EventType.EMERGENCY: "🚨", EventType.OOM: "💥", EventType.LEAK: "📈"}[event.type]
     engine = f" [{event.engine}]" if event.engine and event.engine != "default" else ""
     return {"text": f"{marker} dockermem{engine}: {event.message}"}

@@ -18,13 +18,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 from dockermem.clock import Clock, current_clock
-from dockermem.errors import ConfigError
+from dockermem.errors import HistoryError
 
 if TYPE_CHECKING:
-    # Only recording needs the watcher's and the snapshot's modules (and imports them there):
-    # `report` and the preflight's recorded peaks read the database without them.
-    from dockermem.core.snapshot import ResourceSnapshot
-    from dockermem.core.watch import WatchFrame
+    # Only recording needs the session's modules (core/recorder.py imports them): `report` and
+    # the preflight's recorded peaks read the database without them.
+    from dockermem.core.events import Frame
 
 HISTORY_FILE = "history.sqlite3"
 SCHEMA_VERSION = 1
@@ -250,7 +249,7 @@ class HistoryStore:
         for key in [key for key in self._intervals if key[0] == run_id]:
             del self._intervals[key]
 
-    def record_frame(self, run_id: int, frame: WatchFrame) -> int:
+    def record_frame(self, run_id: int, frame: Frame) -> int:
         """Record a watch frame's containers, at most one row per container per interval;
         gives the number of rows written or raised to a new peak."""
         ts = frame.ts.timestamp()
@@ -290,10 +289,6 @@ class HistoryStore:
                     interval.usage_bytes = usage
                     changed += 1
         return changed
-
-    def record_snapshot(self, run_id: int, snapshot: ResourceSnapshot, engine: str = "default") -> int:
-        """Record an `up` monitor's snapshot (the same rows a watch frame gives)."""
-        return self.record_frame(run_id, frame_from_snapshot(snapshot, engine))
 
     def record_oom(
         self,
@@ -394,7 +389,7 @@ class HistoryStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
         except (OSError, sqlite3.Error) as error:
-            raise ConfigError(f"{self.path}: cannot open the history database: {error}") from None
+            raise HistoryError(f"{self.path}: cannot open the history database: {error}") from None
         try:
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA journal_mode = WAL")
@@ -411,7 +406,7 @@ class HistoryStore:
             raise self._unreadable(error) from None
         if versions and max(versions) > SCHEMA_VERSION:
             connection.close()
-            raise ConfigError(
+            raise HistoryError(
                 f"{self.path}: history schema {max(versions)} is newer than this dockermem reads "
                 f"({SCHEMA_VERSION})"
             )
@@ -427,12 +422,12 @@ class HistoryStore:
     def _write(self) -> _Transaction:
         return _Transaction(self)
 
-    def _unreadable(self, error: sqlite3.Error) -> ConfigError:
-        return ConfigError(f"{self.path}: the history database is unreadable ({error})")
+    def _unreadable(self, error: sqlite3.Error) -> HistoryError:
+        return HistoryError(f"{self.path}: the history database is unreadable ({error})")
 
 
 class _Transaction:
-    """One write transaction; SQLite's errors become a `ConfigError` naming the file."""
+    """One write transaction; SQLite's errors become a `HistoryError` naming the file."""
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
@@ -460,81 +455,3 @@ def _rowid(cursor: sqlite3.Cursor) -> int:
     rowid = cursor.lastrowid
     assert rowid is not None  # an INSERT always sets it
     return rowid
-
-
-def frame_from_snapshot(snapshot: ResourceSnapshot, engine: str = "default") -> WatchFrame:
-    """A snapshot in the shape of a watch frame (no trends: one moment has none)."""
-    from dockermem.core.watch import EngineStatus, WatchedContainer, WatchFrame
-
-    containers = tuple(
-        WatchedContainer(
-            engine=engine,
-            id=c.id,
-            name=c.name,
-            project=c.project,
-            service=c.service,
-            memory_usage_bytes=c.memory_usage_bytes,
-            memory_limit_bytes=c.memory_limit_bytes,
-            memory_percent=c.memory_percent,
-            cpu_percent=c.cpu_percent,
-            level=c.level,
-            trend_mib_per_minute=None,
-            seconds_to_limit=None,
-            leaking=False,
-            recent_usage=(c.memory_usage_bytes,),
-            peak_bytes=c.memory_usage_bytes,
-            oom_kills=0,
-        )
-        for c in snapshot.containers
-    )
-    status = EngineStatus(engine, snapshot.engine.memory_total_bytes, snapshot.source, True)
-    return WatchFrame(snapshot.taken_at, 0.0, snapshot.host, (status,), containers, ())
-
-
-class HistoryRecorder:
-    """One run's recording, for `watch` and `up`. A database that fails is turned off for the
-    rest of the run (the run itself goes on); `error` says why."""
-
-    def __init__(self, path: Path, kind: RunKind, project: str | None) -> None:
-        self.error: str | None = None
-        self._store: HistoryStore | None = None
-        self._run_id = 0
-        try:
-            self._store = HistoryStore(path)
-            self._run_id = self._store.start_run(kind, project)
-        except ConfigError as error:
-            self._fail(error)
-
-    def frame(self, frame: WatchFrame) -> None:
-        if self._store is not None:
-            try:
-                self._store.record_frame(self._run_id, frame)
-            except ConfigError as error:
-                self._fail(error)
-
-    def snapshot(self, snapshot: ResourceSnapshot) -> None:
-        self.frame(frame_from_snapshot(snapshot))
-
-    def oom(
-        self, ts: datetime, engine: str, project: str | None, service: str | None, container: str
-    ) -> None:
-        if self._store is not None:
-            try:
-                self._store.record_oom(self._run_id, ts, engine, project, service, container)
-            except ConfigError as error:
-                self._fail(error)
-
-    def close(self) -> None:
-        if self._store is not None:
-            try:
-                self._store.end_run(self._run_id)
-            except ConfigError as error:
-                self._fail(error)
-            self._store.close()
-            self._store = None
-
-    def _fail(self, error: ConfigError) -> None:
-        self.error = f"history turned off: {error}"
-        if self._store is not None:
-            self._store.close()
-            self._store = None

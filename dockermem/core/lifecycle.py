@@ -1,34 +1,34 @@
-"""`up`: preflight, then `docker compose up --wait` with the memory monitor beside it, then
-either the final memory report or an analysis of why the start failed."""
+"""Starting a stack (`up`, `dockermem.stack()`, the pytest plugin): the preflight, then
+`docker compose up --wait` beside a running monitoring session, then either the final memory
+report or an analysis of why the start failed (which services, their health checks, their
+memory, OOM kills, and whether memory was the cause)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 
+from dockermem.background import tasks_beside, unwrapped_errors
+from dockermem.clock import Clock
 from dockermem.config import Settings
-from dockermem.core.concurrency import Slot, cancel_on_signals
-from dockermem.core.monitor import MonitorUpdate, StartupMonitor, UpdateKind
-from dockermem.core.oom import OomKill, attribute_ooms
+from dockermem.core.autoscale import Autoscaler
+from dockermem.core.concurrency import Slot, Stop
+from dockermem.core.events import Event, EventType, SessionSummary
+from dockermem.core.oom import OomKill
 from dockermem.core.preflight import PreflightResult, run_preflight
 from dockermem.core.readiness import ReadyWatch, wait_plan
+from dockermem.core.scaling import ScalePlan, ScaleRange, plan_scale
+from dockermem.core.session import Observer, Session, Verdict
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot, take_snapshot
-from dockermem.core.thresholds import ThresholdLevel, Thresholds
+from dockermem.core.thresholds import ThresholdLevel
 from dockermem.docker.client import DockerClient
-from dockermem.docker.models import ComposeProjectConfig, ComposeRun, ContainerEvent, ContainerState
+from dockermem.docker.models import ComposeProjectConfig, ComposeRun, ContainerState
 from dockermem.errors import DockerUnavailableError
 from dockermem.units import format_bytes, format_percent
-
-if TYPE_CHECKING:
-    # Scaling is imported where `--scale` is used: it brings the watcher's modules with it,
-    # which an `up` without --scale would load for nothing before compose starts.
-    from dockermem.core.scaling import ScaleEvent, ScalePlan, ScaleRange
 
 ONE_SHOT_NOTE = (
     "{service} exited with code 0: `docker compose up --wait` counts a one-shot service that "
@@ -51,7 +51,6 @@ class StartRequest:
     compose_options: tuple[str, ...] = ()
     # `--scale SERVICE=MIN..MAX`: the replica counts are chosen against the preflight's budget.
     scale: tuple[ScaleRange, ...] = ()
-    handle_signals: bool = True  # the CLI stops on Ctrl-C/SIGTERM; an embedding program decides itself
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class ServiceOutcome:
 
 @dataclass(frozen=True)
 class StartOutcome:
-    """The result of `up`: a started stack with its report, or a failure with its analysis."""
+    """The result of a start: a started stack with its report, or a failure with its analysis."""
 
     project: str
     ok: bool
@@ -103,228 +102,259 @@ class StartOutcome:
     def failed_services(self) -> tuple[ServiceOutcome, ...]:
         return tuple(service for service in self.services if not service.healthy)
 
+    @property
+    def preflight_failed(self) -> bool:
+        return self.preflight is not None and not self.preflight.ok
 
-@dataclass
-class _Interruption:
-    signal_number: int | None = None
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    @property
+    def verdict(self) -> Verdict:
+        if self.interrupted_by is not None:
+            return Verdict.INTERRUPTED
+        if self.engine_error is not None:
+            return Verdict.ENGINE_LOST
+        return Verdict.OK if self.ok else Verdict.FAILED
 
-    def record(self, signal_number: int) -> None:
-        self.signal_number = signal_number
+
+@dataclass(frozen=True)
+class StartPlan:
+    """What is settled before compose starts: the project, the preflight and the replica counts."""
+
+    project: str  # the compose project's name
+    preflight: PreflightResult | None
+    scale_plan: ScalePlan | None
+    config: ComposeProjectConfig | None
+    replicas: dict[str, int]
+
+    def failed(self) -> StartOutcome | None:
+        """The outcome of a start the preflight stopped (None when it may go ahead)."""
+        if self.preflight is None or self.preflight.ok:
+            return None
+        message = "preflight failed: the stack was not started"
+        return StartOutcome(self.project, False, self.preflight, None, message, scale_plan=self.scale_plan)
 
 
-async def start_stack(
+async def plan_start(client: DockerClient, settings: Settings, request: StartRequest) -> StartPlan:
+    """The preflight (with the replica counts of `--scale`), or without it compose's config."""
+    if not request.preflight:
+        config = await client.compose.config(request.files, request.project)
+        # Without the preflight there is no budget to choose by: only fixed counts (SERVICE=N).
+        replicas = {scale.service: scale.maximum for scale in request.scale}
+        return StartPlan(request.project or config.name, None, None, config, replicas)
+    if request.scale:
+        fit = await plan_scale(client, settings, request.files, request.project, request.scale)
+        preflight, scale_plan = fit.preflight, fit.plan
+    else:
+        preflight = await run_preflight(client, settings, request.files, request.project, request.profile)
+        scale_plan = None
+    replicas = {} if scale_plan is None else scale_plan.replicas
+    # Compose takes the name from the file unless -p is given; follow the same one.
+    return StartPlan(request.project or preflight.project, preflight, scale_plan, preflight.config, replicas)
+
+
+@dataclass(frozen=True)
+class StartedStack:
+    """A start's outcome, and the session that watched it (None when the preflight stopped it)."""
+
+    outcome: StartOutcome
+    session: Session | None
+
+
+@dataclass(frozen=True)
+class UpResult:
+    """What `up` did: the start, the session's summary (when one ran: not when the preflight
+    stopped it), and the autoscaler (with `--autoscale`, after a good start)."""
+
+    start: StartOutcome
+    summary: SessionSummary | None
+    autoscaler: Autoscaler | None
+    stopped_by: int | None  # the signal that ended it, during the start or after
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.start.verdict is not Verdict.OK:
+            return self.start.verdict
+        return Verdict.INTERRUPTED if self.stopped_by is not None else Verdict.OK
+
+
+async def run_up(
     client: DockerClient,
     settings: Settings,
     request: StartRequest,
-    on_update: Callable[[MonitorUpdate], None],
-) -> StartOutcome:
-    """Preflight, start with the monitor beside compose, then report or analyse."""
-    preflight: PreflightResult | None = None
-    scale_plan: ScalePlan | None = None
-    config: ComposeProjectConfig | None = None
-    if request.preflight:
-        if request.scale:
-            from dockermem.core.scaling import plan_scale
-
-            fit = await plan_scale(client, settings, request.files, request.project, request.scale)
-            preflight, scale_plan = fit.preflight, fit.plan
-        else:
-            preflight = await run_preflight(client, settings, request.files, request.project, request.profile)
-        if not preflight.ok:
-            return StartOutcome(
-                preflight.project,
-                False,
-                preflight,
-                None,
-                "preflight failed: the stack was not started",
-                scale_plan=scale_plan,
+    *,
+    observers: Sequence[Observer] = (),
+    stop: Stop | None = None,
+    autoscale: bool = False,
+    duration_seconds: float | None = None,
+) -> UpResult:
+    """Start the stack, watched; with `autoscale`, keep it scaled by memory after a good start
+    until the duration has passed or a stop comes."""
+    autoscaler = None
+    async with started_stack(client, settings, request, observers=observers, stop=stop) as started:
+        session = started.session
+        if autoscale and session is not None and started.outcome.ok:
+            autoscaler = Autoscaler(
+                settings, request.files, request.project, request.scale, started.outcome.scale_plan
             )
-        project, config = preflight.project, preflight.config
-        replicas = {} if scale_plan is None else scale_plan.replicas
-    else:
-        config = await client.compose.config(request.files, request.project)
-        project = config.name
-        # Without the preflight there is no budget to choose by: only fixed counts (SERVICE=N).
-        replicas = {scale.service: scale.maximum for scale in request.scale}
-    compose_options = request.compose_options + tuple(
-        item for service, count in replicas.items() for item in ("--scale", f"{service}={count}")
+            session.attach(autoscaler)
+            await session.wait(duration_seconds, stop)
+    summary = None if session is None else session.summary
+    return UpResult(started.outcome, summary, autoscaler, None if stop is None else stop.signal_number)
+
+
+@asynccontextmanager
+async def started_stack(
+    client: DockerClient,
+    settings: Settings,
+    request: StartRequest,
+    *,
+    observers: Sequence[Observer] = (),
+    stop: Stop | None = None,
+    clock: Clock | None = None,
+    interval_seconds: float | None = None,
+) -> AsyncIterator[StartedStack]:
+    """Preflight, then start the stack with a session beside compose; the session keeps
+    watching while the block runs, and ends with it."""
+    plan = await plan_start(client, settings, request)
+    refused = plan.failed()
+    if refused is not None:
+        yield StartedStack(refused, None)
+        return
+    session = Session(
+        settings, [("default", client)], project=plan.project, observers=observers, clock=clock,
+        interval_seconds=interval_seconds,
+    )  # fmt: skip
+    # The preflight has just asked the engine: its info comes from the cache, not a `docker info`
+    # beside compose.
+    async with session.running(fresh_engine_info=False):
+        outcome = await start_stack(session, request, plan, stop)
+        yield StartedStack(outcome, session)
+
+
+async def start_stack(
+    session: Session, request: StartRequest, plan: StartPlan, stop: Stop | None
+) -> StartOutcome:
+    """`docker compose up --wait` beside the running session, then the report or the analysis.
+    A stop (Ctrl-C) stops compose, and the analysis says what state the stack was left in."""
+    started = session.clock.monotonic()
+    run = await _compose_up(session, request, plan, stop)
+    stopped = stop is not None and stop.requested
+    told = StartOutcome(
+        project=plan.project,
+        ok=False,
+        preflight=plan.preflight,
+        compose_returncode=None if run.result is None else run.result.returncode,
+        compose_message="" if run.result is None else run.result.message,
+        interrupted_by=None if stop is None else stop.signal_number,
+        elapsed_seconds=session.clock.monotonic() - started,
+        scale_plan=plan.scale_plan,
+        ready_by_events=run.confirmed is not None and not stopped,
     )
-    # Compose takes the name from the file unless -p is given; follow the same one.
-    compose_project = request.project or project
+    outcome = await _analyse(session, request, told, None if stopped else run.confirmed, stopped)
+    session.tell_started(outcome)
+    return outcome
+
+
+@dataclass(frozen=True)
+class _ComposeUp:
+    """How compose's `up --wait` ended: its result (None when it was ended early), and the
+    look that found the stack ready by the engine's events, when that ended it."""
+
+    result: ComposeRun | None
+    confirmed: list[ContainerState] | None
+
+
+async def _compose_up(
+    session: Session, request: StartRequest, plan: StartPlan, stop: Stop | None
+) -> _ComposeUp:
+    """Compose's `up --wait`; when the engine's events show every service ready, one look
+    confirms it by compose's own rule and compose's wait is ended (SIGINT leaves the containers
+    running) instead of waiting for compose's next look."""
+    client = session.client
+    options = request.compose_options + tuple(
+        item for service, count in plan.replicas.items() for item in ("--scale", f"{service}={count}")
+    )
 
     async def project_states() -> list[ContainerState]:
-        containers = await client.container.ls(project=compose_project)
+        containers = await client.container.ls(project=plan.project)
         return await client.container.inspect([c.id for c in containers])
 
-    started_at = datetime.now(UTC)
-    clock_start = anyio.current_time()
-    plan = None
-    if config is not None and settings.ready_on_events:
-        plan = wait_plan(config, request.services, replicas)
-    ready_watch = None if plan is None else ReadyWatch(plan, project_states)
-    monitor = StartupMonitor(client, settings, compose_project, on_update)
-    if ready_watch is not None:
-        monitor.on_event = ready_watch.on_event
-    interruption = _Interruption()
+    wanted = None
+    if plan.config is not None and session.settings.ready_on_events:
+        wanted = wait_plan(plan.config, request.services, plan.replicas)
+    ready = None if wanted is None else ReadyWatch(wanted, project_states, session.clock)
+    if ready is not None:
+        session.follow_engine_events(ready.on_event)
     ready_scope = anyio.CancelScope()  # cancelled when the events show the stack ready
-    result: ComposeRun | None = None
 
-    async def end_wait_when_ready(watch: ReadyWatch) -> None:
-        if await watch.wait_until_ready():
+    async def end_wait_when_ready() -> None:
+        if ready is not None and await ready.wait_until_ready():
             ready_scope.cancel()
 
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(monitor.run, started_at)
-        if ready_watch is not None:
-            tasks.start_soon(end_wait_when_ready, ready_watch)
-        # Ctrl-C or SIGTERM stops compose (it gets SIGINT and time to stop); then the report.
-        if request.handle_signals:
-            tasks.start_soon(cancel_on_signals, interruption.scope, interruption.record)
-        with interruption.scope, ready_scope:
-            result = await client.compose.up(
-                request.files,
-                request.project,
-                request.services,
-                request.wait_timeout_seconds,
-                compose_options,
+    async def compose_up() -> ComposeRun | None:
+        with ready_scope:
+            return await client.compose.up(
+                request.files, request.project, request.services, request.wait_timeout_seconds, options
             )
-        tasks.cancel_scope.cancel()
-    ended_at = datetime.now(UTC)
-    elapsed = anyio.current_time() - clock_start
-    # Ready by the events: compose's wait was ended (SIGINT) before its next look.
-    ready_by_events = ready_scope.cancelled_caught and interruption.signal_number is None
+        return None
 
-    # What happened, read side by side: the events of the span, the containers' states, memory.
-    events_slot: Slot[list[ContainerEvent]] = Slot()
+    async with tasks_beside(end_wait_when_ready):
+        result = await compose_up() if stop is None else await stop.until_requested(compose_up)
+    confirmed = list(ready.confirmed) if ready_scope.cancelled_caught and ready is not None else None
+    return _ComposeUp(result, confirmed)
+
+
+async def _analyse(
+    session: Session,
+    request: StartRequest,
+    told: StartOutcome,
+    confirmed: list[ContainerState] | None,
+    stopped: bool,
+) -> StartOutcome:
+    """What happened, read side by side: the containers' states and memory, with the OOM kills
+    the session counted; `told` is what compose and the clock said."""
+    client, settings = session.client, session.settings
     states_slot: Slot[list[ContainerState]] = Slot()
     snapshot_slot: Slot[ResourceSnapshot] = Slot()
 
     async def final_states() -> list[ContainerState]:
-        if ready_by_events and ready_watch is not None:
-            return list(ready_watch.confirmed)  # the inspection that found it ready, a moment ago
-        return await project_states()
+        if confirmed is not None:
+            return confirmed  # the inspection that found it ready, a moment ago
+        containers = await client.container.ls(project=told.project)
+        return await client.container.inspect([c.id for c in containers])
 
-    compose_ok = ready_by_events or (result is not None and result.returncode == 0)
-    message = "" if result is None else result.message
-    engine_error: str | None = None
     try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(
-                events_slot.fill,
-                lambda: client.events.between(started_at, ended_at, project=compose_project),
-            )
-            tasks.start_soon(states_slot.fill, final_states)
-            tasks.start_soon(snapshot_slot.fill, lambda: take_snapshot(client, settings, compose_project))
-    except* DockerUnavailableError as lost:
-        engine_error = str(lost.exceptions[0])
-    if engine_error is not None:
-        # The engine went away: report what is known (compose's word, the last sample).
-        return StartOutcome(
-            project=compose_project,
-            ok=False,
-            preflight=preflight,
-            compose_returncode=None if result is None else result.returncode,
-            compose_message=message,
-            snapshot=monitor.last_snapshot,
-            interrupted_by=interruption.signal_number,
-            elapsed_seconds=elapsed,
-            engine_error=engine_error,
-            scale_plan=scale_plan,
-        )
+        with unwrapped_errors():
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(states_slot.fill, final_states)
+                tasks.start_soon(snapshot_slot.fill, lambda: take_snapshot(client, settings, told.project))
+    except DockerUnavailableError as lost:
+        # The engine went away: report what is known (compose's word).
+        return replace(told, engine_error=str(lost))
     states, snapshot = states_slot.value, snapshot_slot.value
-    ooms = attribute_ooms(events_slot.value, states, monitor.last_samples)
-    services = _service_outcomes(states, snapshot, monitor.peaks)
-    ok = compose_ok and not ooms and interruption.signal_number is None
-    notes = _notes(services, compose_ok)
+    ooms = session.judge.ledger.settled(states, session.judge.samples(session.clock.now()))
+    for kill in ooms:
+        if kill.seen_by == "state":  # a kill no event or counter showed: told as the others were
+            details = {"seen_by": "state"}
+            message = f"OOM kill in {kill.name}"
+            event = Event(EventType.OOM, session.clock.now(), kill.engine, kill.name, message,
+                          kill.container_id, kill.project, kill.service, details)  # fmt: skip
+            session.emit(event)
+    services = _service_outcomes(states, snapshot, session.judge.peaks)
+    compose_ok = told.ready_by_events or told.compose_returncode == 0
+    ok = compose_ok and not ooms and not stopped
     brought_down = False
-    if not ok and request.down_on_failure and interruption.signal_number is None:
+    if not ok and request.down_on_failure and not stopped:
         await client.compose.down(request.files, request.project)
         brought_down = True
-    return StartOutcome(
-        project=compose_project,
+    return replace(
+        told,
         ok=ok,
-        preflight=preflight,
-        compose_returncode=None if result is None else result.returncode,
-        compose_message=message,
         services=services,
         ooms=tuple(ooms),
         snapshot=snapshot,
         memory_verdict="" if ok else memory_verdict(ooms, services, snapshot),
-        notes=notes,
-        interrupted_by=interruption.signal_number,
+        notes=_notes(services, compose_ok),
         brought_down=brought_down,
-        elapsed_seconds=elapsed,
-        scale_plan=scale_plan,
-        ready_by_events=ready_by_events,
-    )
-
-
-@dataclass(frozen=True)
-class AutoscaleOutcome:
-    """How `up --autoscale` ended: the changes it made, the counts it left, and why it stopped."""
-
-    events: tuple[ScaleEvent, ...]
-    replicas: dict[str, int]
-    interrupted_by: int | None
-    elapsed_seconds: float
-
-
-async def keep_scaling(
-    client: DockerClient,
-    settings: Settings,
-    request: StartRequest,
-    started: StartOutcome,
-    on_update: Callable[[MonitorUpdate], None],
-    on_scaled: Callable[[ScaleEvent], None],
-    duration_seconds: float | None = None,
-) -> AutoscaleOutcome:
-    """After a successful `up --scale`: keep the monitor running and scale each service down
-    at CRITICAL and back up after a calm period at SAFE, until Ctrl-C, SIGTERM or the duration."""
-    from dockermem.core.scaling import (
-        AutoscalePolicy,
-        Autoscaler,
-        load_from_snapshot,
-        replica_counts,
-        scaling_states,
-    )
-
-    plan = started.scale_plan
-    if plan is None or not started.ok:
-        raise ValueError("keep_scaling needs a stack started with --scale")
-    autoscaler = Autoscaler(
-        client=client,
-        settings=settings,
-        files=request.files,
-        project=request.project,
-        compose_project=started.project,
-        fixed_bytes=plan.fixed_bytes,
-        services=scaling_states(plan, request.scale),
-        on_scaled=on_scaled,
-        on_error=lambda message: on_update(MonitorUpdate(datetime.now(UTC), UpdateKind.ERROR, message)),
-        policy=AutoscalePolicy.from_settings(settings),
-    )
-    thresholds = Thresholds.from_settings(settings)
-
-    async def judge(snapshot: ResourceSnapshot) -> None:
-        await autoscaler.step(load_from_snapshot(snapshot, thresholds))
-
-    monitor = StartupMonitor(client, settings, started.project, on_update, after_sample=judge)
-    interruption = _Interruption()
-    clock_start = anyio.current_time()
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(cancel_on_signals, interruption.scope, interruption.record)
-        with (
-            interruption.scope,
-            anyio.move_on_after(math.inf if duration_seconds is None else duration_seconds),
-        ):
-            await monitor.run(datetime.now(UTC))
-        tasks.cancel_scope.cancel()
-    return AutoscaleOutcome(
-        events=tuple(autoscaler.events),
-        replicas=dict(replica_counts(autoscaler.services)),
-        interrupted_by=interruption.signal_number,
-        elapsed_seconds=anyio.current_time() - clock_start,
     )
 
 
@@ -332,20 +362,26 @@ def _service_outcomes(
     states: Sequence[ContainerState], snapshot: ResourceSnapshot, peaks: dict[str, int]
 ) -> tuple[ServiceOutcome, ...]:
     memory_by_id = {container.id: container for container in snapshot.containers}
-    return tuple(
-        ServiceOutcome(
-            service=state.service or state.name,
-            container=state.name,
-            container_id=state.id,
-            state=state.status,
-            health=state.health_status,
-            last_health_output=state.last_health_output,
-            exit_code=None if state.running else state.exit_code,
-            memory=memory_by_id.get(state.id),
-            peak_bytes=peaks.get(state.id),
+    outcomes = []
+    for state in sorted(states, key=lambda s: (s.service or "", s.name)):
+        memory = memory_by_id.get(state.id)
+        peak = peaks.get(state.id)
+        if memory is not None:  # the last look may be the highest yet
+            peak = max(peak or 0, memory.memory_usage_bytes)
+        outcomes.append(
+            ServiceOutcome(
+                service=state.service or state.name,
+                container=state.name,
+                container_id=state.id,
+                state=state.status,
+                health=state.health_status,
+                last_health_output=state.last_health_output,
+                exit_code=None if state.running else state.exit_code,
+                memory=memory,
+                peak_bytes=peak,
+            )
         )
-        for state in sorted(states, key=lambda s: (s.service or "", s.name))
-    )
+    return tuple(outcomes)
 
 
 def _notes(services: Sequence[ServiceOutcome], compose_ok: bool) -> tuple[str, ...]:

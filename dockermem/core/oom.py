@@ -1,20 +1,27 @@
-"""OOM attribution: which container (or which process inside one) the OOM killer hit, and when.
+"""OOM kills: one record per kill, however many ways it was seen, and which kind it was.
 
-A container killed by the OOM killer has `State.OOMKilled`, or exited 137 with an `oom` event.
-A process killed inside a container that lives on leaves only the `oom` event: the container
-stays `running` and `OOMKilled` stays false. Exit code 137 alone is a SIGKILL, not an OOM.
+The kernel's OOM killer shows in three places: docker's `oom` event, the cgroup's own kill
+counter (`oom_kill` in `memory.oom_control` or `memory.events`), and `State.OOMKilled`
+(true only when the container's main process was killed). One kill may show in all three, a
+kill of a process inside a container that lives on shows in the first two only, and some
+engines send no event at all. A container killed by it has also exited with 137 (SIGKILL);
+137 alone is a SIGKILL, not an OOM kill.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
-from dockermem.docker.models import ContainerEvent, ContainerState
+from dockermem.docker.models import ContainerState
+from dockermem.units import format_bytes
 
 SIGKILL_EXIT = 137
+# One kill seen twice (the event and the counter) is seen within this long; so is the
+# container's exit with 137 when the kill was of its main process.
+SAME_KILL_SECONDS = 5.0
 
 
 class OomKind(Enum):
@@ -43,10 +50,11 @@ class OomKill:
     kind: OomKind
     at: datetime | None
     last_sample: MemorySample | None
+    seen_by: str = ""  # "docker events", "cgroup", "state"
+    project: str | None = None
+    engine: str = "default"
 
     def describe(self) -> str:
-        from dockermem.units import format_bytes
-
         who = self.service or self.name
         what = (
             f"{who} was OOM-killed"
@@ -65,80 +73,86 @@ class OomKill:
         return what + when + memory
 
 
-def attribute_ooms(
-    events: Sequence[ContainerEvent],
-    states: Sequence[ContainerState],
-    last_samples: Mapping[str, MemorySample],
-) -> list[OomKill]:
-    """Every OOM kill the events and the containers' states show, one per OOM event (or one
-    for a container whose state says OOMKilled though its event was missed)."""
-    state_by_id = {state.id: state for state in states}
-    kills: list[OomKill] = []
-    seen_container_kill: set[str] = set()
-    for event in events:
-        if event.action != "oom":
-            continue
-        state = _find(state_by_id, event.container_id)
-        container_died = _next_event_is_oom_death(events, event)
-        if not container_died and state is not None and state.oom_killed:
-            # The state says the container died of it: true of the last oom event only.
-            container_died = not any(
-                later.action == "oom" and later.container_id == event.container_id and later.time > event.time
-                for later in events
-            )
-        if container_died and event.container_id in seen_container_kill:
-            continue  # one death, reported once
-        kind = OomKind.CONTAINER if container_died else OomKind.PROCESS
-        if container_died:
-            seen_container_kill.add(event.container_id)
-        kills.append(
-            OomKill(
-                container_id=event.container_id,
-                name=event.name or (state.name if state else event.container_id[:12]),
-                service=event.service or (state.service if state else None),
-                kind=kind,
-                at=event.time,
-                last_sample=_sample_for(last_samples, event.container_id),
-            )
-        )
-    kills.extend(
-        OomKill(
-            state.id, state.name, state.service, OomKind.CONTAINER, None, _sample_for(last_samples, state.id)
-        )
-        for state in states
-        if state.oom_killed and state.id not in seen_container_kill
-    )
-    return kills
+@dataclass
+class _Sighting:
+    """A kill as the ledger keeps it while more may be learnt of it."""
+
+    kill: OomKill
+    seen_at: float  # the session's clock
+    sources: set[str]
 
 
-def _next_event_is_oom_death(events: Sequence[ContainerEvent], oom: ContainerEvent) -> bool:
-    """True when the container's next oom or die event after this oom is a die with 137."""
-    later = sorted(
-        (
-            other
-            for other in events
-            if other.container_id == oom.container_id
-            and other.action in ("oom", "die")
-            and other.time >= oom.time
-            and other is not oom
-        ),
-        key=lambda other: other.time,
-    )
-    return bool(later) and later[0].action == "die" and later[0].exit_code == SIGKILL_EXIT
+@dataclass
+class _Death:
+    exit_code: int | None
+    at: float
 
 
-def _find(state_by_id: Mapping[str, ContainerState], container_id: str) -> ContainerState | None:
-    return state_by_id.get(container_id) or next(
-        (state for key, state in state_by_id.items() if key.startswith(container_id)), None
-    )
+class OomLedger:
+    """Every OOM kill of a session, each once: a sighting by another source within
+    SAME_KILL_SECONDS of one already counted is the same kill, and an exit with 137 within as
+    long of a kill makes it the container's own death. Times are the session's clock."""
+
+    def __init__(self) -> None:
+        self._sightings: list[_Sighting] = []
+        self._deaths: dict[str, _Death] = {}
+
+    def sighted(self, now: float, seen_by: str, kill: OomKill) -> bool:
+        """Count a kill seen by `seen_by`; False when it is one already counted."""
+        for sighting in reversed(self._sightings):
+            if (
+                _same_container(sighting.kill.container_id, kill.container_id)
+                and now - sighting.seen_at < SAME_KILL_SECONDS
+                and seen_by not in sighting.sources
+            ):
+                sighting.sources.add(seen_by)
+                return False
+        death = self._death_of(kill.container_id)
+        if death is not None and death.exit_code == SIGKILL_EXIT and now - death.at < SAME_KILL_SECONDS:
+            kill = replace(kill, kind=OomKind.CONTAINER)
+        self._sightings.append(_Sighting(replace(kill, seen_by=seen_by), now, {seen_by}))
+        return True
+
+    def died(self, now: float, container_id: str, exit_code: int | None) -> bool:
+        """A container exited; True when that makes an OOM kill counted just before its death."""
+        self._deaths[container_id] = _Death(exit_code, now)
+        if exit_code != SIGKILL_EXIT:
+            return False
+        for sighting in reversed(self._sightings):
+            if (
+                _same_container(sighting.kill.container_id, container_id)
+                and now - sighting.seen_at < SAME_KILL_SECONDS
+            ):
+                sighting.kill = replace(sighting.kill, kind=OomKind.CONTAINER)
+                return True
+        return False
+
+    @property
+    def kills(self) -> tuple[OomKill, ...]:
+        return tuple(sighting.kill for sighting in self._sightings)
+
+    def settled(self, states: Sequence[ContainerState], samples: dict[str, MemorySample]) -> list[OomKill]:
+        """The kills, with what `docker inspect` says at the end: a container whose state says
+        OOMKilled died of its last kill (one that no source saw is added)."""
+        kills = [sighting.kill for sighting in self._sightings]
+        for state in states:
+            if not state.oom_killed:
+                continue
+            mine = [index for index, kill in enumerate(kills) if _same_container(kill.container_id, state.id)]
+            if mine:
+                kills[mine[-1]] = replace(kills[mine[-1]], kind=OomKind.CONTAINER)
+            else:
+                sample = next((s for cid, s in samples.items() if _same_container(cid, state.id)), None)
+                kills.append(
+                    OomKill(state.id, state.name, state.service, OomKind.CONTAINER, None, sample, "state",
+                            state.project)
+                )  # fmt: skip
+        return kills
+
+    def _death_of(self, container_id: str) -> _Death | None:
+        return next((d for cid, d in self._deaths.items() if _same_container(cid, container_id)), None)
 
 
-def _sample_for(samples: Mapping[str, MemorySample], container_id: str) -> MemorySample | None:
-    return samples.get(container_id) or next(
-        (
-            sample
-            for key, sample in samples.items()
-            if key.startswith(container_id) or container_id.startswith(key)
-        ),
-        None,
-    )
+def _same_container(one: str, other: str) -> bool:
+    """IDs name the same container when one is a prefix of the other (docker shortens them)."""
+    return bool(one) and bool(other) and (one.startswith(other) or other.startswith(one))

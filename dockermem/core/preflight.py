@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import psutil
 
+from dockermem.clock import current_clock
 from dockermem.config import GIB, Settings
 from dockermem.core.concurrency import Slot
 from dockermem.core.engine_cache import cached_engine_info
@@ -84,6 +85,16 @@ class MemoryBudget:
         if self.engine_free_bytes is not None:
             free = min(free, self.engine_free_bytes)
         return max(0, min(free - self.margin_bytes, self.cap_bytes))
+
+    def with_stack_running(self, stack_usage_bytes: int) -> MemoryBudget:
+        """The budget measured while the stack runs: what the stack itself uses now is added
+        back to the host's (and a VM engine's) free memory, as if it were not running."""
+        in_use = self.engine_in_use_bytes
+        return replace(
+            self,
+            host_available_bytes=self.host_available_bytes + stack_usage_bytes,
+            engine_in_use_bytes=None if in_use is None else max(0, in_use - stack_usage_bytes),
+        )
 
 
 @dataclass(frozen=True)
@@ -162,8 +173,7 @@ def recorded_peaks(settings: Settings, project: str) -> dict[str, int]:
     """Each service's peak in the last 30 days of history (nothing when there is none)."""
     from datetime import timedelta
 
-    from dockermem.clock import current_clock
-    from dockermem.core.history import HistoryStore
+    from dockermem.core.history import HistoryStore  # sqlite3: only when a history file exists
 
     if not settings.history or not settings.history_path.exists():
         return {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from dockermem.clock import Clock, current_clock
 from dockermem.docker.models import ComposeProjectConfig, ComposeService, ContainerEvent, ContainerState
 from dockermem.errors import DockermemError
 
@@ -109,6 +110,7 @@ class ReadyWatch:
 
     plan: WaitPlan
     inspect_project: Callable[[], Awaitable[Sequence[ContainerState]]]
+    clock: Clock = field(default_factory=current_clock)
     confirmed: Sequence[ContainerState] = ()  # the look that found the stack ready
     _created: set[str] = field(default_factory=set)
     _started: dict[str, float] = field(default_factory=dict)  # when this up saw each start
@@ -122,7 +124,7 @@ class ReadyWatch:
         if event.action == "create":
             self._created.add(event.container_id)
         elif event.action == "start":
-            self._started[event.container_id] = anyio.current_time()
+            self._started[event.container_id] = self.clock.monotonic()
         elif event.action.startswith("health_status"):
             self._awaiting_health.discard(event.container_id)
             self._reported_health.add(event.container_id)
@@ -141,14 +143,14 @@ class ReadyWatch:
         verdict then stands). Cancel it to stop watching."""
         look_again_at = math.inf  # for a container without a health check still settling
         while True:
-            with anyio.move_on_after(look_again_at - anyio.current_time()):
+            with anyio.move_on_after(look_again_at - self.clock.monotonic()):
                 await self._changed.wait()
             look_again_at = math.inf
             self._changed = anyio.Event()
             if not self._worth_looking():
                 continue
             self._reported_health.clear()
-            looked_at = anyio.current_time()
+            looked_at = self.clock.monotonic()
             try:
                 states = await self.inspect_project()
             except DockermemError:

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 
 from dockermem.config import Settings
-from dockermem.docker.cgroup import CgroupLocation, CgroupReader, OpenCgroupFiles
+from dockermem.docker.cgroup import CgroupLocation, CgroupReader, CgroupReading, OpenCgroupFiles
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
 
@@ -104,11 +104,20 @@ def stats_from_cgroup(
     reading = reader.read(location)
     if reading is None:
         return None
-    start_ns, start_time = cpu_start
-    elapsed = anyio.current_time() - start_time
+    return cgroup_stats(summary, reading, cpu_start, anyio.current_time())
+
+
+def cgroup_stats(
+    summary: ContainerSummary, reading: CgroupReading, cpu_start: tuple[int | None, float] | None, now: float
+) -> ContainerStats:
+    """A docker-stats-like value from one cgroup reading, its CPU % over the time since
+    `cpu_start` (the container's CPU time then, and when it was read), as docker stats has it."""
     cpu: float | None = None
-    if reading.cpu_usage_ns is not None and start_ns is not None and elapsed > 0:
-        cpu = round(100.0 * (reading.cpu_usage_ns - start_ns) / (elapsed * 1e9), 2)
+    if cpu_start is not None:
+        start_ns, start_time = cpu_start
+        elapsed = now - start_time
+        if reading.cpu_usage_ns is not None and start_ns is not None and elapsed > 0:
+            cpu = round(100.0 * (reading.cpu_usage_ns - start_ns) / (elapsed * 1e9), 2)
     limit = reading.memory_limit_bytes
     return ContainerStats(
         id=summary.id,

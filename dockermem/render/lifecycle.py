@@ -2,67 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dockermem.core.events import Event, Frame
 from dockermem.core.lifecycle import StartOutcome
-from dockermem.core.monitor import MonitorUpdate, UpdateKind
-from dockermem.core.snapshot import ResourceSnapshot
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.render.styles import style_for
 from dockermem.render.tables import build_memory_table, usage_text
+from dockermem.render.watch import EVENT_STYLES
 from dockermem.units import format_bytes, format_percent
 
-UPDATE_STYLES = {
-    UpdateKind.WARNING: "yellow",
-    UpdateKind.EMERGENCY: "bold white on red",
-    UpdateKind.CLEANUP: "yellow",
-    UpdateKind.OOM: "bold red",
-    UpdateKind.DIE: "red",
-    UpdateKind.ERROR: "red",
-    UpdateKind.STATE: "cyan",
-}
 
-
-def memory_summary_line(snapshot: ResourceSnapshot) -> str:
+def memory_summary_line(frame: Frame) -> str:
     """One line: host memory, then each container's usage / limit."""
-    parts = [f"host {snapshot.host.memory_percent:.1f}%"]
+    parts = [f"host {frame.host.memory_percent:.1f}%"]
     parts += [
         f"{c.service or c.name} {format_bytes(c.memory_usage_bytes)}"
         + (f"/{format_bytes(c.memory_limit_bytes)}" if c.memory_limit_bytes is not None else "")
-        for c in snapshot.containers
+        for c in frame.containers
     ]
     return " | ".join(parts)
 
 
-def progress_line(update: MonitorUpdate, elapsed_seconds: float) -> Text | None:
-    """A plain progress line for logs (CI): samples as a memory summary, events as they are."""
+def progress_line(happening: Frame | Event, elapsed_seconds: float) -> Text:
+    """A plain progress line for logs (CI): a frame as a memory summary, an event as it is."""
     stamp = f"[{elapsed_seconds:6.1f}s] "
-    if update.kind is UpdateKind.SAMPLE:
-        if update.snapshot is None:
-            return None
-        return Text(stamp + "memory: " + memory_summary_line(update.snapshot), style="dim")
-    return Text(stamp + update.message, style=UPDATE_STYLES.get(update.kind, ""))
+    if isinstance(happening, Frame):
+        return Text(stamp + "memory: " + memory_summary_line(happening), style="dim")
+    return Text(stamp + happening.message, style=EVENT_STYLES.get(happening.type, ""))
 
 
 def build_progress_view(
-    project: str, elapsed_seconds: float, snapshot: ResourceSnapshot | None, recent: list[MonitorUpdate]
+    project: str, elapsed_seconds: float, frame: Frame | None, recent: Sequence[Event]
 ) -> Group:
     """The live view while compose starts the stack."""
     header = Text(f"Starting {project} with docker compose up --wait … {elapsed_seconds:.0f}s", style="bold")
     parts: list[RenderableType] = [header]
-    if snapshot is not None:
-        level = snapshot.host_memory_level
+    if frame is not None:
+        level = frame.host_level
         parts.append(
             Text(
-                f"Host memory {level.marker} {snapshot.host.memory_percent:.1f}% "
-                f"({format_bytes(snapshot.host.memory_available_bytes)} available)",
+                f"Host memory {level.marker} {frame.host.memory_percent:.1f}% "
+                f"({format_bytes(frame.host.memory_available_bytes)} available)",
                 style=style_for(level),
             )
         )
-        parts.append(build_memory_table(snapshot.containers))
-    parts.extend(Text(update.message, style=UPDATE_STYLES.get(update.kind, "")) for update in recent[-5:])
+        parts.append(build_memory_table(frame.containers))
+    parts.extend(Text(event.message, style=EVENT_STYLES.get(event.type, "")) for event in recent[-5:])
     return Group(*parts)
 
 

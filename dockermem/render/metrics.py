@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from dockermem.core.events import Frame
 from dockermem.core.snapshot import ResourceSnapshot
 from dockermem.core.thresholds import LEVEL_ORDER, ThresholdLevel
-from dockermem.core.watch import WatchFrame
 
 LABELS = ["engine", "project", "service", "container"]
 
@@ -125,7 +125,7 @@ def snapshot_metrics(snapshot: ResourceSnapshot, engine: str = "default") -> lis
     )
 
 
-def frame_metrics(frame: WatchFrame) -> list[Metric]:
+def frame_metrics(frame: Frame) -> list[Metric]:
     """Metrics of a watch frame (with OOM counts and predictions)."""
     host = HostMetrics(frame.host.memory_total_bytes, frame.host.memory_available_bytes)
     return metric_families(

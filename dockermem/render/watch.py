@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dockermem.core.events import Event, EventType, Frame, SessionSummary, WatchedContainer
 from dockermem.core.leaks import format_eta
-from dockermem.core.watch import WatchedContainer, WatchEvent, WatchEventType, WatchFrame, WatchSummary
 from dockermem.render.documents import SCHEMA_VERSION, container_document
 from dockermem.render.styles import style_for
 from dockermem.units import format_bytes, format_percent
@@ -17,16 +18,24 @@ from dockermem.units import format_bytes, format_percent
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 20
 EVENT_STYLES = {
-    WatchEventType.WARNING: "yellow",
-    WatchEventType.RECOVERED: "green",
-    WatchEventType.EMERGENCY: "bold white on red",
-    WatchEventType.OOM: "bold red",
-    WatchEventType.LEAK: "magenta",
-    WatchEventType.STARTED: "dim",
-    WatchEventType.GONE: "dim",
-    WatchEventType.STREAM_RESTARTED: "cyan",
-    WatchEventType.ENGINE_DOWN: "bold red",
+    EventType.WARNING: "yellow",
+    EventType.RECOVERED: "green",
+    EventType.CRITICAL: "yellow",
+    EventType.EMERGENCY: "bold white on red",
+    EventType.OOM: "bold red",
+    EventType.LEAK: "magenta",
+    EventType.STARTED: "cyan",
+    EventType.HEALTHY: "cyan",
+    EventType.UNHEALTHY: "red",
+    EventType.EXITED: "red",
+    EventType.GONE: "dim",
+    EventType.SCALED: "cyan",
+    EventType.CLEANUP: "yellow",
+    EventType.STREAM_RESTARTED: "cyan",
+    EventType.ENGINE_DOWN: "bold red",
+    EventType.ERROR: "red",
 }
+RECENT_EVENTS_SHOWN = 8
 
 
 def sparkline(values: tuple[int, ...], width: int = SPARK_WIDTH) -> str:
@@ -48,7 +57,7 @@ def trend_text(row: WatchedContainer) -> str:
     return f"{row.trend_mib_per_minute:+.1f}"
 
 
-def build_watch_view(frame: WatchFrame, multiple_engines: bool) -> Group:
+def build_watch_view(frame: Frame, multiple_engines: bool, recent_events: Sequence[Event] = ()) -> Group:
     """Header with host and engine memory, the table coloured by level, and recent events."""
     host = frame.host
     header = Text(
@@ -97,12 +106,12 @@ def build_watch_view(frame: WatchFrame, multiple_engines: bool) -> Group:
         table.add_row(*(["(no running containers)"] + [""] * (len(table.columns) - 1)))
     events = [
         Text(f"{event.ts:%H:%M:%S} {event.message}", style=EVENT_STYLES.get(event.type, ""))
-        for event in list(frame.recent_events)[-8:]
+        for event in list(recent_events)[-RECENT_EVENTS_SHOWN:]
     ]
     return Group(header, engines, table, *events)
 
 
-def sample_document(frame: WatchFrame) -> dict[str, Any]:
+def sample_document(frame: Frame) -> dict[str, Any]:
     """A `{"type": "sample"}` JSON line: the containers with the fields of stats --json."""
     return {
         "type": "sample",
@@ -134,8 +143,9 @@ def sample_document(frame: WatchFrame) -> dict[str, Any]:
     }
 
 
-def event_document(event: WatchEvent) -> dict[str, Any]:
-    """An event JSON line: type, ts, engine, container, message, and the event's own fields."""
+def event_document(event: Event) -> dict[str, Any]:
+    """An event JSON line: type, ts, engine, container, message, the container's ID, project
+    and service (when it is about a container), and the event's own fields."""
     document: dict[str, Any] = {
         "type": event.type.value,
         "ts": event.ts.isoformat(),
@@ -143,21 +153,37 @@ def event_document(event: WatchEvent) -> dict[str, Any]:
         "container": event.container,
         "message": event.message,
     }
+    document.update(container_id=event.container_id, project=event.project, service=event.service)
     document.update({key: value for key, value in event.details.items() if key not in document})
     return document
 
 
-def build_watch_summary(summary: WatchSummary) -> Table:
+def build_watch_summary(summary: SessionSummary) -> Table:
     """Each container's peak against its limit, printed when a watch ends."""
     table = Table(title="PEAKS", title_justify="left")
     for column in ("Engine", "Container", "Peak", "Limit"):
         table.add_column(column)
-    for engine, name, peak, limit in summary.peaks:
-        table.add_row(engine, name, format_bytes(peak), "no limit" if limit is None else format_bytes(limit))
+    for peak in summary.peaks:
+        limit = "no limit" if peak.limit_bytes is None else format_bytes(peak.limit_bytes)
+        table.add_row(peak.engine, peak.name, format_bytes(peak.peak_bytes), limit)
     return table
 
 
-def plain_frame_line(frame: WatchFrame) -> str:
+def summary_document(summary: SessionSummary) -> dict[str, Any]:
+    """The closing `{"type": "summary"}` line of `watch --json`."""
+    return {
+        "type": "summary",
+        "peaks": [
+            {"engine": peak.engine, "container": peak.name, "project": peak.project, "service": peak.service,
+             "peak_bytes": peak.peak_bytes, "memory_limit_bytes": peak.limit_bytes}
+            for peak in summary.peaks
+        ],
+        "oom_seen": summary.oom_seen,
+        "emergency_seen": summary.emergency_seen,
+    }  # fmt: skip
+
+
+def plain_frame_line(frame: Frame) -> str:
     """One log line per tick, for output that is not a terminal."""
     parts = [f"{frame.ts:%H:%M:%S} host {frame.host.memory_percent:.1f}%"]
     for row in frame.containers:

@@ -4,6 +4,8 @@ known amount of memory (the memhog test image), always removed afterwards."""
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import sys
 import time
@@ -11,12 +13,26 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
+import anyio.abc
 import yaml
 
 MIB = 1024 * 1024
 MEMHOG_IMAGE = "dockermem/memhog:test"
 TEST_LABEL = "dockermem.test"
+# The engine is shared by every test: the counts are kept far from their maxima unless a test
+# is about them.
+ROOMY_COUNTS = {
+    "DOCKER_MAX_CONTAINERS": "100000",
+    "DOCKER_MAX_NETWORKS": "100000",
+    "DOCKER_MAX_VOLUMES": "100000",
+}
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a dockermem run by a test: this one, with roomy counts and `extra`."""
+    return {**os.environ, **ROOMY_COUNTS, **extra}
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -106,6 +122,79 @@ def run_container(name: str, args: Sequence[str], *, labels: dict[str, str] | No
         for item in ("--label", f"{key}={value}")
     ]
     return docker("run", "-d", "--network", "none", "--name", name, *label_args, *args).stdout.strip()
+
+
+class JsonLines:
+    """A running dockermem's stdout of JSON lines (`watch --json`), read as far as a test needs."""
+
+    def __init__(self, stream: anyio.abc.ByteReceiveStream) -> None:
+        self.stream = stream
+        self.lines: list[dict[str, Any]] = []
+        self._pending = b""
+
+    async def until(self, needle: str) -> list[dict[str, Any]]:
+        """Read on until a line holds `needle`; the lines read meanwhile (that one the last)."""
+        read: list[dict[str, Any]] = []
+        while True:
+            while b"\n" in self._pending:
+                raw, self._pending = self._pending.split(b"\n", 1)
+                if raw.strip():
+                    line = json.loads(raw)
+                    read.append(line)
+                    self.lines.append(line)
+                    if needle in raw.decode():
+                        return read
+            self._pending += await self.stream.receive()
+
+
+class PipeLines:
+    """One pipe of a process a test runs (`subprocess.Popen(..., stdout=PIPE)`), read line by
+    line as far as the test needs: instead of sleeping and hoping the process has got there,
+    the test waits for the line that says it has. What was read is kept in `text`."""
+
+    def __init__(self, pipe: IO[str] | IO[bytes] | None) -> None:
+        assert pipe is not None
+        self.fd = pipe.fileno()
+        self.text = ""
+        self._pending = b""
+
+    def until(self, needle: str, timeout: float = 60) -> str:
+        """The first line (after those already read) that holds `needle`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self._pending:
+                raw, self._pending = self._pending.split(b"\n", 1)
+                line = raw.decode("utf-8", errors="replace")
+                self.text += line + "\n"
+                if needle in line:
+                    return line
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, remaining))
+            if not ready:
+                raise AssertionError(f"no line with {needle!r} within {timeout:g}s; read:\n{self.text}")
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise AssertionError(f"the output ended before a line with {needle!r}; read:\n{self.text}")
+            self._pending += chunk
+
+    @property
+    def consumed(self) -> str:
+        """All that was read from the pipe so far, a part line included."""
+        return self.text + self._pending.decode("utf-8", errors="replace")
+
+
+def finish(
+    process: subprocess.Popen[str],
+    timeout: float,
+    stdout: PipeLines | None = None,
+    stderr: PipeLines | None = None,
+) -> tuple[str, str]:
+    """Wait for a process to end: its whole stdout and stderr (with what was read through
+    `PipeLines` before)."""
+    out, err = process.communicate(timeout=timeout)
+    return (stdout.consumed if stdout else "") + (out or ""), (stderr.consumed if stderr else "") + (
+        err or ""
+    )
 
 
 def wait_until(predicate: object, timeout: float = 60, what: str = "condition") -> None:

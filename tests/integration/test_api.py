@@ -10,19 +10,12 @@ import anyio
 import pytest
 
 import dockermem
-from dockermem.core.watch import WatchEvent, WatchEventType
+from dockermem.core.events import Event, EventType
 from tests.conftest import REPO
 from tests.integration.realdocker import MIB, docker
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine", "roomy_counts")]
 FITS = REPO / "compose/test/fits.yaml"
-
-
-@pytest.fixture(autouse=True)
-def roomy_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine is shared with other tests: keep the resource counts away from their maxima."""
-    for name in ("DOCKER_MAX_CONTAINERS", "DOCKER_MAX_NETWORKS", "DOCKER_MAX_VOLUMES"):
-        monkeypatch.setenv(name, "100000")
 
 
 def containers_of(project: str) -> list[str]:
@@ -95,15 +88,15 @@ def test_events_bring_an_oom_kill_as_it_happens(tmp_path: Path) -> None:
         "    network_mode: none\n    mem_limit: 64m\n    memswap_limit: 64m\n"
     )
 
-    async def main() -> WatchEvent:
+    async def main() -> Event:
         async with dockermem.stack(compose, project="dmapi-events") as stack:
             with anyio.fail_after(60):
                 async with anyio.create_task_group() as tasks:
-                    found: list[WatchEvent] = []
+                    found: list[Event] = []
 
                     async def listen() -> None:
                         async for event in stack.events():
-                            if event.type is WatchEventType.OOM:
+                            if event.type is EventType.OOM:
                                 found.append(event)
                                 tasks.cancel_scope.cancel()
 
@@ -116,4 +109,4 @@ def test_events_bring_an_oom_kill_as_it_happens(tmp_path: Path) -> None:
             return found[0]
 
     event = anyio.run(main)
-    assert event.details.get("service") == "worker"
+    assert event.service == "worker"

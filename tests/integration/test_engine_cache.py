@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import socket
-import stat
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ from dockermem.core.engine_cache import engine_key, write_cached_engine_info
 from dockermem.docker.models import EngineInfo
 from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.daemons import SecondDaemon
-from tests.integration.realdocker import ComposeProject, dockermem, memhog_service, unique_name
+from tests.integration.realdocker import ComposeProject, cli_env, dockermem, memhog_service, unique_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -59,21 +58,9 @@ class LoggedDocker:
 
 
 @pytest.fixture
-def logged_docker(tmp_path: Path) -> LoggedDocker:
-    real = shutil.which("docker")
-    assert real is not None
-    log = tmp_path / "docker-calls.log"
-    wrapper = tmp_path / "docker"
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    environment = {
-        **os.environ,
-        "DOCKERMEM_DOCKER_BINARY": str(wrapper),
-        "DOCKER_MAX_CONTAINERS": "100000",
-        "DOCKER_MAX_NETWORKS": "100000",
-        "DOCKER_MAX_VOLUMES": "100000",
-    }
-    return LoggedDocker(log, environment)
+def logged_docker(logging_docker: Path) -> LoggedDocker:
+    environment = cli_env(DOCKERMEM_DOCKER_BINARY=str(logging_docker))
+    return LoggedDocker(logging_docker.parent / "docker-calls.log", environment)
 
 
 def engine_memory(*host: str) -> int:
@@ -159,27 +146,19 @@ def test_a_daemon_down_with_its_entry_cached_still_gives_exit_69_and_one_line(
     assert "info" not in logged_docker.subcommands()  # the entry was used: the others failed
 
 
-@pytest.fixture
-def second() -> Iterator[SecondDaemon]:
-    daemon = SecondDaemon()
-    try:
-        daemon.start()
-        yield daemon
-    finally:
-        daemon.remove()
-
-
-def test_a_restarted_daemon_is_asked_again_at_once(logged_docker: LoggedDocker, second: SecondDaemon) -> None:
+def test_a_restarted_daemon_is_asked_again_at_once(
+    logged_docker: LoggedDocker, second_daemon: SecondDaemon
+) -> None:
     # Through a context of the real docker CLI's making: its endpoint is read as docker reads it.
-    config = second.context_config("dmcache")
+    config = second_daemon.context_config("dmcache")
     environment = {"DOCKER_CONFIG": config, "DOCKER_CONTEXT": "dmcache"}
-    expected = engine_memory("--host", second.host)
+    expected = engine_memory("--host", second_daemon.host)
     assert stats_memory(logged_docker, **environment) == expected
     assert "info" in logged_docker.subcommands()
     logged_docker.forget()
     assert stats_memory(logged_docker, **environment) == expected
     assert "info" not in logged_docker.subcommands()
-    second.restart()
+    second_daemon.restart()
     logged_docker.forget()
     assert stats_memory(logged_docker, **environment) == expected
     assert "info" in logged_docker.subcommands()

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,27 +18,16 @@ from tests.integration.realdocker import MEMHOG_IMAGE, docker, run_container, un
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
 
-@pytest.fixture
-def second() -> Iterator[SecondDaemon]:
-    daemon = SecondDaemon()
-    try:
-        daemon.start()
-        daemon.load_test_image()
-        yield daemon
-    finally:
-        daemon.remove()
-
-
-def test_two_engines_in_one_watch_and_a_daemon_restart(second: SecondDaemon) -> None:
+def test_two_engines_in_one_watch_and_a_daemon_restart(second_daemon: SecondDaemon) -> None:
     project = unique_name("dmengines")
     label = ["--label", f"com.docker.compose.project={project}", "--label", "com.docker.compose.service=hold"]
     main_name = unique_name("dmengines-main")
     run_container(main_name, ["--memory", "64m", *label, MEMHOG_IMAGE, "memhog", "10"])
-    second.docker(
+    second_daemon.docker(
         "run", "-d", "--network", "none", "--memory", "64m", "--restart", "always", "--name", "far", *label,
         MEMHOG_IMAGE, "memhog", "20",
     )  # fmt: skip
-    config = second.context_config("dm-second")
+    config = second_daemon.context_config("dm-second")
     try:
         watcher = subprocess.Popen(
             [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project, "--duration", "16",
@@ -48,7 +36,7 @@ def test_two_engines_in_one_watch_and_a_daemon_restart(second: SecondDaemon) -> 
             env={**os.environ, "DOCKER_CONFIG": config},
         )  # fmt: skip
         time.sleep(4)
-        second.restart()
+        second_daemon.restart()
         out, err = watcher.communicate(timeout=90)
     finally:
         docker("rm", "-f", main_name, check=False)

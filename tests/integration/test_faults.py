@@ -5,12 +5,9 @@ SIGINT/SIGTERM. Nothing may hang, leave a process behind, or print a traceback."
 from __future__ import annotations
 
 import json
-import os
 import signal
-import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +15,15 @@ import pytest
 
 from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.daemons import SecondDaemon
-from tests.integration.realdocker import ComposeProject, dockermem, memhog_service, unique_name
+from tests.integration.realdocker import (
+    ComposeProject,
+    PipeLines,
+    cli_env,
+    dockermem,
+    finish,
+    memhog_service,
+    unique_name,
+)
 from tests.processes import descendants, running_with, still_running
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
@@ -34,14 +39,10 @@ EVERY_COMMAND = {
 }
 
 
-def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "DOCKER_MAX_CONTAINERS": "100000", **extra}
-
-
 @pytest.mark.parametrize("command", sorted(EVERY_COMMAND))
 def test_daemon_down_gives_exit_69_and_one_line(command: str, reliability: ReliabilityRecorder) -> None:
     result = dockermem(
-        *EVERY_COMMAND[command], env=env(DOCKER_HOST="unix:///nonexistent/docker.sock"), timeout=60
+        *EVERY_COMMAND[command], env=cli_env(DOCKER_HOST="unix:///nonexistent/docker.sock"), timeout=60
     )
     lines = result.stderr.strip().splitlines()
     reliability(
@@ -56,7 +57,7 @@ def test_daemon_down_gives_exit_69_and_one_line(command: str, reliability: Relia
 @pytest.mark.parametrize("command", sorted(EVERY_COMMAND))
 def test_docker_missing_gives_exit_69_naming_it(command: str, reliability: ReliabilityRecorder) -> None:
     result = dockermem(
-        *EVERY_COMMAND[command], env=env(DOCKERMEM_DOCKER_BINARY="docker-gone-missing"), timeout=60
+        *EVERY_COMMAND[command], env=cli_env(DOCKERMEM_DOCKER_BINARY="docker-gone-missing"), timeout=60
     )
     reliability(
         "faults", f"`dockermem {command}` with the docker binary missing from PATH",
@@ -68,23 +69,12 @@ def test_docker_missing_gives_exit_69_naming_it(command: str, reliability: Relia
     ]
 
 
-@pytest.fixture
-def hanging_docker(tmp_path: Path) -> Path:
-    """A stand-in `docker` that never answers (a hang cannot be ordered from a real engine)."""
-    script = tmp_path / "docker"
-    script.write_text(
-        f"#!/bin/sh\necho $$ >> {tmp_path}/pids\nsleep 300 &\necho $! >> {tmp_path}/pids\nwait\n"
-    )
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return script
-
-
 def test_a_call_that_never_answers_is_killed_retried_and_leaves_nothing(
     hanging_docker: Path, reliability: ReliabilityRecorder
 ) -> None:
     result = dockermem(
         "health",
-        env=env(
+        env=cli_env(
             DOCKERMEM_DOCKER_BINARY=str(hanging_docker),
             DOCKERMEM_DOCKER_TIMEOUT_SECONDS="1",
             DOCKERMEM_DOCKER_RETRIES="1",
@@ -111,12 +101,13 @@ def test_signals_end_watch_with_its_summary_and_no_orphans(
 ) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "watch", "--interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )  # fmt: skip
-    time.sleep(3)
+    output = PipeLines(process.stdout)
+    output.until(" host ")  # a frame's line: watching
     children = descendants(process.pid)
     process.send_signal(signum)
-    out, err = process.communicate(timeout=30)
+    out, err = finish(process, 30, output)
     left = still_running(children)
     name = signal.Signals(signum).name
     reliability(
@@ -146,15 +137,13 @@ def test_sigterm_during_up_exits_143_and_leaves_no_docker_process(
     process = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "up", "-f", str(slow_stack.file), "-p", slow_stack.name,
          "--wait-timeout", "120"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and slow_stack.compose("ps", "-q", check=False).stdout.strip() == "":
-        time.sleep(0.3)
-    time.sleep(1)
+    progress = PipeLines(process.stderr)
+    progress.until("slow started")  # compose now waits for its health check
     children = descendants(process.pid)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
+    out, err = finish(process, 60, stderr=progress)
     left = still_running(children)
     reliability(
         "signals", "SIGTERM to `dockermem up` while compose waits for a service that never becomes healthy",
@@ -187,13 +176,14 @@ def test_containers_removed_restarted_and_oom_killed_during_watch(
         watcher = subprocess.Popen(
             [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "12",
              "--interval", "0.5"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
         )  # fmt: skip
-        time.sleep(2)
+        output = PipeLines(watcher.stdout)
+        output.until('"type": "sample"')  # watching
         project.compose("rm", "--stop", "--force", "removed")
         project.compose("restart", "--timeout", "1", "restarted")
         project.compose("exec", "-T", "child", "memhog", "200", check=False)
-        out, err = watcher.communicate(timeout=90)
+        out, err = finish(watcher, 90, output)
     finally:
         project.down()
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -225,11 +215,12 @@ def test_daemon_restarted_during_up_is_reported_and_nothing_hangs(
         process = subprocess.Popen(
             [sys.executable, "-m", "dockermem", "up", "-f", str(project.file), "-p", project.name,
              "--wait-timeout", "60", "--no-preflight"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(DOCKER_HOST=second.host),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(DOCKER_HOST=second.host),
         )  # fmt: skip
-        time.sleep(4)
+        progress = PipeLines(process.stderr)
+        progress.until("slow started")  # compose now waits for its health check
         second.stop()
-        out, err = process.communicate(timeout=120)
+        out, err = finish(process, 120, stderr=progress)
         second.start()
     finally:
         second.remove()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.realdocker import MIB, ComposeProject, dockermem, memhog_service, unique_name
+from tests.integration.realdocker import MIB, ComposeProject, cli_env, dockermem, memhog_service, unique_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -44,20 +43,10 @@ def other_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposePro
         project.down()
 
 
-def environment(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    # The engine is shared with other tests: keep the counts far from their maxima here.
-    env.update(
-        {"DOCKER_MAX_CONTAINERS": "100000", "DOCKER_MAX_NETWORKS": "100000", "DOCKER_MAX_VOLUMES": "100000"}
-    )
-    env.update(extra)
-    return env
-
-
 def test_health_json_reports_held_memory_within_ten_percent(
     held_stack: ComposeProject, other_stack: ComposeProject
 ) -> None:
-    result = dockermem("health", "--json", "-p", held_stack.name, env=environment())
+    result = dockermem("health", "--json", "-p", held_stack.name, env=cli_env())
     document = json.loads(result.stdout)
     assert document["schema"] == 1
     by_service = {c["service"]: c for c in document["containers"]}
@@ -82,7 +71,7 @@ def test_health_json_reports_held_memory_within_ten_percent(
 def test_health_exits_zero_when_nothing_is_critical(
     held_stack: ComposeProject, other_stack: ComposeProject
 ) -> None:
-    result = dockermem("health", "--json", "-p", other_stack.name, env=environment())
+    result = dockermem("health", "--json", "-p", other_stack.name, env=cli_env())
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert [c["service"] for c in document["containers"]] == ["bystander"]
@@ -101,7 +90,7 @@ def test_health_exits_zero_when_nothing_is_critical(
 
 
 def test_health_report_marks_levels_and_missing_limits(held_stack: ComposeProject) -> None:
-    result = dockermem("health", "-p", held_stack.name, env=environment(COLUMNS="120", NO_COLOR="1"))
+    result = dockermem("health", "-p", held_stack.name, env=cli_env(COLUMNS="120", NO_COLOR="1"))
     out = result.stdout
     assert "DOCKERMEM HEALTH REPORT" in out
     assert "System Memory" in out and "Containers" in out and "Volumes" in out
@@ -113,7 +102,7 @@ def test_health_report_marks_levels_and_missing_limits(held_stack: ComposeProjec
 
 
 def test_stats_json_lists_containers_above_eighty_percent(held_stack: ComposeProject, tmp_path: Path) -> None:
-    env = environment(DOCKERMEM_HIGH_MEMORY_PERCENT="70", DOCKERMEM_STATE_DIR=str(tmp_path))
+    env = cli_env(DOCKERMEM_HIGH_MEMORY_PERCENT="70", DOCKERMEM_STATE_DIR=str(tmp_path))
     result = dockermem("stats", "--json", "-p", held_stack.name, env=env)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -126,7 +115,7 @@ def test_stats_json_lists_containers_above_eighty_percent(held_stack: ComposePro
 
 def test_unreachable_daemon_gives_exit_69_and_one_line() -> None:
     for command in (["health"], ["stats", "--json"]):
-        result = dockermem(*command, env=environment(DOCKER_HOST="unix:///nonexistent/docker.sock"))
+        result = dockermem(*command, env=cli_env(DOCKER_HOST="unix:///nonexistent/docker.sock"))
         assert result.returncode == 69
         assert result.stdout == ""
         lines = result.stderr.strip().splitlines()
@@ -136,7 +125,7 @@ def test_unreachable_daemon_gives_exit_69_and_one_line() -> None:
 
 
 def test_missing_docker_binary_gives_exit_69() -> None:
-    result = dockermem("health", env=environment(DOCKERMEM_DOCKER_BINARY="docker-not-installed-here"))
+    result = dockermem("health", env=cli_env(DOCKERMEM_DOCKER_BINARY="docker-not-installed-here"))
     assert result.returncode == 69
     assert (
         result.stderr.strip()
@@ -145,6 +134,6 @@ def test_missing_docker_binary_gives_exit_69() -> None:
 
 
 def test_bad_environment_value_gives_exit_2() -> None:
-    result = dockermem("health", env=environment(DOCKER_MAX_MEMORY_GB="abc"))
+    result = dockermem("health", env=cli_env(DOCKER_MAX_MEMORY_GB="abc"))
     assert result.returncode == 2
     assert "DOCKER_MAX_MEMORY_GB='abc'" in result.stderr

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from dockermem.docker.runner import find_compose_plugin
 from tests.conftest import REPO
-from tests.integration.realdocker import dockermem
+from tests.integration.realdocker import cli_env, dockermem
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 GIB = 1024**3
 MIB = 1024**2
 
 
-def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "DOCKER_MAX_CONTAINERS": "100000", **extra}
-
-
 def test_stack_that_fits_passes_with_its_declared_limits() -> None:
-    result = dockermem("preflight", "--json", "-f", str(REPO / "compose/test/fits.yaml"), env=env())
+    result = dockermem("preflight", "--json", "-f", str(REPO / "compose/test/fits.yaml"), env=cli_env())
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["ok"] is True
@@ -36,7 +31,7 @@ def test_stack_that_fits_passes_with_its_declared_limits() -> None:
 
 
 def test_each_replica_counts() -> None:
-    result = dockermem("preflight", "--json", "-f", str(REPO / "compose/test/replicas.yaml"), env=env())
+    result = dockermem("preflight", "--json", "-f", str(REPO / "compose/test/replicas.yaml"), env=cli_env())
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     services = {s["name"]: s for s in document["services"]}
@@ -47,13 +42,13 @@ def test_each_replica_counts() -> None:
 
 
 def test_stack_larger_than_the_machine_fails_with_its_shortfall() -> None:
-    result = dockermem("preflight", "-f", str(REPO / "compose/test/huge.yaml"), env=env(COLUMNS="200"))
+    result = dockermem("preflight", "-f", str(REPO / "compose/test/huge.yaml"), env=cli_env(COLUMNS="200"))
     assert result.returncode == 1
     assert "FAIL" in result.stdout
     assert "short by" in result.stdout
     assert "500GiB" in result.stdout  # 200g + 300g, although neither image exists
     document = json.loads(
-        dockermem("preflight", "--json", "-f", str(REPO / "compose/test/huge.yaml"), env=env()).stdout
+        dockermem("preflight", "--json", "-f", str(REPO / "compose/test/huge.yaml"), env=cli_env()).stdout
     )
     assert document["ok"] is False
     assert document["shortfall_bytes"] == document["required_bytes"] - document["available_bytes"]
@@ -69,7 +64,7 @@ def test_named_profile_replaces_the_declared_figures() -> None:
             "minimal",
             "-f",
             str(REPO / "compose/test/huge.yaml"),
-            env=env(),
+            env=cli_env(),
         ).stdout
     )
     assert document["required_bytes"] == int(1.4 * GIB)
@@ -82,7 +77,7 @@ def test_budget_is_capped_by_docker_max_memory_gb() -> None:
         "--json",
         "-f",
         str(REPO / "compose/test/fits.yaml"),
-        env=env(DOCKER_MAX_MEMORY_GB="0.05"),
+        env=cli_env(DOCKER_MAX_MEMORY_GB="0.05"),
     )
     document = json.loads(result.stdout)
     assert document["available_bytes"] == int(0.05 * GIB)
@@ -90,7 +85,7 @@ def test_budget_is_capped_by_docker_max_memory_gb() -> None:
 
 
 def test_invalid_compose_file_gives_exit_2_and_composes_message() -> None:
-    result = dockermem("preflight", "-f", str(REPO / "compose/test/invalid.yaml"), env=env())
+    result = dockermem("preflight", "-f", str(REPO / "compose/test/invalid.yaml"), env=cli_env())
     assert result.returncode == 2
     assert "services.broken.mem_limit must be a number or string" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -102,7 +97,7 @@ def test_unbounded_services_are_listed_and_counted_at_the_default() -> None:
         "--json",
         "-f",
         str(REPO / "compose/test/unbounded.yaml"),
-        env=env(DOCKERMEM_UNBOUNDED_SERVICE_GB="0.25"),
+        env=cli_env(DOCKERMEM_UNBOUNDED_SERVICE_GB="0.25"),
     )
     document = json.loads(result.stdout)
     assert document["services"] == [
@@ -135,7 +130,7 @@ def test_unbounded_service_counts_at_its_recorded_peak(tmp_path: Path) -> None:
         store.end_run(run)
     result = dockermem(
         "preflight", "--json", "-f", str(REPO / "compose/test/unbounded.yaml"),
-        env=env(DOCKERMEM_HISTORY_FILE=str(history)),
+        env=cli_env(DOCKERMEM_HISTORY_FILE=str(history)),
     )  # fmt: skip
     service = json.loads(result.stdout)["services"][0]
     assert (service["counted_bytes"], service["counted_from"]) == (100 * MIB, "recorded peak")
@@ -143,7 +138,7 @@ def test_unbounded_service_counts_at_its_recorded_peak(tmp_path: Path) -> None:
 
 def test_unknown_profile_is_bad_usage() -> None:
     result = dockermem(
-        "preflight", "--profile", "gigantic", "-f", str(REPO / "compose/test/fits.yaml"), env=env()
+        "preflight", "--profile", "gigantic", "-f", str(REPO / "compose/test/fits.yaml"), env=cli_env()
     )
     assert result.returncode == 2
     assert "unknown profile 'gigantic'" in result.stderr
@@ -157,8 +152,8 @@ def test_compose_run_as_the_plugin_itself_answers_as_docker_compose_does(stack: 
     """The plugin run directly (the default) and `docker compose` give the same preflight."""
     assert find_compose_plugin() is not None, "make test installs Compose v2 as a CLI plugin"
     args = ("preflight", "--json", "-f", str(REPO / stack))
-    direct = dockermem(*args, env=env())
-    through_cli = dockermem(*args, env=env(DOCKERMEM_COMPOSE_DIRECT="0"))
+    direct = dockermem(*args, env=cli_env())
+    through_cli = dockermem(*args, env=cli_env(DOCKERMEM_COMPOSE_DIRECT="0"))
     assert direct.returncode == through_cli.returncode
     assert direct.stderr == through_cli.stderr
     if direct.returncode != 2:

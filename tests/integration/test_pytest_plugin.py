@@ -14,15 +14,8 @@ import pytest
 from tests.conftest import REPO
 from tests.integration.realdocker import MIB
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine", "roomy_counts")]
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture(autouse=True)
-def roomy_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine is shared with other tests: keep the resource counts away from their maxima."""
-    for name in ("DOCKER_MAX_CONTAINERS", "DOCKER_MAX_NETWORKS", "DOCKER_MAX_VOLUMES"):
-        monkeypatch.setenv(name, "100000")
 
 
 STACK = """

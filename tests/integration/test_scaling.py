@@ -6,14 +6,11 @@ does not flap under a sawtooth load; `fit` gives the arithmetic of the budget ex
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -21,10 +18,10 @@ from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import (
     MIB,
     ComposeProject,
+    cli_env,
     docker,
     dockermem,
     memhog_service,
-    unique_name,
     wait_until,
 )
 
@@ -37,27 +34,14 @@ EVENT_LINE = re.compile(r"^(\d\d:\d\d:\d\d) scaled (\S+) (\d+) -> (\d+): (.*)$")
 def env(max_gb: float, **extra: str) -> dict[str, str]:
     """A budget of exactly `max_gb` GiB: no safety margin, so the cap is the budget (the host
     has far more available than these caps)."""
-    return {
-        **os.environ,
-        "DOCKER_MAX_MEMORY_GB": repr(max_gb),
-        "DOCKERMEM_SAFETY_MARGIN_GB": "0",
-        "DOCKERMEM_HISTORY": "0",
-        "DOCKER_MAX_CONTAINERS": "100000",
-        "DOCKER_MAX_NETWORKS": "100000",
-        "DOCKER_MAX_VOLUMES": "100000",
-        "DOCKERMEM_SAMPLE_INTERVAL_SECONDS": "0.5",
-        "COLUMNS": "200",
+    return cli_env(
+        DOCKER_MAX_MEMORY_GB=repr(max_gb),
+        DOCKERMEM_SAFETY_MARGIN_GB="0",
+        DOCKERMEM_HISTORY="0",
+        DOCKERMEM_SAMPLE_INTERVAL_SECONDS="0.5",
+        COLUMNS="200",
         **extra,
-    }
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[ComposeProject]:
-    stack = ComposeProject(unique_name("dmscale"), tmp_path / "compose.yaml")
-    try:
-        yield stack
-    finally:
-        stack.down()
+    )
 
 
 def replicas(stack: ComposeProject, service: str) -> list[str]:

@@ -8,17 +8,15 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import ComposeProject, docker, dockermem, memhog_service, unique_name
+from tests.webhook import WebhookReceiver
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -27,28 +25,10 @@ IMAGE_SECRET = "planted-image-cred-5e1b"
 HOOK_SECRET = "planted-hook-token-2d8e"
 
 
-class Sink(BaseHTTPRequestHandler):
-    bodies: list[str] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-        Sink.bodies.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
 @pytest.fixture
-def hook() -> Iterator[str]:
-    Sink.bodies = []
-    server = HTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/{HOOK_SECRET}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def hook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(f"/hooks/{HOOK_SECRET}") as receiver:
+        yield receiver
 
 
 def free_port() -> int:
@@ -59,7 +39,7 @@ def free_port() -> int:
 
 
 def test_planted_secrets_appear_in_no_output(
-    tmp_path: Path, hook: str, reliability: ReliabilityRecorder
+    tmp_path: Path, hook: WebhookReceiver, reliability: ReliabilityRecorder
 ) -> None:
     # An image whose reference carries a credential-like path part, as a private registry's may.
     image = f"localhost:5000/team/{IMAGE_SECRET}:test"
@@ -89,7 +69,7 @@ def test_planted_secrets_appear_in_no_output(
         port = free_port()
         watcher = subprocess.Popen(
             [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "7",
-             "--interval", "0.5", "--alert-webhook", hook, "--metrics-port", str(port)],
+             "--interval", "0.5", "--alert-webhook", hook.url, "--metrics-port", str(port)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**env, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")},
         )  # fmt: skip
@@ -105,21 +85,21 @@ def test_planted_secrets_appear_in_no_output(
         outputs["step summary"] = (tmp_path / "summary.md").read_text()
         report = dockermem("report", "--json", "--since", "1h", "--html", str(tmp_path / "r.html"), env=env)
         outputs["report"] = report.stdout + report.stderr + (tmp_path / "r.html").read_text()
-        outputs["alerts"] = "\n".join(Sink.bodies)
+        outputs["alerts"] = "\n".join(hook.bodies)
     finally:
         project.down()
         docker("rmi", image, check=False)
     leaks = [
         f"{where}: {secret}"
         for where, text in outputs.items()
-        for secret in (ENV_SECRET, IMAGE_SECRET, HOOK_SECRET, hook)
+        for secret in (ENV_SECRET, IMAGE_SECRET, HOOK_SECRET, hook.url)
         if secret in text
     ]
     reliability(
         "secrets", "container env values, a credential-like image path part and a webhook URL planted; "
         f"{len(outputs)} outputs searched", "none of them in any output",
-        f"{len(leaks)} found; alerts received: {len(Sink.bodies)}",
+        f"{len(leaks)} found; alerts received: {len(hook.bodies)}",
     )  # fmt: skip
-    assert Sink.bodies, "no alert reached the webhook, so the alert output was not searched"
-    assert json.loads(Sink.bodies[0])["text"]
+    assert hook.bodies, "no alert reached the webhook, so the alert output was not searched"
+    assert json.loads(hook.bodies[0])["text"]
     assert leaks == []

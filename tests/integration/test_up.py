@@ -3,13 +3,10 @@ inside one), a start that times out, a preflight that fails, and Ctrl-C."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,6 +15,7 @@ from tests.conftest import REPO
 from tests.integration.realdocker import (
     MEMHOG_IMAGE,
     ComposeProject,
+    cli_env,
     dockermem,
     inspect,
     memhog_service,
@@ -26,32 +24,15 @@ from tests.integration.realdocker import (
 from tests.processes import descendants, still_running
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
-
-
-def env(**extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DOCKER_MAX_CONTAINERS": "100000",
-        "DOCKER_MAX_NETWORKS": "100000",
-        "DOCKER_MAX_VOLUMES": "100000",
-        "COLUMNS": "160",
-        "DOCKERMEM_SAMPLE_INTERVAL_SECONDS": "0.5",
-        **extra,
-    }
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[ComposeProject]:
-    stack = ComposeProject(unique_name("dmup"), tmp_path / "compose.yaml")
-    try:
-        yield stack
-    finally:
-        stack.down()
+# A sample every half second, and a wide terminal for the reports read below.
+UP_SETTINGS = {"COLUMNS": "160", "DOCKERMEM_SAMPLE_INTERVAL_SECONDS": "0.5"}
 
 
 def up(stack: ComposeProject, *args: str) -> subprocess.CompletedProcess[str]:
     stack.write()
-    return dockermem("up", "-f", str(stack.file), "-p", stack.name, *args, env=env(), timeout=300)
+    return dockermem(
+        "up", "-f", str(stack.file), "-p", stack.name, *args, env=cli_env(**UP_SETTINGS), timeout=300
+    )
 
 
 def test_healthy_stack_starts_and_prints_the_final_report(project: ComposeProject) -> None:
@@ -93,7 +74,7 @@ def test_without_ready_on_events_compose_decides(project: ComposeProject) -> Non
     project.write()
     result = dockermem(
         "up", "-f", str(project.file), "-p", project.name,
-        env=env(DOCKERMEM_READY_ON_EVENTS="0"), timeout=300,
+        env=cli_env(**UP_SETTINGS, DOCKERMEM_READY_ON_EVENTS="0"), timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every service is healthy" in result.stdout
@@ -209,7 +190,12 @@ def test_never_healthy_service_times_out_with_the_analysis(project: ComposeProje
 
 def test_preflight_failure_starts_nothing() -> None:
     result = dockermem(
-        "up", "-f", str(REPO / "compose/test/huge.yaml"), "-p", unique_name("dmhuge"), env=env()
+        "up",
+        "-f",
+        str(REPO / "compose/test/huge.yaml"),
+        "-p",
+        unique_name("dmhuge"),
+        env=cli_env(**UP_SETTINGS),
     )
     assert result.returncode == 1
     assert "FAIL" in result.stdout and "short by" in " ".join(result.stdout.split())
@@ -235,7 +221,7 @@ def test_ctrl_c_stops_cleanly_and_leaves_no_docker_process(project: ComposeProje
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env(),
+        env=cli_env(**UP_SETTINGS),
     )
     try:
         deadline = time.monotonic() + 60

@@ -4,32 +4,15 @@ silent OOM kills, containers coming and going."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.realdocker import ComposeProject, docker, memhog_service, unique_name
+from tests.integration.realdocker import ComposeProject, PipeLines, cli_env, docker, finish, memhog_service
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
-
-
-def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "DOCKER_MAX_CONTAINERS": "100000", **extra}
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[ComposeProject]:
-    stack = ComposeProject(unique_name("dmwatch"), tmp_path / "compose.yaml")
-    try:
-        yield stack
-    finally:
-        stack.down()
 
 
 def watch_lines(
@@ -38,7 +21,7 @@ def watch_lines(
     result = subprocess.run(
         [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project,
          "--duration", str(duration), "--interval", str(interval)],
-        capture_output=True, text=True, env=env(**extra), timeout=duration + 60,
+        capture_output=True, text=True, env=cli_env(**extra), timeout=duration + 60,
     )  # fmt: skip
     assert "Traceback" not in result.stderr, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
@@ -109,11 +92,12 @@ def test_silent_oom_kill_appears_once_and_fails_the_watch(project: ComposeProjec
     watcher = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "8",
          "--interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )  # fmt: skip
-    time.sleep(3)
+    output = PipeLines(watcher.stdout)
+    output.until('"type": "sample"')  # watching
     docker("exec", container, "memhog", "200", check=False)  # the child is OOM-killed; PID 1 lives on
-    out, err = watcher.communicate(timeout=60)
+    out, err = finish(watcher, 60, output)
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     ooms = of_type(lines, "oom")
     assert len(ooms) == 1, ooms
@@ -130,14 +114,15 @@ def test_containers_started_and_gone_are_reported(project: ComposeProject) -> No
     watcher = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "9",
          "--interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )  # fmt: skip
-    time.sleep(3)
+    output = PipeLines(watcher.stdout)
+    output.until('"type": "sample"')  # watching
     project.services["second"] = memhog_service(4, "32m", checked=False)
     project.up("second")
-    time.sleep(1.5)
+    output.until('"type": "started"')
     project.compose("rm", "--stop", "--force", "first")
-    out, _ = watcher.communicate(timeout=60)
+    out, _ = finish(watcher, 60, output)
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     started = [line["container"] for line in of_type(lines, "started")]
     gone = [line["container"] for line in of_type(lines, "gone")]

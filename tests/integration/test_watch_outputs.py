@@ -4,7 +4,6 @@ GitHub Actions output. The webhook URL is a secret and must appear in no output.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -19,14 +18,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.realdocker import ComposeProject, dockermem, memhog_service, unique_name
+from tests.integration.realdocker import ComposeProject, cli_env, dockermem, memhog_service, unique_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 MIB = 1024**2
-
-
-def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "DOCKER_MAX_CONTAINERS": "100000", **extra}
 
 
 def free_port() -> int:
@@ -66,12 +61,12 @@ def test_metrics_endpoint_parses_and_matches_stats_json(steady: ComposeProject) 
     watcher = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "watch", "--json", "-p", steady.name, "--duration", "6",
          "--interval", "0.5", "--metrics-port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )  # fmt: skip
     try:
         time.sleep(3)
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        stats = json.loads(dockermem("stats", "--json", "-p", steady.name, env=env()).stdout)
+        stats = json.loads(dockermem("stats", "--json", "-p", steady.name, env=cli_env()).stdout)
     finally:
         watcher.communicate(timeout=60)
     usage = samples_by(text, "container_memory_working_set_bytes")
@@ -87,8 +82,8 @@ def test_metrics_endpoint_parses_and_matches_stats_json(steady: ComposeProject) 
 
 
 def test_stats_prometheus_format_matches_stats_json(steady: ComposeProject) -> None:
-    text = dockermem("stats", "--format", "prometheus", "-p", steady.name, env=env()).stdout
-    stats = json.loads(dockermem("stats", "--json", "-p", steady.name, env=env()).stdout)
+    text = dockermem("stats", "--format", "prometheus", "-p", steady.name, env=cli_env()).stdout
+    stats = json.loads(dockermem("stats", "--json", "-p", steady.name, env=cli_env()).stdout)
     usage = samples_by(text, "container_memory_usage_bytes")
     for container in stats["containers"]:
         assert usage[container["service"]] == pytest.approx(container["memory_usage_bytes"], rel=0.05)
@@ -136,7 +131,7 @@ def test_webhook_alert_reaches_a_local_server_and_its_url_appears_nowhere(
             [sys.executable, "-m", "dockermem", "watch", "-p", project.name, "--duration", "7",
              "--interval", "0.5", "--alert-webhook", receiver],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary_file)),
+            env=cli_env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary_file)),
         )  # fmt: skip
         time.sleep(3)
         project.compose("exec", "-T", "victim", "memhog", "200", check=False)
@@ -158,7 +153,7 @@ def test_webhook_alert_reaches_a_local_server_and_its_url_appears_nowhere(
 
 def test_bad_webhook_url_is_refused_without_repeating_it() -> None:
     secret = "ftp://hooks.example.invalid/s3cr3t"
-    result = dockermem("watch", "--duration", "1", "--alert-webhook", secret, env=env())
+    result = dockermem("watch", "--duration", "1", "--alert-webhook", secret, env=cli_env())
     assert result.returncode == 2
     assert "s3cr3t" not in result.stderr and "s3cr3t" not in result.stdout
     assert "alert" in result.stderr

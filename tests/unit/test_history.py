@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from dockermem.clock import ManualClock
+from dockermem.core.events import EngineStatus, Frame, WatchedContainer
 from dockermem.core.history import HistoryStore, PruneResult, ServiceHistory, recommend_limit
 from dockermem.core.host import HostMemory
 from dockermem.core.thresholds import ThresholdLevel
-from dockermem.core.watch import EngineStatus, WatchedContainer, WatchFrame
-from dockermem.errors import ConfigError
+from dockermem.errors import HistoryError
 
 MIB = 1024**2
 BASE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -53,14 +53,14 @@ def container(
     )
 
 
-def frame(seconds: float, *containers: WatchedContainer) -> WatchFrame:
-    return WatchFrame(
+def frame(seconds: float, *containers: WatchedContainer) -> Frame:
+    return Frame(
         ts=BASE + timedelta(seconds=seconds),
         elapsed_seconds=seconds,
         host=HOST,
+        host_level=ThresholdLevel.SAFE,
         engines=(ENGINE,),
         containers=containers,
-        recent_events=(),
     )
 
 
@@ -198,12 +198,12 @@ def test_reading_makes_no_database(store: HistoryStore) -> None:
     assert not store.path.exists()
 
 
-def test_a_corrupt_database_is_a_config_error_naming_the_file(store: HistoryStore) -> None:
+def test_a_corrupt_database_is_a_history_error_naming_the_file(store: HistoryStore) -> None:
     store.path.parent.mkdir(parents=True)
     store.path.write_bytes(b"this is not a database\n" * 200)
-    with pytest.raises(ConfigError, match="history.sqlite3.*unreadable"):
+    with pytest.raises(HistoryError, match="history.sqlite3.*unreadable"):
         store.service_report(SINCE)
-    with pytest.raises(ConfigError, match=str(store.path)):
+    with pytest.raises(HistoryError, match=str(store.path)):
         store.start_run("watch", "shop")
 
 
@@ -212,7 +212,7 @@ def test_a_newer_schema_is_refused(store: HistoryStore) -> None:
     store.close()
     with sqlite3.connect(store.path) as writer:
         writer.execute("UPDATE schema_version SET version = 99")
-    with pytest.raises(ConfigError, match="schema 99 is newer"):
+    with pytest.raises(HistoryError, match="schema 99 is newer"):
         HistoryStore(store.path).service_report(SINCE)
 
 

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from dockermem.cli.report import report
 from dockermem.clock import ManualClock, using_clock
 from dockermem.config import load_settings
+from dockermem.core.events import Frame, WatchedContainer
 from dockermem.core.history import HistoryStore, history_path
 from dockermem.core.host import HostMemory
 from dockermem.core.thresholds import ThresholdLevel
-from dockermem.core.watch import WatchedContainer, WatchFrame
 
 MIB = 1024**2
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -61,7 +61,7 @@ def history() -> Path:
             ts = start + timedelta(seconds=5 * step)
             host = HostMemory(8 * 1024 * MIB, 1024 * MIB, 7 * 1024 * MIB, 12.5, 1.0)
             containers = (watched("api", 100 + step % 36, 512), watched("db", 200, None, project="other"))
-            store.record_frame(run, WatchFrame(ts, 5.0 * step, host, (), containers, ()))
+            store.record_frame(run, Frame(ts, 5.0 * step, host, ThresholdLevel.SAFE, (), containers))
         store.end_run(run)
     return path
 

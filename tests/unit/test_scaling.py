@@ -9,31 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from dockermem.cli.app import app
+from dockermem.core.autoscale import ScaleEvent, newest_replica
+from dockermem.core.fit import WorkerFit
 from dockermem.core.preflight import MemoryBudget
-from dockermem.core.scaling import (
-    AutoscalePolicy,
-    ContainerLoad,
-    Direction,
-    Pressure,
-    ScaledService,
-    ScaleEvent,
-    ScaleRange,
-    ServiceScaling,
-    StackLoad,
-    WorkerFit,
-    changed,
-    check_unique,
-    choose_replicas,
-    newest_replica,
-    parse_scale,
-    propose,
-    runtime_budget,
-    service_pressure,
-)
-from dockermem.core.thresholds import ThresholdLevel, Thresholds
+from dockermem.core.scaling import ScaledService, ScaleRange, check_unique, choose_replicas, parse_scale
 from dockermem.docker.models import ReplicaContainer
 from dockermem.docker.parse import parse_replicas
-from dockermem.render.scaling import choice_line, fit_document, scale_event_document, scale_event_line
+from dockermem.render.fit import fit_document
+from dockermem.render.scaling import choice_line, scale_event_line
 
 MIB = 1024 * 1024
 
@@ -109,7 +92,7 @@ def test_the_largest_count_that_fits_is_chosen(budget_mib: int, expected: int) -
     plan = choose_replicas(budget_mib * MIB, 0, [scaled("w", 1, 8, 64)])
     assert plan.ok
     assert plan.replicas == {"w": expected}
-    choice = plan.choices[0]
+    choice = plan.services[0]
     if expected < 8:
         assert choice.next_need_bytes == (expected + 1) * 64 * MIB
         assert choice.next_need_bytes > plan.budget_bytes
@@ -139,103 +122,9 @@ def test_two_scaled_services_share_in_turn() -> None:
 
 def test_choice_line_says_what_one_more_would_need() -> None:
     plan = choose_replicas(300 * MIB, 0, [scaled("w", 1, 8, 64)])
-    line = choice_line(plan, plan.choices[0])
+    line = choice_line(plan, plan.services[0])
     assert "w: 4 replicas (range 1..8), 64.0MiB each" in line
     assert "a 5th would need 320MiB in all, 20.0MiB over the budget" in line
-
-
-POLICY = AutoscalePolicy(Thresholds(50, 75, 90), calm_seconds=10, min_interval_seconds=5)
-
-
-def state(replicas: int = 3, low: int = 1, high: int = 4) -> ServiceScaling:
-    return ServiceScaling(ScaleRange("w", low, high), 64 * MIB, replicas)
-
-
-def at(level: ThresholdLevel) -> Pressure:
-    return Pressure(level, "w-1 at some%")
-
-
-def test_critical_scales_down_by_one_but_never_below_min() -> None:
-    scaling = state(replicas=2, low=1)
-    proposal = propose(scaling, at(ThresholdLevel.CRITICAL), 100.0, POLICY)
-    assert proposal is not None and proposal.direction is Direction.DOWN and proposal.to == 1
-    assert proposal.reason.startswith("CRITICAL: ")
-    changed(scaling, 1, 100.0)
-    assert propose(scaling, at(ThresholdLevel.EMERGENCY), 200.0, POLICY) is None
-
-
-def test_no_second_change_within_the_minimum_interval() -> None:
-    scaling = state(replicas=4)
-    changed(scaling, 3, 100.0)
-    assert propose(scaling, at(ThresholdLevel.CRITICAL), 104.9, POLICY) is None
-    proposal = propose(scaling, at(ThresholdLevel.CRITICAL), 105.0, POLICY)
-    assert proposal is not None and proposal.to == 2
-
-
-def test_up_only_after_the_calm_period_at_safe_and_never_above_max() -> None:
-    scaling = state(replicas=3, high=4)
-    assert propose(scaling, at(ThresholdLevel.SAFE), 0.0, POLICY) is None
-    assert propose(scaling, at(ThresholdLevel.SAFE), 9.9, POLICY) is None
-    proposal = propose(scaling, at(ThresholdLevel.SAFE), 10.0, POLICY)
-    assert proposal is not None and proposal.direction is Direction.UP and proposal.to == 4
-    changed(scaling, 4, 10.0)
-    for now in (20.0, 40.0, 60.0):
-        assert propose(scaling, at(ThresholdLevel.SAFE), now, POLICY) is None
-
-
-def test_warning_is_the_hysteresis_band_and_restarts_the_calm_period() -> None:
-    scaling = state(replicas=2)
-    assert propose(scaling, at(ThresholdLevel.SAFE), 0.0, POLICY) is None
-    assert propose(scaling, at(ThresholdLevel.WARNING), 8.0, POLICY) is None  # neither way
-    assert propose(scaling, at(ThresholdLevel.SAFE), 9.0, POLICY) is None
-    assert propose(scaling, at(ThresholdLevel.SAFE), 18.9, POLICY) is None
-    proposal = propose(scaling, at(ThresholdLevel.SAFE), 19.0, POLICY)
-    assert proposal is not None and proposal.to == 3
-
-
-def test_a_sawtooth_changes_at_most_once_per_minimum_interval() -> None:
-    # Two seconds CRITICAL, two seconds SAFE, sampled every half second for a minute.
-    policy = AutoscalePolicy(Thresholds(50, 75, 90), calm_seconds=1, min_interval_seconds=5)
-    scaling = state(replicas=4, low=1, high=4)
-    changes: list[float] = []
-    for tick in range(120):
-        now = tick * 0.5
-        level = ThresholdLevel.CRITICAL if (now % 4) < 2 else ThresholdLevel.SAFE
-        proposal = propose(scaling, at(level), now, policy)
-        if proposal is not None:
-            changed(scaling, proposal.to, now)
-            changes.append(now)
-    assert len(changes) >= 2  # it does act
-    assert all(later - earlier >= 5 for earlier, later in zip(changes, changes[1:], strict=False))
-    assert len(changes) <= 60 // 5 + 1
-
-
-def load(*containers: tuple[str, float | None, ThresholdLevel], host: float = 10.0) -> StackLoad:
-    thresholds = Thresholds()
-    return StackLoad(
-        host_level=thresholds.level_for(host),
-        host_percent=host,
-        engine_level=ThresholdLevel.SAFE,
-        engine_percent=1.0,
-        containers=tuple(
-            ContainerLoad(name, name.rsplit("-", 1)[0], 10 * MIB, percent, level)
-            for name, percent, level in containers
-        ),
-    )
-
-
-def test_service_pressure_is_the_worst_of_host_engine_and_its_own_containers() -> None:
-    reading = load(
-        ("w-1", 20.0, ThresholdLevel.SAFE),
-        ("w-2", 80.0, ThresholdLevel.CRITICAL),
-        ("other-1", 95.0, ThresholdLevel.EMERGENCY),
-    )
-    pressure = service_pressure(reading, "w")
-    assert pressure.level is ThresholdLevel.CRITICAL
-    assert pressure.cause == "w-2 at 80.0% of its limit"
-    assert service_pressure(load(("w-1", 1.0, ThresholdLevel.SAFE), host=80.0), "w").cause == (
-        "host memory at 80.0%"
-    )
 
 
 def replica(number: int, created: str) -> ReplicaContainer:
@@ -276,9 +165,9 @@ def test_runtime_budget_adds_back_what_the_stack_uses() -> None:
         host_available_bytes=1000 * MIB, engine_total_bytes=0, engine_in_use_bytes=None,
         margin_bytes=100 * MIB, cap_bytes=5000 * MIB,
     )  # fmt: skip
-    assert runtime_budget(budget, 200 * MIB) == 1100 * MIB
+    assert budget.with_stack_running(200 * MIB).available_bytes == 1100 * MIB
     capped = MemoryBudget(1000 * MIB, 0, None, 0, 300 * MIB)
-    assert runtime_budget(capped, 200 * MIB) == 300 * MIB
+    assert capped.with_stack_running(200 * MIB).available_bytes == 300 * MIB
 
 
 def test_fit_arithmetic_and_document() -> None:
@@ -296,15 +185,6 @@ def test_fit_arithmetic_and_document() -> None:
     assert WorkerFit(512 * MIB, 100 * MIB, 900 * MIB).workers == 0
 
 
-def test_scaled_event_document_and_line() -> None:
+def test_scaled_event_line() -> None:
     event = ScaleEvent(datetime(2026, 1, 1, 12, 0, tzinfo=UTC), "w", 3, 2, "CRITICAL: w-3 at 80%", "p-w-3")
-    assert scale_event_document(event) == {
-        "type": "scaled",
-        "ts": "2026-01-01T12:00:00+00:00",
-        "service": "w",
-        "from": 3,
-        "to": 2,
-        "reason": "CRITICAL: w-3 at 80%",
-        "removed": "p-w-3",
-    }
     assert scale_event_line(event) == "12:00:00 scaled w 3 -> 2: CRITICAL: w-3 at 80% (removed p-w-3)"

@@ -1,0 +1,549 @@
+"""The judge: turns what a session reads (each tick's memory readings, the engine's container
+events) into frames and events of the one vocabulary (`core/events.py`). Pure: no docker, no
+clock of its own (every call says when it is), so recorded outputs replay through it exactly.
+
+Per container it keeps a small state machine (`ContainerJudge`): its level, the 80 % warning
+with its recovery margin, EMERGENCY once per episode, the leak fit, and its OOM count. For the
+host and each engine it keeps the CRITICAL and EMERGENCY episodes. OOM kills, from however
+many sources, are counted once (`OomLedger`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from dockermem.config import Settings
+from dockermem.core.events import (
+    ContainerPeak,
+    EngineStatus,
+    Event,
+    EventType,
+    Frame,
+    SessionSummary,
+    WatchedContainer,
+)
+from dockermem.core.host import HostMemory
+from dockermem.core.leaks import GrowthFit, LeakPolicy, PeakBuckets, SlidingFit, describe_leak, is_leak
+from dockermem.core.oom import MemorySample, OomKill, OomKind, OomLedger
+from dockermem.core.thresholds import ThresholdLevel, Thresholds
+from dockermem.docker.models import ContainerEvent, ContainerStats, ContainerSummary
+from dockermem.units import format_bytes
+
+# A limit within this fraction of the engine's memory is docker's way of showing no limit.
+NO_LIMIT_FRACTION = 0.998
+RECOVERY_MARGIN_PERCENT = 5.0
+MAX_WINDOW_POINTS = 3000
+SPARKLINE_BUCKETS = 20
+# Peaks of containers long gone are kept for the summary, up to this many containers.
+MAX_PEAKS = 10_000
+
+
+@dataclass(frozen=True)
+class JudgeRules:
+    """The settings the judge applies."""
+
+    thresholds: Thresholds
+    high_memory_percent: float
+    leak: LeakPolicy
+    leak_window_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JudgeRules:
+        return cls(
+            thresholds=Thresholds.from_settings(settings),
+            high_memory_percent=settings.high_memory_percent,
+            leak=LeakPolicy(
+                min_r_squared=settings.leak_min_r_squared,
+                min_mib_per_minute=settings.leak_min_mib_per_minute,
+                min_span_seconds=settings.leak_min_span_seconds,
+                urgent_seconds=settings.leak_urgent_seconds,
+            ),
+            leak_window_seconds=settings.leak_window_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class ContainerReading:
+    """One container's memory as a feed read it at one tick, with the cgroup's count of OOM
+    kills when the cgroup files were read."""
+
+    summary: ContainerSummary
+    stats: ContainerStats
+    oom_kills: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineReading:
+    """One engine at one tick: the running containers it lists, and those read."""
+
+    name: str
+    memory_total_bytes: int | None
+    source: str
+    up: bool
+    listed: tuple[ContainerSummary, ...]
+    readings: tuple[ContainerReading, ...]
+    has_listed: bool = True  # False until the engine's first listing came
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When a judge call happens: the session's clock (seconds, for spans) and the wall time."""
+
+    clock: float
+    ts: datetime
+
+
+@dataclass
+class ContainerJudge:
+    """What the judge remembers of one container, in bounded buffers, and how it judges a reading."""
+
+    engine: str
+    summary: ContainerSummary
+    window_seconds: float
+    growth: SlidingFit = field(init=False)
+    history: PeakBuckets = field(init=False)
+    latest: ContainerStats | None = None
+    peak_bytes: int = 0
+    warned: bool = False
+    leaking: bool = False
+    emergency: bool = False
+    oom_kills: int = 0
+    cgroup_oom_count: int | None = None
+
+    def __post_init__(self) -> None:
+        self.growth = SlidingFit(self.window_seconds, MAX_WINDOW_POINTS)
+        self.history = PeakBuckets(self.window_seconds, SPARKLINE_BUCKETS)
+
+    @property
+    def name(self) -> str:
+        return self.summary.name
+
+    def last_sample(self, ts: datetime) -> MemorySample | None:
+        if self.latest is None:
+            return None
+        return MemorySample(ts, self.latest.memory_usage_bytes, self.latest.memory_limit_bytes)
+
+    def judge(
+        self, moment: Moment, reading: ContainerReading, engine_total: int, rules: JudgeRules
+    ) -> tuple[WatchedContainer, list[Event], int]:
+        """The container's row, the events this reading causes, and how many OOM kills its
+        cgroup counted since the last reading."""
+        stats = reading.stats
+        self.latest = stats
+        self.peak_bytes = max(self.peak_bytes, stats.memory_usage_bytes)
+        self.growth.add(moment.clock, float(stats.memory_usage_bytes))
+        self.history.add(moment.clock, stats.memory_usage_bytes)
+        limit = stats.memory_limit_bytes
+        if limit is not None and limit >= engine_total * NO_LIMIT_FRACTION:
+            limit = None
+        usage = stats.memory_usage_bytes
+        percent = None if limit is None else round(100.0 * usage / limit, 2)
+        share = 100.0 * usage / (limit if limit is not None else engine_total)
+        level = rules.thresholds.level_for(share)
+        fit = self.growth.fit()
+        events = [
+            *self._warning(moment, percent, limit, rules),
+            *self._emergency(moment, level, share, limit is not None),
+            *self._leak(moment, fit, limit, rules.leak),
+        ]
+        row = self._row(stats, limit, percent, level, fit)
+        return row, events, self._new_counter_kills(reading.oom_kills)
+
+    def _new_counter_kills(self, count: int | None) -> int:
+        """Kills the cgroup's counter shows since the last reading (none at the first)."""
+        if count is None:
+            return 0
+        new = 0 if self.cgroup_oom_count is None else max(0, count - self.cgroup_oom_count)
+        self.cgroup_oom_count = count
+        return new
+
+    def _warning(
+        self, moment: Moment, percent: float | None, limit: int | None, rules: JudgeRules
+    ) -> list[Event]:
+        """Once when it crosses `high_memory_percent` of its limit; taken back once it falls
+        a margin below it."""
+        high = rules.high_memory_percent
+        if percent is not None and percent >= high and not self.warned:
+            self.warned = True
+            message = (
+                f"{self.name} at {percent:.1f}% of its {format_bytes(limit or 0)} limit (warns at {high:g}%)"
+            )
+            return [self.event(moment, EventType.WARNING, message, percent=percent)]
+        if self.warned and (percent is None or percent < high - RECOVERY_MARGIN_PERCENT):
+            self.warned = False
+            return [self.event(moment, EventType.RECOVERED, f"{self.name} back below {high:g}%")]
+        return []
+
+    def _emergency(self, moment: Moment, level: ThresholdLevel, share: float, has_limit: bool) -> list[Event]:
+        """Once per episode at EMERGENCY; the episode ends below CRITICAL."""
+        if level is ThresholdLevel.EMERGENCY and not self.emergency:
+            self.emergency = True
+            of = "of its limit" if has_limit else "of the engine's memory (it has no limit)"
+            return [
+                self.event(moment, EventType.EMERGENCY, f"{self.name} is at EMERGENCY: {share:.1f}% {of}")
+            ]
+        if level < ThresholdLevel.CRITICAL:
+            self.emergency = False
+        return []
+
+    def _leak(
+        self, moment: Moment, fit: GrowthFit | None, limit: int | None, policy: LeakPolicy
+    ) -> list[Event]:
+        leaking = fit is not None and is_leak(fit, limit, policy)
+        events = []
+        if leaking and not self.leaking and fit is not None:
+            remaining = None if limit is None else fit.seconds_to(limit)
+            events.append(
+                self.event(
+                    moment, EventType.LEAK, describe_leak(self.summary.service or self.name, fit, limit),
+                    mib_per_minute=round(fit.mib_per_minute, 3),
+                    seconds_to_limit=None if remaining is None else round(remaining, 1),
+                    r_squared=round(fit.r_squared, 4),
+                )
+            )  # fmt: skip
+        self.leaking = leaking
+        return events
+
+    def _row(
+        self,
+        stats: ContainerStats,
+        limit: int | None,
+        percent: float | None,
+        level: ThresholdLevel,
+        fit: GrowthFit | None,
+    ) -> WatchedContainer:
+        seconds_to_limit = None
+        if fit is not None and limit is not None and self.leaking:
+            seconds_to_limit = fit.seconds_to(limit)
+        return WatchedContainer(
+            engine=self.engine,
+            id=self.summary.id,
+            name=self.name,
+            project=self.summary.project,
+            service=self.summary.service,
+            memory_usage_bytes=stats.memory_usage_bytes,
+            memory_limit_bytes=limit,
+            memory_percent=percent,
+            cpu_percent=stats.cpu_percent,
+            level=level,
+            trend_mib_per_minute=None if fit is None else round(fit.mib_per_minute, 2),
+            seconds_to_limit=None if seconds_to_limit is None else round(seconds_to_limit, 1),
+            leaking=self.leaking,
+            recent_usage=self.history.peaks(),
+            peak_bytes=self.peak_bytes,
+            oom_kills=self.oom_kills,
+        )
+
+    def memory_details(self) -> dict[str, Any]:
+        """Its memory at the last reading, as an event's details carry it."""
+        if self.latest is None:
+            return {}
+        return {
+            "memory_usage_bytes": self.latest.memory_usage_bytes,
+            "memory_limit_bytes": self.latest.memory_limit_bytes,
+        }
+
+    def event(self, moment: Moment, kind: EventType, message: str, **details: Any) -> Event:
+        """An event about this container, with its memory at the last reading."""
+        return Event(
+            kind, moment.ts, self.engine, self.name, message, self.summary.id, self.summary.project,
+            self.summary.service, {**self.memory_details(), **details},
+        )  # fmt: skip
+
+
+@dataclass
+class _Pressure:
+    """The CRITICAL and EMERGENCY episodes of the host and the engines together."""
+
+    critical: bool = False
+    emergency: bool = False
+
+
+class Judge:
+    """Frames and events from readings and engine events, for one session."""
+
+    def __init__(self, rules: JudgeRules) -> None:
+        self.rules = rules
+        self.ledger = OomLedger()
+        self.oom_seen = False
+        self.emergency_seen = False
+        self._containers: dict[tuple[str, str], ContainerJudge] = {}
+        self._listed: dict[str, dict[str, ContainerSummary]] = {}
+        self._announced: set[tuple[str, str]] = set()
+        self._peaks: dict[tuple[str, str], ContainerPeak] = {}
+        self._pressure = _Pressure()
+        self._down: set[str] = set()
+
+    # Each tick
+
+    def tick(
+        self, moment: Moment, elapsed_seconds: float, host: HostMemory, engines: Sequence[EngineReading]
+    ) -> tuple[Frame, list[Event]]:
+        """Judge one tick's readings: the frame, and the events they cause."""
+        events: list[Event] = []
+        rows: list[WatchedContainer] = []
+        statuses: list[EngineStatus] = []
+        for engine in engines:
+            events += self._listing(moment, engine)
+            total = engine.memory_total_bytes or host.memory_total_bytes
+            engine_rows: list[WatchedContainer] = []
+            for reading in engine.readings:
+                row, found = self._judge_container(moment, engine.name, reading, total)
+                engine_rows.append(row)
+                events += found
+            rows += engine_rows
+            used = sum(row.memory_usage_bytes for row in engine_rows)
+            level = self.rules.thresholds.level_for(100.0 * used / total)
+            statuses.append(
+                EngineStatus(engine.name, engine.memory_total_bytes, engine.source, engine.up, used, level)
+            )
+        host_level = self.rules.thresholds.level_for(host.memory_percent)
+        events += self._judge_pressure(moment, host, host_level, statuses)
+        self._note(events)
+        frame = Frame(
+            moment.ts, elapsed_seconds, host, host_level, tuple(statuses), tuple(sorted(rows, key=_row_order))
+        )
+        return frame, events
+
+    def _listing(self, moment: Moment, engine: EngineReading) -> list[Event]:
+        """Containers that came (started) and went (gone) since the engine's last listing.
+        Those running at its first listing are not news; one already announced by its start
+        event is not announced again."""
+        if not engine.has_listed:
+            return []
+        listed = {summary.id: summary for summary in engine.listed}
+        previous = self._listed.get(engine.name)
+        self._listed[engine.name] = listed
+        events: list[Event] = []
+        if previous is None:
+            self._announced.update((engine.name, cid) for cid in listed)
+            return events
+        for container_id in listed.keys() - previous.keys():
+            if (engine.name, container_id) not in self._announced:
+                self._announced.add((engine.name, container_id))
+                summary = listed[container_id]
+                events.append(
+                    _summary_event(
+                        moment, engine.name, summary, EventType.STARTED, f"{_who(summary)} started"
+                    )
+                )
+        for container_id in previous.keys() - listed.keys():
+            self._announced.discard((engine.name, container_id))
+            watched = self._containers.pop((engine.name, container_id), None)
+            summary = previous[container_id]
+            if watched is not None:
+                events.append(watched.event(moment, EventType.GONE, f"{summary.name} is gone"))
+            else:
+                events.append(
+                    _summary_event(moment, engine.name, summary, EventType.GONE, f"{summary.name} is gone")
+                )
+        return events
+
+    def _judge_container(
+        self, moment: Moment, engine: str, reading: ContainerReading, engine_total: int
+    ) -> tuple[WatchedContainer, list[Event]]:
+        key = (engine, reading.summary.id)
+        container = self._containers.get(key)
+        if container is None:
+            container = self._containers[key] = ContainerJudge(
+                engine, reading.summary, self.rules.leak_window_seconds
+            )
+        row, events, counter_kills = container.judge(moment, reading, engine_total, self.rules)
+        for _ in range(counter_kills):
+            events += self._oom(moment, engine, reading.summary.id, container.name, container.summary.service,
+                                container.summary.project, "cgroup", moment.ts)  # fmt: skip
+        if counter_kills:
+            row = replace(row, oom_kills=container.oom_kills)
+        self._keep_peak(key, row)
+        return row, events
+
+    def _judge_pressure(
+        self, moment: Moment, host: HostMemory, host_level: ThresholdLevel, engines: Sequence[EngineStatus]
+    ) -> list[Event]:
+        """CRITICAL and EMERGENCY of the host and the engines, once per episode (it ends when
+        all are below CRITICAL again)."""
+        level = max([host_level, *(engine.level for engine in engines)], key=lambda each: each.rank)
+        pressure = self._pressure
+        if level < ThresholdLevel.CRITICAL:
+            pressure.critical = pressure.emergency = False
+            return []
+        where = f"host {host.memory_percent:.1f}% used" + "".join(
+            f", engine {engine.name} {engine.memory_percent:.1f}% in containers"
+            for engine in engines
+            if engine.memory_percent is not None
+        )
+        details = {"host_memory_percent": host.memory_percent, "host_level": host_level.value}
+        events = []
+        if not pressure.critical:
+            pressure.critical = True
+            message = f"memory is CRITICAL: {where}"
+            events.append(Event(EventType.CRITICAL, moment.ts, "", None, message, details=details))
+        if level is ThresholdLevel.EMERGENCY and not pressure.emergency:
+            pressure.emergency = True
+            message = f"memory is at EMERGENCY: {where}"
+            events.append(Event(EventType.EMERGENCY, moment.ts, "", None, message, details=details))
+        return events
+
+    # The engine's events
+
+    def engine_event(self, moment: Moment, engine: str, event: ContainerEvent) -> list[Event]:
+        """What a container event of an engine means: an OOM kill, a start, a health change,
+        an exit (create and destroy change nothing here)."""
+        who = event.service or event.name or event.container_id[:12]
+        found: list[Event] = []
+        if event.action == "oom":
+            found = self._oom(moment, engine, event.container_id, event.name, event.service, event.project,
+                              "docker events", event.time)  # fmt: skip
+        elif event.action == "start":
+            key = (engine, self._full_id(engine, event.container_id))
+            if key not in self._announced:
+                self._announced.add(key)
+                found = [self._container_event(moment, engine, event, EventType.STARTED, f"{who} started")]
+        elif event.action.startswith("health_status"):
+            status = event.action.partition(":")[2].strip()
+            kind = {"healthy": EventType.HEALTHY, "unhealthy": EventType.UNHEALTHY}.get(status)
+            if kind is not None:
+                found = [self._container_event(moment, engine, event, kind, f"{who} {status}")]
+        elif event.action == "die":
+            killed = self.ledger.died(moment.clock, event.container_id, event.exit_code)
+            cause = " (OOM-killed)" if killed else ""
+            message = f"{who} exited with code {event.exit_code}{cause}"
+            found = [
+                self._container_event(
+                    moment, engine, event, EventType.EXITED, message, exit_code=event.exit_code
+                )
+            ]
+        self._note(found)
+        return found
+
+    def engine_down(self, moment: Moment, engine: str, message: str) -> list[Event]:
+        """An engine stopped answering: said once until it answers again."""
+        if engine in self._down:
+            return []
+        self._down.add(engine)
+        found = [
+            Event(EventType.ENGINE_DOWN, moment.ts, engine, None, f"engine {engine} unreachable: {message}")
+        ]
+        self._note(found)
+        return found
+
+    def engine_back(self, engine: str) -> None:
+        self._down.discard(engine)
+
+    def stream_restarted(self, moment: Moment, engine: str, stream: str) -> list[Event]:
+        message = f"docker {stream} stream ended; restarted"
+        return [
+            Event(EventType.STREAM_RESTARTED, moment.ts, engine, None, message, details={"stream": stream})
+        ]
+
+    # What it knows
+
+    def summary(self, elapsed_seconds: float) -> SessionSummary:
+        peaks = tuple(sorted(self._peaks.values(), key=lambda peak: (peak.engine, peak.name)))
+        return SessionSummary(elapsed_seconds, peaks, self.oom_seen, self.emergency_seen)
+
+    def samples(self, ts: datetime) -> dict[str, MemorySample]:
+        """Each watched container's memory at its last reading (for "last seen at")."""
+        return {
+            container.summary.id: sample
+            for container in self._containers.values()
+            if (sample := container.last_sample(ts)) is not None
+        }
+
+    @property
+    def peaks(self) -> dict[str, int]:
+        """Each container's peak by its ID (every container seen, gone ones too)."""
+        return {key[1]: peak.peak_bytes for key, peak in self._peaks.items()}
+
+    # Helpers
+
+    def _oom(
+        self,
+        moment: Moment,
+        engine: str,
+        container_id: str,
+        name: str,
+        service: str | None,
+        project: str | None,
+        seen_by: str,
+        at: datetime,
+    ) -> list[Event]:
+        """One sighting of an OOM kill: an event when it is a kill not counted yet."""
+        container = self._container(engine, container_id)
+        if container is not None:
+            name, service, project = container.name, container.summary.service, container.summary.project
+            container_id = container.summary.id
+        name = name or container_id[:12]
+        sample = None if container is None else container.last_sample(at)
+        kill = OomKill(container_id, name, service, OomKind.PROCESS, at, sample, seen_by, project, engine)
+        if not self.ledger.sighted(moment.clock, seen_by, kill):
+            return []
+        self.oom_seen = True
+        memory: dict[str, Any] = {}
+        if container is not None:
+            container.oom_kills += 1
+            memory = container.memory_details()
+        details = {**memory, "seen_by": seen_by}
+        message = f"OOM kill in {name}"
+        return [
+            Event(EventType.OOM, moment.ts, engine, name, message, container_id, project, service, details)
+        ]
+
+    def _container(self, engine: str, container_id: str) -> ContainerJudge | None:
+        found = self._containers.get((engine, container_id))
+        if found is not None:
+            return found
+        return next(
+            (c for (e, cid), c in self._containers.items() if e == engine and cid.startswith(container_id)),
+            None,
+        )
+
+    def _full_id(self, engine: str, container_id: str) -> str:
+        container = self._container(engine, container_id)
+        return container_id if container is None else container.summary.id
+
+    def _container_event(
+        self,
+        moment: Moment,
+        engine: str,
+        event: ContainerEvent,
+        kind: EventType,
+        message: str,
+        **details: Any,
+    ) -> Event:
+        container = self._container(engine, event.container_id)
+        if container is not None:
+            return container.event(moment, kind, message, **details)
+        name = event.name or event.container_id[:12]
+        return Event(
+            kind, moment.ts, engine, name, message, event.container_id, event.project, event.service, details
+        )
+
+    def _keep_peak(self, key: tuple[str, str], row: WatchedContainer) -> None:
+        self._peaks[key] = ContainerPeak(row.engine, row.name, row.project, row.service, row.peak_bytes,
+                                         row.memory_limit_bytes)  # fmt: skip
+        if len(self._peaks) > MAX_PEAKS:
+            oldest = next(k for k in self._peaks if k not in self._containers)
+            del self._peaks[oldest]
+
+    def _note(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if event.type is EventType.EMERGENCY:
+                self.emergency_seen = True
+
+
+def _row_order(row: WatchedContainer) -> tuple[str, str, str, str]:
+    return (row.engine, row.project or "", row.service or "", row.name)
+
+
+def _who(summary: ContainerSummary) -> str:
+    return summary.service or summary.name
+
+
+def _summary_event(
+    moment: Moment, engine: str, summary: ContainerSummary, kind: EventType, message: str
+) -> Event:
+    return Event(kind, moment.ts, engine, summary.name, message, summary.id, summary.project, summary.service)

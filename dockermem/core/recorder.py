@@ -1,0 +1,61 @@
+"""The history recorder: a session's frames and OOM kills, recorded as one run for `report`
+and for the preflight's recorded peaks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dockermem.core.events import Event, EventType, Frame, SessionSummary
+from dockermem.core.history import HistoryStore, RunKind
+from dockermem.core.session import Observer, Session
+from dockermem.errors import HistoryError
+
+
+class HistoryRecorder(Observer):
+    """Records a session's frames and OOM kills as one run. A database that fails is turned
+    off for the rest of the run (the run itself goes on); `error` says why."""
+
+    def __init__(self, path: Path, kind: RunKind) -> None:
+        self.path = path
+        self.kind = kind
+        self.error: str | None = None
+        self._store: HistoryStore | None = None
+        self._run_id = 0
+
+    def begin(self, session: Session) -> None:
+        try:
+            self._store = HistoryStore(self.path, clock=session.clock)
+            self._run_id = self._store.start_run(self.kind, session.project)
+        except HistoryError as error:
+            self._fail(error)
+
+    def frame(self, frame: Frame) -> None:
+        if self._store is not None:
+            try:
+                self._store.record_frame(self._run_id, frame)
+            except HistoryError as error:
+                self._fail(error)
+
+    def event(self, event: Event) -> None:
+        if event.type is EventType.OOM and self._store is not None:
+            try:
+                self._store.record_oom(
+                    self._run_id, event.ts, event.engine, event.project, event.service, event.container or ""
+                )
+            except HistoryError as error:
+                self._fail(error)
+
+    def finish(self, summary: SessionSummary) -> None:
+        if self._store is not None:
+            try:
+                self._store.end_run(self._run_id)
+            except HistoryError as error:
+                self._fail(error)
+            self._store.close()
+            self._store = None
+
+    def _fail(self, error: HistoryError) -> None:
+        self.error = f"history turned off: {error}"
+        if self._store is not None:
+            self._store.close()
+            self._store = None

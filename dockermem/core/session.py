@@ -1,0 +1,276 @@
+"""The monitoring session behind every door: `up`, `watch`, `dockermem.stack()` and the pytest
+plugin each open one and differ only in the observers they plug in and how they show it.
+
+A session runs one feed per engine (`core/feed.py`), and at every tick gives the readings to the
+judge (`core/judge.py`), which answers with one frame and the events of the one vocabulary
+(`core/events.py`). Observers get every frame and event: the history recorder, the webhook
+alerter, the emergency cleanup, the autoscaler, metrics, GitHub's step summary and the doors'
+own displays. An observer that has work of its own (posting an alert, scaling) does it in
+`run`, beside the session, never in its tick. When the session ends it takes one last frame
+(so even a run shorter than one interval is recorded) and tells each observer the summary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.abc
+
+from dockermem.background import unwrapped_errors
+from dockermem.clock import Clock, current_clock
+from dockermem.config import Settings
+from dockermem.core.concurrency import Stop
+from dockermem.core.engine_cache import cached_engine_info
+from dockermem.core.events import Event, Frame, SessionSummary
+from dockermem.core.feed import EngineFeed
+from dockermem.core.host import host_cpu_since_start, read_host_memory, start_cpu_window
+from dockermem.core.judge import Judge, JudgeRules, Moment
+from dockermem.docker.client import DockerClient
+from dockermem.docker.models import ContainerEvent
+from dockermem.errors import DockermemError
+
+if TYPE_CHECKING:
+    from dockermem.core.lifecycle import StartOutcome
+
+# The first tick waits this long at most for every engine's first listing.
+FIRST_LISTING_SECONDS = 15.0
+# When a session ends, its last look (a fresh listing, then one frame) takes at most this long.
+LAST_LOOK_SECONDS = 5.0
+MAX_KEPT_EVENTS = 500
+
+
+class Observer:
+    """Something plugged into a session. Every hook does nothing unless a subclass says otherwise."""
+
+    def begin(self, session: Session) -> None:
+        """The session has started (before its first frame)."""
+
+    def frame(self, frame: Frame) -> None:
+        """One tick's frame."""
+
+    def event(self, event: Event) -> None:
+        """One event, as it happens."""
+
+    async def run(self, session: Session) -> None:
+        """Work of the observer's own, beside the session, until it is cancelled."""
+
+    def started(self, outcome: StartOutcome) -> None:
+        """The stack the session watches has started, or failed to (`up`, `stack()`)."""
+
+    def finish(self, summary: SessionSummary) -> None:
+        """The session has ended."""
+
+
+class Verdict(Enum):
+    """How a run ended, for an exit code (the CLI) or an error (the Python API)."""
+
+    OK = "ok"
+    FAILED = "failed"  # memory ran out (OOM kill, EMERGENCY), the stack did not start or did not fit
+    ENGINE_LOST = "engine-lost"
+    INTERRUPTED = "interrupted"
+
+
+def session_verdict(summary: SessionSummary, stop: Stop | None) -> Verdict:
+    """A watch's verdict: interrupted, or failed when memory ran out, else OK."""
+    if stop is not None and stop.signal_number is not None:
+        return Verdict.INTERRUPTED
+    return Verdict.FAILED if summary.oom_seen or summary.emergency_seen else Verdict.OK
+
+
+class Session:
+    """One monitoring session over one or more engines (one compose project's containers, or
+    every container). It runs while a block runs: `async with Session(...).running():`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engines: Sequence[tuple[str, DockerClient]],
+        *,
+        project: str | None = None,
+        observers: Sequence[Observer] = (),
+        clock: Clock | None = None,
+        interval_seconds: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engines = tuple(engines)
+        self.project = project
+        self.clock = clock or current_clock()
+        self.interval_seconds = interval_seconds or settings.sample_interval_seconds
+        self.judge = Judge(JudgeRules.from_settings(settings))
+        self.latest_frame: Frame | None = None
+        self.events: deque[Event] = deque(maxlen=MAX_KEPT_EVENTS)
+        self._observers: list[Observer] = list(observers)
+        self._engine_listeners: list[Callable[[ContainerEvent], None]] = []
+        self._feeds: list[EngineFeed] = []
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._started_at = 0.0
+        self._ticked: anyio.Event | None = None
+
+    @property
+    def client(self) -> DockerClient:
+        """The first engine's client (the only one, but for a watch of several contexts)."""
+        return self.engines[0][1]
+
+    @property
+    def elapsed_seconds(self) -> float:
+        return self.clock.monotonic() - self._started_at
+
+    @property
+    def summary(self) -> SessionSummary:
+        judged = self.judge.summary(self.elapsed_seconds)
+        return SessionSummary(
+            judged.elapsed_seconds, judged.peaks, judged.oom_seen, judged.emergency_seen, tuple(self.events)
+        )
+
+    def attach(self, observer: Observer) -> None:
+        """Plug in one more observer; in a running session it begins at once."""
+        self._observers.append(observer)
+        if self._tasks is not None:
+            observer.begin(self)
+            self._tasks.start_soon(observer.run, self)
+
+    def detach(self, observer: Observer) -> None:
+        """Unplug an observer (it is told nothing more, and no finish)."""
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    def follow_engine_events(self, listener: Callable[[ContainerEvent], None]) -> None:
+        """Also give the engine's own container events, as docker words them, to `listener`
+        (`up`'s readiness rule is compose's, and compose's rule is stated in them)."""
+        self._engine_listeners.append(listener)
+
+    def tell_started(self, outcome: StartOutcome) -> None:
+        """Tell every observer how the start went."""
+        for observer in list(self._observers):
+            observer.started(outcome)
+
+    def emit(self, event: Event) -> None:
+        """Tell every observer of an event (the judge's, or an observer's own: scaled, cleanup)."""
+        self.events.append(event)
+        for observer in list(self._observers):
+            observer.event(event)
+
+    async def next_frame(self) -> Frame:
+        """The next frame the session takes."""
+        if self._ticked is None:
+            self._ticked = anyio.Event()
+        await self._ticked.wait()
+        assert self.latest_frame is not None
+        return self.latest_frame
+
+    async def wait(self, duration_seconds: float | None, stop: Stop | None = None) -> None:
+        """Let the session run for the duration (None: until stopped), or until `stop` is asked."""
+        with anyio.move_on_after(math.inf if duration_seconds is None else duration_seconds):
+            if stop is None:
+                await anyio.sleep_forever()
+            else:
+                await stop.wait()
+
+    # The feed's sink: what the feeds see, as they see it
+
+    def engine_event(self, engine: str, event: ContainerEvent) -> None:
+        for listener in list(self._engine_listeners):
+            listener(event)
+        self._emit_all(self.judge.engine_event(self._moment(), engine, event))
+
+    def engine_down(self, engine: str, message: str) -> None:
+        self._emit_all(self.judge.engine_down(self._moment(), engine, message))
+
+    def engine_back(self, engine: str) -> None:
+        self.judge.engine_back(engine)
+
+    def stream_restarted(self, engine: str, stream: str) -> None:
+        self._emit_all(self.judge.stream_restarted(self._moment(), engine, stream))
+
+    # Running
+
+    @asynccontextmanager
+    async def running(self, *, fresh_engine_info: bool = True) -> AsyncIterator[Session]:
+        """Run the session while the block runs; at its end, one last frame and the summary.
+        An engine that does not answer at the start is an error (the caller's exit 69); one
+        that stops answering later is an event, and the session carries on."""
+        since = self.clock.now()
+        for name, client in self.engines:
+            info = await (
+                client.system.info() if fresh_engine_info else cached_engine_info(client, self.settings)
+            )
+            feed = EngineFeed(name, client, self.settings, self.project, since, self, self.clock)
+            feed.memory_total_bytes = info.memory_total_bytes
+            self._feeds.append(feed)
+        self._started_at = self.clock.monotonic()
+        start_cpu_window()
+        try:
+            with unwrapped_errors():
+                async with anyio.create_task_group() as tasks:
+                    self._tasks = tasks
+                    for feed in self._feeds:
+                        tasks.start_soon(feed.run)
+                    for observer in list(self._observers):
+                        observer.begin(self)
+                        tasks.start_soon(observer.run, self)
+                    tasks.start_soon(self._keep_ticking)
+                    try:
+                        yield self
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await self._last_look()
+                        tasks.cancel_scope.cancel()
+        finally:
+            self._tasks = None
+            summary = self.summary
+            for observer in list(self._observers):
+                observer.finish(summary)
+
+    async def _keep_ticking(self) -> None:
+        with anyio.move_on_after(FIRST_LISTING_SECONDS):
+            for feed in self._feeds:
+                await feed.listed_once.wait()
+        while True:
+            started = self.clock.monotonic()
+            self._tick()
+            await anyio.sleep(max(0.0, self.interval_seconds - (self.clock.monotonic() - started)))
+
+    async def _last_look(self) -> None:
+        """A fresh listing (a container started since the last one is seen), then a frame."""
+        with anyio.move_on_after(LAST_LOOK_SECONDS):
+            for feed in self._feeds:
+                try:
+                    await feed.refresh()
+                except DockermemError:
+                    pass  # the engine went away: the last frame shows what was last listed
+        self._tick()
+
+    def _tick(self) -> None:
+        moment = self._moment()
+        host = read_host_memory(host_cpu_since_start())
+        readings = [feed.read(moment.clock) for feed in self._feeds]
+        frame, events = self.judge.tick(moment, moment.clock - self._started_at, host, readings)
+        self._emit_all(events)
+        self.latest_frame = frame
+        for observer in list(self._observers):
+            observer.frame(frame)
+        if self._ticked is not None:
+            self._ticked.set()
+        self._ticked = anyio.Event()
+
+    def _emit_all(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.emit(event)
+
+    def _moment(self) -> Moment:
+        return Moment(self.clock.monotonic(), self.clock.now())
+
+
+async def watch_for(
+    session: Session, duration_seconds: float | None, stop: Stop | None = None
+) -> SessionSummary:
+    """`watch`: run the session for the duration (None: until stopped), and give its summary."""
+    async with session.running():
+        await session.wait(duration_seconds, stop)
+    return session.summary

@@ -1,0 +1,72 @@
+"""What the real-engine tests share: a compose project of the test's own, resource counts kept
+far from their maxima on an engine every test uses, a second daemon to stop and restart, and
+stand-in `docker` programs for the faults a real engine cannot be ordered to have."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.daemons import SecondDaemon
+from tests.integration.realdocker import ROOMY_COUNTS, ComposeProject, unique_name
+
+
+@pytest.fixture
+def roomy_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine is shared with other tests: keep the resource counts away from their maxima
+    (for dockermem run in this process, as the Python API and the plugin are)."""
+    for name, value in ROOMY_COUNTS.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ComposeProject]:
+    """A compose project of the test's own (named after its module: `test_up` gives `dmup-…`),
+    brought down with everything it made when the test ends."""
+    short = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "")
+    stack = ComposeProject(unique_name(f"dm{short}"), tmp_path / "compose.yaml")
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def second_daemon() -> Iterator[SecondDaemon]:
+    """A second dockerd of the test's own (its own socket and data root), with the test image."""
+    daemon = SecondDaemon()
+    try:
+        daemon.start()
+        daemon.load_test_image()
+        yield daemon
+    finally:
+        daemon.remove()
+
+
+def stand_in_docker(directory: Path, body: str) -> Path:
+    """A `docker` program of the test's making that runs a shell body."""
+    script = directory / "docker"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+@pytest.fixture
+def hanging_docker(tmp_path: Path) -> Path:
+    """A stand-in `docker` that never answers (a hang cannot be ordered from a real engine); the
+    PIDs it starts are in `pids` beside it."""
+    return stand_in_docker(
+        tmp_path, f"echo $$ >> {tmp_path}/pids\nsleep 300 &\necho $! >> {tmp_path}/pids\nwait"
+    )
+
+
+@pytest.fixture
+def logging_docker(tmp_path: Path) -> Path:
+    """The real `docker`, behind a wrapper that logs each call's arguments to `docker-calls.log`."""
+    real = shutil.which("docker")
+    assert real is not None
+    return stand_in_docker(tmp_path, f'echo "$*" >> "{tmp_path}/docker-calls.log"\nexec "{real}" "$@"')

@@ -1,0 +1,182 @@
+"""The judge's decisions, replayed with a clock the test moves: warnings with their recovery
+margin, EMERGENCY once per episode, leaks, the host's and engine's episodes, containers that
+come and go, and OOM kills counted once however many ways they are seen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from dockermem.config import Settings
+from dockermem.core.events import Event, EventType
+from dockermem.core.judge import Judge, JudgeRules
+from dockermem.core.oom import OomKind
+from dockermem.docker.parse import parse_container_states, parse_event
+from tests.builders import GIB, at, engine, event, host, reading, summary
+from tests.conftest import FIXTURES
+
+API = summary("shop-api-1", "api")
+DB = summary("shop-db-1", "db")
+
+
+def judge(**settings: float) -> Judge:
+    return Judge(JudgeRules.from_settings(Settings(**settings)))  # type: ignore[arg-type]
+
+
+def types(events: Sequence[Event]) -> list[str]:
+    return [e.type.value for e in events]
+
+
+def test_a_warning_at_80_percent_once_and_its_recovery_below_75() -> None:
+    j = judge()
+    seen: list[Event] = []
+    for second, usage in enumerate([70, 80, 89, 79, 76, 74.9, 81]):
+        _, events = j.tick(at(second), second, host(), [engine(reading(API, usage, 100))])
+        seen += events
+    assert types(seen) == ["warning", "recovered", "warning"]
+    assert seen[0].message == "shop-api-1 at 80.0% of its 100MiB limit (warns at 80%)"
+    assert seen[0].details["memory_usage_bytes"] == 80 * 1024**2
+    assert (seen[0].container_id, seen[0].service, seen[0].project) == (API.id, "api", "shop")
+
+
+def test_emergency_once_per_episode_which_ends_below_critical() -> None:
+    j = judge()
+    seen: list[Event] = []
+    for second, usage in enumerate([91, 95, 80, 92, 60, 93]):
+        _, events = j.tick(at(second), second, host(), [engine(reading(DB, usage, 100))])
+        seen += [e for e in events if e.type is EventType.EMERGENCY]
+    assert [e.ts.second for e in seen] == [0, 5]  # not again at 92 %: 80 % is still CRITICAL
+    assert "91.0% of its limit" in seen[0].message
+    assert j.emergency_seen
+
+
+def test_a_container_without_a_limit_is_judged_against_the_engine() -> None:
+    j = judge()
+    frame, events = j.tick(at(0), 0, host(), [engine(reading(DB, 15 * 1024, None), total=16 * GIB)])
+    assert frame.containers[0].memory_percent is None
+    assert frame.containers[0].level.value == "emergency"
+    [own] = [e for e in events if e.container == "shop-db-1"]
+    assert own.message == "shop-db-1 is at EMERGENCY: 93.8% of the engine's memory (it has no limit)"
+
+
+def test_a_limit_near_the_engine_memory_is_no_limit() -> None:
+    frame, _ = judge().tick(at(0), 0, host(), [engine(reading(DB, 10, 16 * 1024 - 1), total=16 * GIB)])
+    assert frame.containers[0].memory_limit_bytes is None
+
+
+def test_steady_growth_is_one_leak_with_its_rate() -> None:
+    j = judge(leak_min_span_seconds=5)
+    leaks: list[Event] = []
+    for second in range(12):
+        _, events = j.tick(at(second), second, host(), [engine(reading(API, 20 + 2 * second, 512))])
+        leaks += [e for e in events if e.type is EventType.LEAK]
+    assert len(leaks) == 1
+    assert leaks[0].details["mib_per_minute"] == pytest.approx(120)
+    assert leaks[0].message.startswith("api: +120.0 MiB/min, limit in ~")
+
+
+def test_the_host_and_engine_episodes() -> None:
+    j = judge()
+    found: list[str] = []
+    for second, percent in enumerate([50, 76, 80, 91, 95, 74, 92]):
+        _, events = j.tick(at(second), second, host(percent), [engine()])
+        found += [f"{e.type.value}@{second}" for e in events]
+    assert found == ["critical@1", "emergency@3", "critical@6", "emergency@6"]
+
+
+def test_an_engine_full_of_containers_is_an_episode_though_the_host_is_calm() -> None:
+    big = [reading(summary(f"w{n}", "w"), 1024, None) for n in range(15)]  # 15 GiB of 16
+    _, events = judge().tick(at(0), 0, host(20), [engine(*big, total=16 * GIB)])
+    pressure = [e for e in events if e.container is None]
+    assert types(pressure) == ["critical", "emergency"]
+    assert "engine default 93.8% in containers" in pressure[1].message
+
+
+def test_containers_that_come_and_go_but_not_those_running_at_the_start() -> None:
+    j = judge()
+    _, first = j.tick(at(0), 0, host(), [engine(reading(API, 10))])
+    _, second = j.tick(at(1), 1, host(), [engine(reading(API, 10), reading(DB, 10))])
+    _, third = j.tick(at(2), 2, host(), [engine(reading(DB, 10))])
+    assert first == []
+    assert [(e.type.value, e.container) for e in second] == [("started", "shop-db-1")]
+    assert [(e.type.value, e.container) for e in third] == [("gone", "shop-api-1")]
+    assert {peak.name for peak in j.summary(2).peaks} == {"shop-api-1", "shop-db-1"}  # gone, still peaked
+
+
+def test_a_start_event_is_told_once_though_the_listing_sees_it_too() -> None:
+    j = judge()
+    j.tick(at(0), 0, host(), [engine()])
+    started = j.engine_event(at(0.5), "default", event("start", API, 0.5))
+    _, listed = j.tick(at(1), 1, host(), [engine(reading(API, 10))])
+    healthy = j.engine_event(at(1.5), "default", event("health_status: healthy", API, 1.5))
+    assert types(started) == ["started"] and listed == []
+    assert [(e.type.value, e.message) for e in healthy] == [("healthy", "api healthy")]
+
+
+def test_an_oom_seen_by_the_event_and_the_counter_is_one_kill() -> None:
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(API, 60, 64, oom_kills=0))])
+    by_event = j.engine_event(at(0.4), "default", event("oom", API, 0.4))
+    _, by_counter = j.tick(at(1), 1, host(), [engine(reading(API, 20, 64, oom_kills=1))])
+    assert types(by_event) == ["oom"] and by_event[0].details["seen_by"] == "docker events"
+    assert [e for e in by_counter if e.type is EventType.OOM] == []
+    frame, _ = j.tick(at(2), 2, host(), [engine(reading(API, 20, 64, oom_kills=1))])
+    assert frame.containers[0].oom_kills == 1
+    assert [(k.kind, k.seen_by) for k in j.ledger.kills] == [(OomKind.PROCESS, "docker events")]
+
+
+def test_two_kills_are_two_even_close_together_and_a_counter_jump_counts_each() -> None:
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(API, 60, 64, oom_kills=0))])
+    j.engine_event(at(0.2), "default", event("oom", API, 0.2))
+    j.engine_event(at(0.3), "default", event("oom", API, 0.3))
+    _, counted = j.tick(at(1), 1, host(), [engine(reading(API, 20, 64, oom_kills=2))])
+    assert [e for e in counted if e.type is EventType.OOM] == []  # the same two kills
+    _, later = j.tick(at(10), 10, host(), [engine(reading(API, 20, 64, oom_kills=4))])
+    assert types([e for e in later if e.type is EventType.OOM]) == ["oom", "oom"]  # two new, by the counter
+    assert len(j.ledger.kills) == 4
+
+
+def test_an_exit_with_137_makes_the_kill_the_container_own_in_either_order() -> None:
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(API, 60, 64, oom_kills=0), reading(DB, 60, 64, oom_kills=0))])
+    # api: the event, then the death. db: the death, then the counter (no event at all).
+    j.engine_event(at(0.1), "default", event("oom", API, 0.1))
+    exited = j.engine_event(at(0.2), "default", event("die", API, 0.2, exit_code=137))
+    j.engine_event(at(0.3), "default", event("die", DB, 0.3, exit_code=137))
+    j.tick(at(1), 1, host(), [engine(reading(DB, 0, 64, oom_kills=1), listed=(DB,))])
+    assert exited[0].message == "api exited with code 137 (OOM-killed)"
+    assert [(k.name, k.kind, k.seen_by) for k in j.ledger.kills] == [
+        ("shop-api-1", OomKind.CONTAINER, "docker events"),
+        ("shop-db-1", OomKind.CONTAINER, "cgroup"),
+    ]
+
+
+def test_recorded_events_of_a_child_kill_and_a_pid_1_kill() -> None:
+    """The events docker sent (tests/fixtures/events) and what inspect said afterwards."""
+    j = judge()
+    for name in ("events-oom-child.jsonl", "events-oom-pid1.jsonl"):
+        for index, line in enumerate((FIXTURES / "events" / name).read_text().splitlines()):
+            j.engine_event(at(index * 0.01), "default", parse_event(line))
+    states = [
+        *parse_container_states((FIXTURES / "inspect" / "oom-child.json").read_text()),
+        *parse_container_states((FIXTURES / "inspect" / "oom-pid1.json").read_text()),
+    ]
+    kills = {kill.name: kill.kind for kill in j.ledger.settled(states, {})}
+    assert kills == {"dm-oom-child": OomKind.PROCESS, "dm-oom-pid1": OomKind.CONTAINER}
+
+
+def test_a_kill_only_the_state_shows_is_added() -> None:
+    states = parse_container_states((FIXTURES / "inspect" / "oom-pid1.json").read_text())
+    [kill] = judge().ledger.settled(states, {})
+    assert (kill.name, kill.kind, kill.seen_by) == ("dm-oom-pid1", OomKind.CONTAINER, "state")
+
+
+def test_an_engine_down_is_said_once_until_it_is_back() -> None:
+    j = judge()
+    first = j.engine_down(at(0), "default", "no answer")
+    again = j.engine_down(at(1), "default", "no answer")
+    j.engine_back("default")
+    after = j.engine_down(at(2), "default", "no answer")
+    assert (types(first), again, types(after)) == (["engine-down"], [], ["engine-down"])
