@@ -19,7 +19,7 @@ import io
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ from dockermem.core.events import Event, Frame
 from dockermem.core.lifecycle import StartOutcome, StartRequest, started_stack
 from dockermem.core.recorder import HistoryRecorder
 from dockermem.core.session import Observer, Session
-from dockermem.core.snapshot import ResourceSnapshot, take_snapshot
+from dockermem.core.snapshot import ResourceSnapshot, above_percent, take_snapshot
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ComposeContainer
 from dockermem.errors import DockermemError, PreflightFailedError, StackStartError, start_error
@@ -147,10 +147,23 @@ class Stack:
         self.session.attach(_Listener(on_frame=listener))
 
     def _latest(self) -> ResourceSnapshot:
+        """The latest snapshot, its memory figures brought up to the session's latest frame
+        (the resource counts are the snapshot's own: `await snapshot()` takes them again)."""
         snapshot = self.latest_snapshot or self.outcome.snapshot
         if snapshot is None:
             raise DockermemError("no snapshot of the stack yet")
-        return snapshot
+        frame = self.session.latest_frame
+        if frame is None or frame.ts <= snapshot.taken_at:
+            return snapshot
+        return replace(
+            snapshot,
+            taken_at=frame.ts,
+            host=frame.host,
+            host_memory_level=frame.host_level,
+            containers=frame.containers,
+            source=frame.engines[0].source if frame.engines else snapshot.source,
+            high_memory=above_percent(frame.containers, self.settings.high_memory_percent),
+        )
 
 
 async def unique_project(client: DockerClient, files: Sequence[Path], project: str | None) -> str:

@@ -118,6 +118,14 @@ class ComposeFileError(DockermemError):
         self.output = output
 
 
+class RunInterrupted(DockermemError):
+    """A second Ctrl-C or SIGTERM while a run was already ending: it ends at once."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__("interrupted")
+        self.exit_code = ExitCode.for_signal(signal_number)
+
+
 class PreflightFailedError(DockermemError):
     """The stack does not fit: it was not started. `result` holds the figures and advice."""
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dockermem.core.events import Event, SessionSummary
-from dockermem.core.session import Observer
+from dockermem.core.session import Observer, Session
 from dockermem.render.github import annotation, session_summary_markdown
 
 if TYPE_CHECKING:
@@ -30,32 +30,45 @@ def append_step_summary(markdown: str) -> None:
 
 
 class GitHubReport(Observer):
-    """Annotations as events come (on stderr when stdout carries JSON lines), and the step
-    summary at the end, with the start's analysis (`start`) and the door's own notes
-    (`notes`) when it has them."""
+    """Annotations as events come, and the step summary at the end, with the start's analysis
+    and the door's own notes (`notes`) when it has them. `title` names the run ("dockermem up"):
+    the project follows it once it is known. Annotations go to stderr when stdout carries JSON
+    lines; `live=False` keeps them for the end (the pytest plugin: output printed while a test
+    runs is captured by pytest, where GitHub never sees it)."""
 
-    def __init__(self, title: str, *, annotations_to_stderr: bool = False) -> None:
+    def __init__(self, title: str, *, annotations_to_stderr: bool = False, live: bool = True) -> None:
         self.title = title
+        self.project: str | None = None
         self.annotations_to_stderr = annotations_to_stderr
+        self.live = live
         self.start: StartOutcome | None = None
         self.notes: Sequence[str] = ()
 
+    def begin(self, session: Session) -> None:
+        self.project = session.project
+
     def event(self, event: Event) -> None:
-        line = annotation(event)
-        if line is not None and in_github_actions():
-            print(line, file=sys.stderr if self.annotations_to_stderr else sys.stdout, flush=True)
+        if self.live:
+            self._annotate(event)
 
     def started(self, outcome: StartOutcome) -> None:
-        self.start = outcome
+        self.start, self.project = outcome, outcome.project
 
     def finish(self, summary: SessionSummary) -> None:
         if not in_github_actions():
             return
+        if not self.live:
+            for event in summary.events:
+                self._annotate(event)
         if self.start is not None and not self.start.ok and self.start.memory_verdict:
-            print(f"::error title=dockermem up::{self.start.memory_verdict}", flush=True)
-        append_step_summary(session_summary_markdown(self.title, summary, self.start, self.notes))
+            self._print(f"::error title={self.title}::{self.start.memory_verdict}")
+        title = self.title if self.project is None else f"{self.title}: {self.project}"
+        append_step_summary(session_summary_markdown(title, summary, self.start, self.notes))
 
-    def no_session(self, start: StartOutcome) -> None:
-        """The step summary of a start the preflight stopped (no session ran)."""
-        self.start = start
-        self.finish(SessionSummary(0.0, (), False, False))
+    def _annotate(self, event: Event) -> None:
+        line = annotation(event)
+        if line is not None and in_github_actions():
+            self._print(line)
+
+    def _print(self, line: str) -> None:
+        print(line, file=sys.stderr if self.annotations_to_stderr else sys.stdout, flush=True)

@@ -11,14 +11,13 @@ failing that test; after it, a per-service summary of peaks against limits.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from dockermem.core.events import Event
     from dockermem.github import GitHubReport
     from dockermem.per_test import TestTracker
     from dockermem.sync import SyncStack
@@ -98,7 +97,8 @@ class DockermemSession:
         from dockermem.per_test import TestTracker
 
         self.tracker = TestTracker()
-        self.github = GitHubReport(f"dockermem: {self.project or 'the stack'}")
+        # Annotations at the end: what is printed while a test runs, pytest captures.
+        self.github = GitHubReport("dockermem", live=False)
         started = time.monotonic()  # only shown: the start's duration in the summary
         try:
             settings = load_settings({"sample_interval_seconds": self.interval})
@@ -122,7 +122,6 @@ class DockermemSession:
             self._exit.close()
             pytest.exit(f"dockermem: {error}", returncode=int(error.exit_code))
         self.start_seconds = time.monotonic() - started
-        self.github.title = f"dockermem: {self.stack.project}"
 
     # --- during it ----------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -167,14 +166,11 @@ class DockermemSession:
         summary = self.stack.summary
         write(f"stack {self.stack.project} started in {self.start_seconds:.1f}s")
         write(f"{'service':<20} {'peak':>10} {'limit':>10} {'OOM':>4}  hint")
-        kills = _oom_kills_by_service(summary.events)
         for service, peak in sorted(summary.service_peaks().items()):
-            fitting = recommend_limit(
-                peak.peak_bytes, limit_bytes=peak.limit_bytes, oom_kills=kills.get(service, 0)
-            )
+            fitting = recommend_limit(peak.peak_bytes, limit_bytes=peak.limit_bytes, oom_kills=peak.oom_kills)
             hint = f"limit {format_bytes(fitting)} fits its peak"
             limit_text = "no limit" if peak.limit_bytes is None else format_bytes(peak.limit_bytes)
-            figures = f"{format_bytes(peak.peak_bytes):>10} {limit_text:>10} {kills.get(service, 0):>4}"
+            figures = f"{format_bytes(peak.peak_bytes):>10} {limit_text:>10} {peak.oom_kills:>4}"
             write(f"{service:<20} {figures}  {hint}")
         lines = self.tracker.lines()
         for line in lines:
@@ -186,13 +182,3 @@ class DockermemSession:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._exit.close()
-
-
-def _oom_kills_by_service(events: Sequence[Event]) -> dict[str, int]:
-    from dockermem.core.events import EventType
-
-    kills: dict[str, int] = {}
-    for event in events:
-        if event.type is EventType.OOM:
-            kills[event.who] = kills.get(event.who, 0) + 1
-    return kills

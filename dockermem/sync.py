@@ -20,7 +20,8 @@ from dockermem.docker.models import ComposeContainer
 
 
 class SyncStack:
-    """A running stack, for synchronous code."""
+    """A running stack, for synchronous code. The session runs in the portal's thread: what it
+    keeps is read there too (`portal.call`), never from this one while it changes."""
 
     def __init__(self, stack: api.Stack, portal: BlockingPortal) -> None:
         self.stack = stack
@@ -32,12 +33,12 @@ class SyncStack:
 
     @property
     def latest_frame(self) -> Frame | None:
-        return self.stack.latest_frame
+        return self._portal.call(lambda: self.stack.latest_frame)
 
     @property
     def summary(self) -> SessionSummary:
         """The session so far: each container's peak, and whether memory ran out."""
-        return self.stack.session.summary
+        return self._portal.call(lambda: self.stack.session.summary)
 
     def snapshot(self) -> ResourceSnapshot:
         return self._portal.call(self.stack.snapshot)
@@ -46,14 +47,14 @@ class SyncStack:
         return self._portal.call(self.stack.services)
 
     def health_report(self, width: int = 100) -> str:
-        return self.stack.health_report(width)
+        return self._portal.call(self.stack.health_report, width)
 
     def statistics(self) -> dict[str, Any]:
-        return self.stack.statistics()
+        return self._portal.call(self.stack.statistics)
 
     def events(self) -> list[Event]:
         """The events seen so far (the latest few hundred)."""
-        return list(self.stack.seen_events)
+        return self._portal.call(lambda: list(self.stack.seen_events))
 
 
 @contextmanager

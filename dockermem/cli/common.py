@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from dockermem.config import Settings
     from dockermem.core.concurrency import Stop
     from dockermem.core.scaling import ScaleRange
-    from dockermem.core.session import Verdict
+    from dockermem.core.session import Observer, Verdict
 
 T = TypeVar("T")
 
@@ -95,6 +95,15 @@ def exit_for(verdict: Verdict, stop: Stop | None = None) -> None:
         raise typer.Exit(int(ExitCode.DOCKER_UNAVAILABLE))
     if verdict is Verdict.FAILED:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+def report_history_errors(observers: Sequence[Observer]) -> None:
+    """Say once, on stderr, when the history was turned off during the run (the run went on)."""
+    from dockermem.core.recorder import HistoryRecorder
+
+    for observer in observers:
+        if isinstance(observer, HistoryRecorder) and observer.error:
+            print(f"dockermem: {observer.error}", file=sys.stderr)
 
 
 def run_async(main: Callable[[], Awaitable[T]]) -> T:

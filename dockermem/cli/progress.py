@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from dockermem.core.events import Event, Frame
+    from dockermem.core.lifecycle import StartOutcome
 
 RECENT_EVENTS_KEPT = 20
 
@@ -58,6 +59,12 @@ class StartProgress(Observer):
     def begin(self, session: Session) -> None:
         self._session = session
         self.project = session.project or self.project
+
+    def started(self, outcome: StartOutcome) -> None:
+        # The start is done: its report follows, and what comes after (--autoscale) is plain lines.
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def frame(self, frame: Frame) -> None:
         from dockermem.render.lifecycle import progress_line

@@ -15,6 +15,7 @@ from dockermem.cli.common import (
     fail,
     load_settings_or_exit,
     parse_scales,
+    report_history_errors,
     run_stoppable,
 )
 from dockermem.cli.output import print_line, print_renderable
@@ -105,7 +106,7 @@ def up(
     from dockermem.cli.progress import StartProgress
     from dockermem.github import GitHubReport
 
-    observers: list[Observer] = [GitHubReport(f"dockermem up: {project or _project_hint(request.files)}")]
+    observers: list[Observer] = [StartReport(), GitHubReport("dockermem up")]
     if settings.history and not no_history:
         from dockermem.core.recorder import HistoryRecorder
 
@@ -183,28 +184,27 @@ def _request(
     )
 
 
+class StartReport(Observer):
+    """The start's report, printed the moment the start is done (before `--autoscale` keeps the
+    stack): the preflight's verdict when it refused the start, the replica counts chosen, then
+    the memory report or the analysis of the failure."""
+
+    def started(self, outcome: StartOutcome) -> None:
+        from dockermem.render.lifecycle import build_start_report
+
+        if outcome.preflight_failed and outcome.preflight is not None:
+            from dockermem.render.preflight import build_preflight_report
+
+            print_renderable(build_preflight_report(outcome.preflight))
+        if outcome.scale_plan is not None:
+            from dockermem.render.scaling import build_scale_report
+
+            print_renderable(build_scale_report(outcome.scale_plan))
+        print_renderable(build_start_report(outcome))
+
+
 def _report(result: UpResult, observers: list[Observer]) -> None:
-    """The preflight's verdict when it stopped the start, the replica counts, then the report
-    or the analysis; what the autoscaler did; a history that failed."""
-    import sys
-
-    from dockermem.core.recorder import HistoryRecorder
-    from dockermem.github import GitHubReport
-    from dockermem.render.lifecycle import build_start_report
-
-    outcome = result.start
-    if outcome.preflight_failed and outcome.preflight is not None:
-        from dockermem.render.preflight import build_preflight_report
-
-        print_renderable(build_preflight_report(outcome.preflight))
-        for observer in observers:
-            if isinstance(observer, GitHubReport):
-                observer.no_session(outcome)
-    if outcome.scale_plan is not None:
-        from dockermem.render.scaling import build_scale_report
-
-        print_renderable(build_scale_report(outcome.scale_plan))
-    print_renderable(build_start_report(outcome))
+    """After the run: what the autoscaler did, and a history that failed."""
     if result.autoscaler is not None:
         from dockermem.render.scaling import build_autoscale_summary
 
@@ -212,9 +212,7 @@ def _report(result: UpResult, observers: list[Observer]) -> None:
         print_renderable(
             build_autoscale_summary(autoscaler.changes, autoscaler.replicas, autoscaler.elapsed_seconds)
         )
-    for observer in observers:
-        if isinstance(observer, HistoryRecorder) and observer.error:
-            print(f"dockermem: {observer.error}", file=sys.stderr)
+    report_history_errors(observers)
 
 
 def _project_hint(files: tuple[Path, ...]) -> str:

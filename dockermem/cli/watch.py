@@ -13,12 +13,13 @@ from dockermem.cli.common import (
     fail,
     load_settings_or_exit,
     parse_scales,
+    report_history_errors,
     run_stoppable,
 )
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.cli.preflight import FileOption
 from dockermem.core.session import Observer
-from dockermem.errors import ConfigError, ExitCode
+from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
     from dockermem.config import Settings
@@ -109,11 +110,7 @@ def watch(
         ("default", client_for(settings))
     ]
     output = WatchOutput(json=json, live=sys.stdout.isatty() and not json, multiple_engines=len(engines) > 1)
-    observers: list[Observer] = [output]
-    try:
-        observers += _observers(settings, json, metrics_port, metrics_address, no_history)
-    except ConfigError as error:
-        raise fail(str(error), error.exit_code) from None
+    observers = [output, *_observers(settings, json, metrics_port, metrics_address, no_history)]
     if autoscale:
         from dockermem.core.autoscale import Autoscaler
 
@@ -130,6 +127,7 @@ def watch(
         from dockermem.render.watch import build_watch_summary
 
         print_renderable(build_watch_summary(summary))
+    report_history_errors(observers)
     exit_for(session_verdict(summary, stop), stop)
 
 

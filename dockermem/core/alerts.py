@@ -65,12 +65,21 @@ class WebhookAlerter(Observer):
             self.failures.append("alert queue full: an alert was dropped")
 
     def finish(self, summary: SessionSummary | None = None) -> None:
-        """No more alerts are taken: `run` posts what is queued, then returns."""
-        if self._send is not None:
-            self._send.close()
+        """No more alerts are taken; those still queued (the session's last frame may have
+        brought one) are posted now, before the run ends."""
+        if self._send is None or self._receive is None:
+            return
+        self._send.close()
+        while True:
+            try:
+                event = self._receive.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+            self._post(slack_payload(event))
+        self._receive.close()
 
     async def run(self, session: Session | None = None) -> None:
-        """Post queued alerts until cancelled (or, once finished, until the queue is empty)."""
+        """Post queued alerts until cancelled."""
         assert self._receive is not None and self._send is not None
         try:
             async for event in self._receive:

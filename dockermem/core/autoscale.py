@@ -73,24 +73,24 @@ class Proposal:
 
 
 @dataclass
-class Calm:
-    """The autoscaler's clock for one service: its last change, and since when it is SAFE."""
+class ScalingTimes:
+    """When the autoscaler last changed one service, and since when the service is SAFE."""
 
     last_change: float = -math.inf
     safe_since: float | None = None
 
 
 def propose(
-    service: ScaledService, calm: Calm, pressure: Pressure, now: float, policy: AutoscalePolicy
+    service: ScaledService, times: ScalingTimes, pressure: Pressure, now: float, policy: AutoscalePolicy
 ) -> Proposal | None:
     """Down by one at CRITICAL or above; up by one once the service has been SAFE for the calm
     period; nothing at WARNING (it also restarts the calm period), within the minimum interval
     of the last change, or at the range's ends. Updates the calm-period clock."""
     if pressure.level is not ThresholdLevel.SAFE:
-        calm.safe_since = None
-    elif calm.safe_since is None:
-        calm.safe_since = now
-    if now - calm.last_change < policy.min_interval_seconds:
+        times.safe_since = None
+    elif times.safe_since is None:
+        times.safe_since = now
+    if now - times.last_change < policy.min_interval_seconds:
         return None
     if pressure.level >= ThresholdLevel.CRITICAL:
         if service.replicas > service.scale.minimum:
@@ -99,18 +99,18 @@ def propose(
             )
         return None
     if (
-        calm.safe_since is not None
-        and now - calm.safe_since >= policy.calm_seconds
+        times.safe_since is not None
+        and now - times.safe_since >= policy.calm_seconds
         and service.replicas < service.scale.maximum
     ):
-        return Proposal(Direction.UP, service.replicas + 1, f"SAFE for {now - calm.safe_since:.0f}s")
+        return Proposal(Direction.UP, service.replicas + 1, f"SAFE for {now - times.safe_since:.0f}s")
     return None
 
 
-def changed(calm: Calm, now: float) -> None:
+def note_change(times: ScalingTimes, now: float) -> None:
     """After a change (or a failed attempt): the interval and the calm period start again."""
-    calm.last_change = now
-    calm.safe_since = None
+    times.last_change = now
+    times.safe_since = None
 
 
 def service_pressure(frame: Frame, project: str | None, service: str) -> Pressure:
@@ -187,7 +187,7 @@ class Autoscaler(Observer):
         self.policy = AutoscalePolicy.from_settings(settings)
         self.changes: list[ScaleEvent] = []
         self.services: dict[str, ScaledService] = {}
-        self._calm: dict[str, Calm] = {}
+        self._times: dict[str, ScalingTimes] = {}
         self._compose_project: str | None = None
         self._fixed_bytes = 0
         self._clock: Clock | None = None
@@ -224,13 +224,11 @@ class Autoscaler(Observer):
     async def run(self, session: Session) -> None:
         """Act on the latest frame, one at a time, until cancelled."""
         if self.plan is None:
-            try:
-                self._compose_project, self.plan = await running_plan(
-                    session.client, self.settings, self.files, self.project, self.ranges
-                )
-            except DockermemError as error:
-                session.emit(self._error(session, f"autoscale: the stack's figures were not read: {error}"))
-                return
+            # A stack whose figures cannot be read cannot be scaled: that ends the run, as it
+            # ends a command (a bad --scale service is exit 2).
+            self._compose_project, self.plan = await running_plan(
+                session.client, self.settings, self.files, self.project, self.ranges
+            )
         else:
             self._compose_project = session.project
         self.start(self.plan, self._compose_project)
@@ -248,15 +246,15 @@ class Autoscaler(Observer):
         self._compose_project = compose_project
         self._fixed_bytes = plan.fixed_bytes
         self.services = {scaled.service: scaled for scaled in plan.services}
-        self._calm = {name: Calm() for name in self.services}
+        self._times = {name: ScalingTimes() for name in self.services}
 
     async def step(self, session: Session, frame: Frame) -> None:
         """Judge each scaled service against one frame; change at most one replica of each."""
         for name, service in list(self.services.items()):
             now = session.clock.monotonic()
-            calm = self._calm[name]
+            times = self._times[name]
             pressure = service_pressure(frame, self._compose_project, name)
-            proposal = propose(service, calm, pressure, now, self.policy)
+            proposal = propose(service, times, pressure, now, self.policy)
             if proposal is None:
                 continue
             if proposal.direction is Direction.UP:
@@ -267,19 +265,22 @@ class Autoscaler(Observer):
                 except DockermemError as error:
                     session.emit(self._error(session, f"autoscale: budget not measured: {error}"))
                     continue
-                budget = measured.with_stack_running(frame.containers_memory_bytes).available_bytes
+                stack_usage = sum(
+                    c.memory_usage_bytes for c in frame.containers if c.project == self._compose_project
+                )
+                budget = measured.with_stack_running(stack_usage).available_bytes
                 if need > budget:
                     continue  # the calm period holds; the budget is asked again next time
                 reason = f"{proposal.reason}; {format_bytes(need)} needed of {format_bytes(budget)} budget"
                 proposal = replace(proposal, reason=reason)
-            await self._apply(session, service, calm, proposal, now)
+            await self._apply(session, service, times, proposal, now)
 
     def required_bytes(self) -> int:
         """What the stack counts for at the current replica counts."""
         return self._fixed_bytes + sum(s.replicas * s.per_replica_bytes for s in self.services.values())
 
     async def _apply(
-        self, session: Session, service: ScaledService, calm: Calm, proposal: Proposal, now: float
+        self, session: Session, service: ScaledService, times: ScalingTimes, proposal: Proposal, now: float
     ) -> None:
         removed: str | None = None
         try:
@@ -288,12 +289,12 @@ class Autoscaler(Observer):
             else:
                 await self._compose_scale(session, service.service, proposal.to)
         except DockermemError as error:
-            changed(calm, now)  # no retry before the interval has passed
+            note_change(times, now)  # no retry before the interval has passed
             session.emit(
                 self._error(session, f"autoscale: scaling {service.service} to {proposal.to} failed: {error}")
             )
             return
-        changed(calm, session.clock.monotonic())
+        note_change(times, session.clock.monotonic())
         self.services[service.service] = replace(service, replicas=proposal.to)
         change = ScaleEvent(
             session.clock.now(), service.service, service.replicas, proposal.to, proposal.reason, removed

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 import anyio
 
 from dockermem.background import tasks_beside
+from dockermem.errors import RunInterrupted
 
 T = TypeVar("T")
 
@@ -70,11 +71,14 @@ class Stop:
 
 @asynccontextmanager
 async def listening_for_signals(stop: Stop) -> AsyncIterator[Stop]:
-    """While the block runs, Ctrl-C (SIGINT) or SIGTERM asks `stop` to end the run."""
+    """While the block runs, Ctrl-C (SIGINT) or SIGTERM asks `stop` to end the run (which then
+    says how it left things); a second one ends it at once (`RunInterrupted`)."""
 
     async def listen() -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signal_number in signals:
+                if stop.requested:
+                    raise RunInterrupted(signal_number)
                 stop.request(signal_number)
 
     async with tasks_beside(listen):

@@ -5,7 +5,7 @@ something that happened (the `type` of a `watch --json` line)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -122,6 +122,7 @@ class ContainerPeak:
     service: str | None
     peak_bytes: int
     limit_bytes: int | None
+    oom_kills: int = 0
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,19 @@ class SessionSummary:
     emergency_seen: bool
     events: tuple[Event, ...] = ()
 
+    @classmethod
+    def empty(cls) -> SessionSummary:
+        """The summary of a run that watched nothing (a start the preflight refused)."""
+        return cls(0.0, (), False, False)
+
     def service_peaks(self) -> dict[str, ContainerPeak]:
         """Per service (a container without one by its name): the highest peak of its
-        containers, with the limit of the one that held it."""
+        containers, with the limit of the one that held it, and the OOM kills of them all."""
         by_service: dict[str, ContainerPeak] = {}
+        kills: dict[str, int] = {}
         for peak in self.peaks:
             key = peak.service or peak.name
+            kills[key] = kills.get(key, 0) + peak.oom_kills
             if key not in by_service or peak.peak_bytes > by_service[key].peak_bytes:
                 by_service[key] = peak
-        return by_service
+        return {key: replace(peak, oom_kills=kills[key]) for key, peak in by_service.items()}

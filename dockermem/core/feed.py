@@ -83,6 +83,7 @@ class EngineFeed:
         self._ticks = 0
         self._needs_stream = anyio.Event()
         self._refresh_wanted = anyio.Event()
+        self._listing = anyio.Lock()
         self._down = False
 
     @property
@@ -109,7 +110,12 @@ class EngineFeed:
                 self.reader.open_files.close()
 
     async def refresh(self) -> None:
-        """List the running containers now (and find the cgroups of new ones)."""
+        """List the running containers now (and find the cgroups of new ones). One listing at
+        a time: an older one never overwrites a newer."""
+        async with self._listing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         listed = {
             c.id: c for c in await self.client.container.ls(project=self.project) if c.state == "running"
         }
@@ -128,10 +134,11 @@ class EngineFeed:
             self._stream_stats.pop(container_id, None)
         self.containers = listed
 
-    def read(self, now: float) -> EngineReading:
+    def read(self, now: float, *, full: bool = False) -> EngineReading:
         """This tick's reading of every listed container that can be read: the cgroup files,
-        else the latest line of the stats stream."""
-        self._ticks += 1
+        else the latest line of the stats stream. `full` reads every cgroup file (the limit and
+        the OOM count too, which are read every FULL_READ_EVERY ticks otherwise)."""
+        self._ticks = 0 if full else self._ticks + 1
         readings = []
         for container_id, summary in self.containers.items():
             location = self._locations.get(container_id)

@@ -10,6 +10,7 @@ many sources, are counted once (`OomLedger`).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,14 +23,13 @@ from dockermem.core.events import (
     Event,
     EventType,
     Frame,
-    SessionSummary,
     WatchedContainer,
 )
 from dockermem.core.host import HostMemory
 from dockermem.core.leaks import GrowthFit, LeakPolicy, PeakBuckets, SlidingFit, describe_leak, is_leak
-from dockermem.core.oom import MemorySample, OomKill, OomKind, OomLedger
+from dockermem.core.oom import SAME_KILL_SECONDS, MemorySample, OomKill, OomKind, OomLedger
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
-from dockermem.docker.models import ContainerEvent, ContainerStats, ContainerSummary
+from dockermem.docker.models import ContainerEvent, ContainerState, ContainerStats, ContainerSummary
 from dockermem.units import format_bytes
 
 # A limit within this fraction of the engine's memory is docker's way of showing no limit.
@@ -39,6 +39,7 @@ MAX_WINDOW_POINTS = 3000
 SPARKLINE_BUCKETS = 20
 # Peaks of containers long gone are kept for the summary, up to this many containers.
 MAX_PEAKS = 10_000
+MAX_EVENTS_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,10 @@ class JudgeRules:
     high_memory_percent: float
     leak: LeakPolicy
     leak_window_seconds: float
+    same_kill_seconds: float = SAME_KILL_SECONDS  # see OomLedger
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JudgeRules:
+    def from_settings(cls, settings: Settings, same_kill_seconds: float = SAME_KILL_SECONDS) -> JudgeRules:
         return cls(
             thresholds=Thresholds.from_settings(settings),
             high_memory_percent=settings.high_memory_percent,
@@ -62,6 +64,7 @@ class JudgeRules:
                 urgent_seconds=settings.leak_urgent_seconds,
             ),
             leak_window_seconds=settings.leak_window_seconds,
+            same_kill_seconds=same_kill_seconds,
         )
 
 
@@ -255,8 +258,8 @@ class ContainerJudge:
 
 
 @dataclass
-class _Pressure:
-    """The CRITICAL and EMERGENCY episodes of the host and the engines together."""
+class _PressureEpisodes:
+    """Whether the host and the engines together are in a CRITICAL or an EMERGENCY episode."""
 
     critical: bool = False
     emergency: bool = False
@@ -267,15 +270,17 @@ class Judge:
 
     def __init__(self, rules: JudgeRules) -> None:
         self.rules = rules
-        self.ledger = OomLedger()
+        self.ledger = OomLedger(rules.same_kill_seconds)
         self.oom_seen = False
         self.emergency_seen = False
         self._containers: dict[tuple[str, str], ContainerJudge] = {}
         self._listed: dict[str, dict[str, ContainerSummary]] = {}
         self._announced: set[tuple[str, str]] = set()
         self._peaks: dict[tuple[str, str], ContainerPeak] = {}
-        self._pressure = _Pressure()
+        self._pressure = _PressureEpisodes()
         self._down: set[str] = set()
+        # Docker events already judged: a span read again (a catch-up) tells each once.
+        self._judged_events: deque[tuple[str, str, datetime]] = deque(maxlen=MAX_EVENTS_REMEMBERED)
 
     # Each tick
 
@@ -392,6 +397,10 @@ class Judge:
     def engine_event(self, moment: Moment, engine: str, event: ContainerEvent) -> list[Event]:
         """What a container event of an engine means: an OOM kill, a start, a health change,
         an exit (create and destroy change nothing here)."""
+        seen = (event.container_id, event.action, event.time)
+        if seen in self._judged_events:
+            return []
+        self._judged_events.append(seen)
         who = event.service or event.name or event.container_id[:12]
         found: list[Event] = []
         if event.action == "oom":
@@ -439,11 +448,27 @@ class Judge:
             Event(EventType.STREAM_RESTARTED, moment.ts, engine, None, message, details={"stream": stream})
         ]
 
+    def settle(self, moment: Moment, states: Sequence[ContainerState]) -> list[Event]:
+        """What `docker inspect` says at the end of a start: the OOM kills its states show
+        that no event or counter did, each an OOM event now (see OomLedger.settle)."""
+        found = []
+        for kill in self.ledger.settle(moment.clock, states, self.samples(moment.ts)):
+            self.oom_seen = True
+            container = self._container(kill.engine, kill.container_id)
+            if container is not None:
+                container.oom_kills += 1
+            found.append(
+                Event(EventType.OOM, moment.ts, kill.engine, kill.name, f"OOM kill in {kill.name}",
+                      kill.container_id, kill.project, kill.service, {"seen_by": kill.seen_by})
+            )  # fmt: skip
+        return found
+
     # What it knows
 
-    def summary(self, elapsed_seconds: float) -> SessionSummary:
-        peaks = tuple(sorted(self._peaks.values(), key=lambda peak: (peak.engine, peak.name)))
-        return SessionSummary(elapsed_seconds, peaks, self.oom_seen, self.emergency_seen)
+    @property
+    def peak_list(self) -> tuple[ContainerPeak, ...]:
+        """Every container's peak (gone ones too), by engine and name."""
+        return tuple(sorted(self._peaks.values(), key=lambda peak: (peak.engine, peak.name)))
 
     def samples(self, ts: datetime) -> dict[str, MemorySample]:
         """Each watched container's memory at its last reading (for "last seen at")."""
@@ -523,11 +548,19 @@ class Judge:
         )
 
     def _keep_peak(self, key: tuple[str, str], row: WatchedContainer) -> None:
-        self._peaks[key] = ContainerPeak(row.engine, row.name, row.project, row.service, row.peak_bytes,
-                                         row.memory_limit_bytes)  # fmt: skip
+        self._peaks[key] = ContainerPeak(
+            row.engine,
+            row.name,
+            row.project,
+            row.service,
+            row.peak_bytes,
+            row.memory_limit_bytes,
+            row.oom_kills,
+        )
         if len(self._peaks) > MAX_PEAKS:
-            oldest = next(k for k in self._peaks if k not in self._containers)
-            del self._peaks[oldest]
+            oldest = next((k for k in self._peaks if k not in self._containers), None)
+            if oldest is not None:
+                del self._peaks[oldest]
 
     def _note(self, events: Sequence[Event]) -> None:
         for event in events:

@@ -17,7 +17,8 @@ from dockermem.clock import Clock
 from dockermem.config import Settings
 from dockermem.core.autoscale import Autoscaler
 from dockermem.core.concurrency import Slot, Stop
-from dockermem.core.events import Event, EventType, SessionSummary
+from dockermem.core.emergency import EmergencyCleanup
+from dockermem.core.events import SessionSummary
 from dockermem.core.oom import OomKill
 from dockermem.core.preflight import PreflightResult, run_preflight
 from dockermem.core.readiness import ReadyWatch, wait_plan
@@ -213,15 +214,22 @@ async def started_stack(
     interval_seconds: float | None = None,
 ) -> AsyncIterator[StartedStack]:
     """Preflight, then start the stack with a session beside compose; the session keeps
-    watching while the block runs, and ends with it."""
+    watching while the block runs, and ends with it. Besides the caller's observers, the
+    emergency cleanup: at EMERGENCY it removes the project's own stale resources.
+
+    A start the preflight refuses opens no session: the observers are told it (`started`) and
+    that it ended (`finish`), as they are of any other."""
     plan = await plan_start(client, settings, request)
     refused = plan.failed()
     if refused is not None:
+        for observer in observers:
+            observer.started(refused)
+            observer.finish(SessionSummary.empty())
         yield StartedStack(refused, None)
         return
     session = Session(
-        settings, [("default", client)], project=plan.project, observers=observers, clock=clock,
-        interval_seconds=interval_seconds,
+        settings, [("default", client)], project=plan.project, observers=[*observers, EmergencyCleanup()],
+        clock=clock, interval_seconds=interval_seconds,
     )  # fmt: skip
     # The preflight has just asked the engine: its info comes from the cache, not a `docker info`
     # beside compose.
@@ -238,7 +246,7 @@ async def start_stack(
     started = session.clock.monotonic()
     run = await _compose_up(session, request, plan, stop)
     stopped = stop is not None and stop.requested
-    told = StartOutcome(
+    before_analysis = StartOutcome(
         project=plan.project,
         ok=False,
         preflight=plan.preflight,
@@ -249,7 +257,7 @@ async def start_stack(
         scale_plan=plan.scale_plan,
         ready_by_events=run.confirmed is not None and not stopped,
     )
-    outcome = await _analyse(session, request, told, None if stopped else run.confirmed, stopped)
+    outcome = await _analyse(session, request, before_analysis, None if stopped else run.confirmed, stopped)
     session.tell_started(outcome)
     return outcome
 
@@ -306,12 +314,12 @@ async def _compose_up(
 async def _analyse(
     session: Session,
     request: StartRequest,
-    told: StartOutcome,
+    before_analysis: StartOutcome,
     confirmed: list[ContainerState] | None,
     stopped: bool,
 ) -> StartOutcome:
     """What happened, read side by side: the containers' states and memory, with the OOM kills
-    the session counted; `told` is what compose and the clock said."""
+    the session counted; `before_analysis` is what compose and the clock said."""
     client, settings = session.client, session.settings
     states_slot: Slot[list[ContainerState]] = Slot()
     snapshot_slot: Slot[ResourceSnapshot] = Slot()
@@ -319,35 +327,37 @@ async def _analyse(
     async def final_states() -> list[ContainerState]:
         if confirmed is not None:
             return confirmed  # the inspection that found it ready, a moment ago
-        containers = await client.container.ls(project=told.project)
+        containers = await client.container.ls(project=before_analysis.project)
         return await client.container.inspect([c.id for c in containers])
+
+    async def catch_up() -> None:
+        # Every kill of the start counts: docker's events of it not yet come through the stream,
+        # and the cgroup counters, are read now.
+        await session.catch_up()
 
     try:
         with unwrapped_errors():
             async with anyio.create_task_group() as tasks:
+                tasks.start_soon(catch_up)
                 tasks.start_soon(states_slot.fill, final_states)
-                tasks.start_soon(snapshot_slot.fill, lambda: take_snapshot(client, settings, told.project))
+                tasks.start_soon(
+                    snapshot_slot.fill, lambda: take_snapshot(client, settings, before_analysis.project)
+                )
     except DockerUnavailableError as lost:
         # The engine went away: report what is known (compose's word).
-        return replace(told, engine_error=str(lost))
+        return replace(before_analysis, engine_error=str(lost))
     states, snapshot = states_slot.value, snapshot_slot.value
-    ooms = session.judge.ledger.settled(states, session.judge.samples(session.clock.now()))
-    for kill in ooms:
-        if kill.seen_by == "state":  # a kill no event or counter showed: told as the others were
-            details = {"seen_by": "state"}
-            message = f"OOM kill in {kill.name}"
-            event = Event(EventType.OOM, session.clock.now(), kill.engine, kill.name, message,
-                          kill.container_id, kill.project, kill.service, details)  # fmt: skip
-            session.emit(event)
+    session.settle(states)
+    ooms = session.judge.ledger.kills
     services = _service_outcomes(states, snapshot, session.judge.peaks)
-    compose_ok = told.ready_by_events or told.compose_returncode == 0
+    compose_ok = before_analysis.ready_by_events or before_analysis.compose_returncode == 0
     ok = compose_ok and not ooms and not stopped
     brought_down = False
     if not ok and request.down_on_failure and not stopped:
         await client.compose.down(request.files, request.project)
         brought_down = True
     return replace(
-        told,
+        before_analysis,
         ok=ok,
         services=services,
         ooms=tuple(ooms),

@@ -10,7 +10,8 @@ engines send no event at all. A container killed by it has also exited with 137 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -19,9 +20,12 @@ from dockermem.docker.models import ContainerState
 from dockermem.units import format_bytes
 
 SIGKILL_EXIT = 137
-# One kill seen twice (the event and the counter) is seen within this long; so is the
-# container's exit with 137 when the kill was of its main process.
+# One kill seen twice (the event and the counter) is seen within this long at least; so is the
+# container's exit with 137 when the kill was of its main process. A session whose cgroup
+# counter is read less often widens it (`OomLedger(same_kill_seconds)`).
 SAME_KILL_SECONDS = 5.0
+# A long watch keeps this many kills (the oldest go first).
+MAX_KILLS_KEPT = 10_000
 
 
 class OomKind(Enum):
@@ -90,11 +94,12 @@ class _Death:
 
 class OomLedger:
     """Every OOM kill of a session, each once: a sighting by another source within
-    SAME_KILL_SECONDS of one already counted is the same kill, and an exit with 137 within as
+    `same_kill_seconds` of one already counted is the same kill, and an exit with 137 within as
     long of a kill makes it the container's own death. Times are the session's clock."""
 
-    def __init__(self) -> None:
-        self._sightings: list[_Sighting] = []
+    def __init__(self, same_kill_seconds: float = SAME_KILL_SECONDS) -> None:
+        self.same_kill_seconds = same_kill_seconds
+        self._sightings: deque[_Sighting] = deque(maxlen=MAX_KILLS_KEPT)
         self._deaths: dict[str, _Death] = {}
 
     def sighted(self, now: float, seen_by: str, kill: OomKill) -> bool:
@@ -102,26 +107,27 @@ class OomLedger:
         for sighting in reversed(self._sightings):
             if (
                 _same_container(sighting.kill.container_id, kill.container_id)
-                and now - sighting.seen_at < SAME_KILL_SECONDS
+                and now - sighting.seen_at < self.same_kill_seconds
                 and seen_by not in sighting.sources
             ):
                 sighting.sources.add(seen_by)
                 return False
         death = self._death_of(kill.container_id)
-        if death is not None and death.exit_code == SIGKILL_EXIT and now - death.at < SAME_KILL_SECONDS:
+        if death is not None and death.exit_code == SIGKILL_EXIT and now - death.at < self.same_kill_seconds:
             kill = replace(kill, kind=OomKind.CONTAINER)
         self._sightings.append(_Sighting(replace(kill, seen_by=seen_by), now, {seen_by}))
         return True
 
     def died(self, now: float, container_id: str, exit_code: int | None) -> bool:
         """A container exited; True when that makes an OOM kill counted just before its death."""
+        self._deaths = {cid: d for cid, d in self._deaths.items() if now - d.at < self.same_kill_seconds}
         self._deaths[container_id] = _Death(exit_code, now)
         if exit_code != SIGKILL_EXIT:
             return False
         for sighting in reversed(self._sightings):
             if (
                 _same_container(sighting.kill.container_id, container_id)
-                and now - sighting.seen_at < SAME_KILL_SECONDS
+                and now - sighting.seen_at < self.same_kill_seconds
             ):
                 sighting.kill = replace(sighting.kill, kind=OomKind.CONTAINER)
                 return True
@@ -131,23 +137,26 @@ class OomLedger:
     def kills(self) -> tuple[OomKill, ...]:
         return tuple(sighting.kill for sighting in self._sightings)
 
-    def settled(self, states: Sequence[ContainerState], samples: dict[str, MemorySample]) -> list[OomKill]:
-        """The kills, with what `docker inspect` says at the end: a container whose state says
-        OOMKilled died of its last kill (one that no source saw is added)."""
-        kills = [sighting.kill for sighting in self._sightings]
+    def settle(
+        self, now: float, states: Sequence[ContainerState], samples: Mapping[str, MemorySample]
+    ) -> list[OomKill]:
+        """Take in what `docker inspect` says at the end: a container whose state says
+        OOMKilled died of its last kill. Gives the kills no source had seen (now counted too)."""
+        unseen = []
         for state in states:
             if not state.oom_killed:
                 continue
-            mine = [index for index, kill in enumerate(kills) if _same_container(kill.container_id, state.id)]
+            mine = [s for s in self._sightings if _same_container(s.kill.container_id, state.id)]
             if mine:
-                kills[mine[-1]] = replace(kills[mine[-1]], kind=OomKind.CONTAINER)
-            else:
-                sample = next((s for cid, s in samples.items() if _same_container(cid, state.id)), None)
-                kills.append(
-                    OomKill(state.id, state.name, state.service, OomKind.CONTAINER, None, sample, "state",
-                            state.project)
-                )  # fmt: skip
-        return kills
+                mine[-1].kill = replace(mine[-1].kill, kind=OomKind.CONTAINER)
+                continue
+            sample = next((s for cid, s in samples.items() if _same_container(cid, state.id)), None)
+            kill = OomKill(
+                state.id, state.name, state.service, OomKind.CONTAINER, None, sample, "state", state.project
+            )
+            self._sightings.append(_Sighting(kill, now, {"state"}))
+            unseen.append(kill)
+        return unseen
 
     def _death_of(self, container_id: str) -> _Death | None:
         return next((d for cid, d in self._deaths.items() if _same_container(cid, container_id)), None)

@@ -28,11 +28,12 @@ from dockermem.config import Settings
 from dockermem.core.concurrency import Stop
 from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.events import Event, Frame, SessionSummary
-from dockermem.core.feed import EngineFeed
+from dockermem.core.feed import FULL_READ_EVERY, EngineFeed
 from dockermem.core.host import host_cpu_since_start, read_host_memory, start_cpu_window
 from dockermem.core.judge import Judge, JudgeRules, Moment
+from dockermem.core.oom import SAME_KILL_SECONDS
 from dockermem.docker.client import DockerClient
-from dockermem.docker.models import ContainerEvent
+from dockermem.docker.models import ContainerEvent, ContainerState
 from dockermem.errors import DockermemError
 
 if TYPE_CHECKING:
@@ -102,7 +103,10 @@ class Session:
         self.project = project
         self.clock = clock or current_clock()
         self.interval_seconds = interval_seconds or settings.sample_interval_seconds
-        self.judge = Judge(JudgeRules.from_settings(settings))
+        # The cgroup's OOM counter is read every FULL_READ_EVERY ticks: a kill it shows may come
+        # that long after docker's event of it, and is still the same kill.
+        same_kill = max(SAME_KILL_SECONDS, (FULL_READ_EVERY + 1) * self.interval_seconds)
+        self.judge = Judge(JudgeRules.from_settings(settings, same_kill))
         self.latest_frame: Frame | None = None
         self.events: deque[Event] = deque(maxlen=MAX_KEPT_EVENTS)
         self._observers: list[Observer] = list(observers)
@@ -110,6 +114,7 @@ class Session:
         self._feeds: list[EngineFeed] = []
         self._tasks: anyio.abc.TaskGroup | None = None
         self._started_at = 0.0
+        self._started_wall = self.clock.now()
         self._ticked: anyio.Event | None = None
 
     @property
@@ -123,9 +128,9 @@ class Session:
 
     @property
     def summary(self) -> SessionSummary:
-        judged = self.judge.summary(self.elapsed_seconds)
+        judge = self.judge
         return SessionSummary(
-            judged.elapsed_seconds, judged.peaks, judged.oom_seen, judged.emergency_seen, tuple(self.events)
+            self.elapsed_seconds, judge.peak_list, judge.oom_seen, judge.emergency_seen, tuple(self.events)
         )
 
     def attach(self, observer: Observer) -> None:
@@ -155,6 +160,27 @@ class Session:
         self.events.append(event)
         for observer in list(self._observers):
             observer.event(event)
+
+    async def catch_up(self) -> Frame:
+        """Catch up with the engines at once: the container events of the session so far (those
+        a stream has not brought yet are judged now; the judge tells each once), a fresh
+        listing, and a frame with every cgroup file read. Gives that frame."""
+        for feed in self._feeds:
+            try:
+                events = await feed.client.events.between(
+                    self._started_wall, self.clock.now(), project=self.project
+                )
+                await feed.refresh()
+            except DockermemError:
+                continue  # an engine that went away: what is known stands
+            for event in events:
+                self.engine_event(feed.name, event)
+        return self._tick(full=True)
+
+    def settle(self, states: Sequence[ContainerState]) -> None:
+        """Take in the containers' states as `docker inspect` gives them at the end of a start
+        (a kill only `OOMKilled` shows is told as an OOM event now)."""
+        self._emit_all(self.judge.settle(self._moment(), states))
 
     async def next_frame(self) -> Frame:
         """The next frame the session takes."""
@@ -195,7 +221,7 @@ class Session:
         """Run the session while the block runs; at its end, one last frame and the summary.
         An engine that does not answer at the start is an error (the caller's exit 69); one
         that stops answering later is an event, and the session carries on."""
-        since = self.clock.now()
+        since = self._started_wall = self.clock.now()
         for name, client in self.engines:
             info = await (
                 client.system.info() if fresh_engine_info else cached_engine_info(client, self.settings)
@@ -223,9 +249,19 @@ class Session:
                         tasks.cancel_scope.cancel()
         finally:
             self._tasks = None
-            summary = self.summary
-            for observer in list(self._observers):
+            self._finish_observers()
+
+    def _finish_observers(self) -> None:
+        """Tell each observer the summary; one that fails does not keep the others from it."""
+        summary = self.summary
+        failures: list[Exception] = []
+        for observer in list(self._observers):
+            try:
                 observer.finish(summary)
+            except Exception as failure:  # each observer finishes; the first failure is raised after
+                failures.append(failure)
+        if failures:
+            raise failures[0]
 
     async def _keep_ticking(self) -> None:
         with anyio.move_on_after(FIRST_LISTING_SECONDS):
@@ -244,12 +280,12 @@ class Session:
                     await feed.refresh()
                 except DockermemError:
                     pass  # the engine went away: the last frame shows what was last listed
-        self._tick()
+        self._tick(full=True)
 
-    def _tick(self) -> None:
+    def _tick(self, *, full: bool = False) -> Frame:
         moment = self._moment()
         host = read_host_memory(host_cpu_since_start())
-        readings = [feed.read(moment.clock) for feed in self._feeds]
+        readings = [feed.read(moment.clock, full=full) for feed in self._feeds]
         frame, events = self.judge.tick(moment, moment.clock - self._started_at, host, readings)
         self._emit_all(events)
         self.latest_frame = frame
@@ -258,6 +294,7 @@ class Session:
         if self._ticked is not None:
             self._ticked.set()
         self._ticked = anyio.Event()
+        return frame
 
     def _emit_all(self, events: Sequence[Event]) -> None:
         for event in events:

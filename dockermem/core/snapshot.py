@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import anyio
 
+from dockermem.clock import current_clock
 from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
 from dockermem.core.engine_cache import cached_engine_info
@@ -194,13 +196,9 @@ def _assemble(
             key=lambda c: (c.project or "", c.service or "", c.name),
         )
     )
-    high = tuple(
-        c
-        for c in containers
-        if c.memory_percent is not None and c.memory_percent >= settings.high_memory_percent
-    )
+    high = above_percent(containers, settings.high_memory_percent)
     return ResourceSnapshot(
-        taken_at=datetime.now(UTC),
+        taken_at=current_clock().now(),
         project=project,
         host=host,
         host_memory_level=thresholds.level_for(host.memory_percent),
@@ -212,6 +210,11 @@ def _assemble(
         source=readings.source,
         high_memory=high,
     )
+
+
+def above_percent(containers: Sequence[ContainerMemory], percent: float) -> tuple[ContainerMemory, ...]:
+    """The containers at or above `percent` of their limit (`high_memory_percent`: stats' list)."""
+    return tuple(c for c in containers if c.memory_percent is not None and c.memory_percent >= percent)
 
 
 def _summary_for(stats_id: str, by_id: dict[str, ContainerSummary]) -> ContainerSummary | None:

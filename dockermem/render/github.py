@@ -37,34 +37,51 @@ def session_summary_markdown(
     start: StartOutcome | None = None,
     notes: Sequence[str] = (),
 ) -> str:
-    """The step summary of any run: the verdict, each service's peak against its limit (and,
-    after a start, its state and health), then what happened: OOM kills, EMERGENCY, leaks and
-    warnings, and the door's own notes (the plugin's "during test X")."""
-    memory_ran_out = summary.oom_seen or summary.emergency_seen
+    """The step summary of any run: the verdict; after a start, each service's state, health
+    and memory then; each service's peak over the run against its limit, with its OOM kills;
+    then what happened (OOM kills, EMERGENCY, leaks, warnings) and the door's own notes (the
+    plugin's "during test X")."""
     if start is not None:
         verdict = "✅ every service is healthy" if start.ok else "❌ the stack did not start"
+    elif summary.oom_seen or summary.emergency_seen:
+        verdict = "❌ OOM kill or EMERGENCY seen"
     else:
-        verdict = "❌ OOM kill or EMERGENCY seen" if memory_ran_out else "✅ no OOM kill"
+        verdict = "✅ no OOM kill"
     lines = [f"## {title}", "", verdict, ""]
+    if start is not None and start.services:
+        lines += ["### The start", "", *_start_rows(start), ""]
+    if summary.peaks:
+        lines += ["| service | peak | limit | OOM kills |", "|---|---|---|---|"]
+        for service, peak in sorted(summary.service_peaks().items()):
+            figures = f"{format_bytes(peak.peak_bytes)} | {limit_text(peak.limit_bytes)} | {peak.oom_kills}"
+            lines.append(f"| {service} | {figures} |")
+    notable = _notable(summary.events, start)
+    of_note = [*notes]
     if start is not None:
-        lines += _start_rows(start)
-    else:
-        lines += ["| engine | container | peak | limit |", "|---|---|---|---|"]
-        for peak in summary.peaks:
-            figures = f"{format_bytes(peak.peak_bytes)} | {limit_text(peak.limit_bytes)}"
-            lines.append(f"| {peak.engine} | {peak.name} | {figures} |")
-    # After a start, its OOM kills are described in full below.
-    notable = [e for e in summary.events if e.type in ANNOTATED and not (start and e.type is EventType.OOM)]
-    said = [*notes]
-    if start is not None:
-        said += [f"💥 {kill.describe()}" for kill in start.ooms]
+        of_note += [f"💥 {kill.describe()}" for kill in start.ooms]
         if start.memory_verdict:
-            said.append(start.memory_verdict)
-    if notable or said:
+            of_note.append(start.memory_verdict)
+    if notable or of_note:
         lines += ["", "### What happened", ""]
         lines += [f"- {event.ts:%H:%M:%S} {event.message}" for event in notable[-MAX_SUMMARY_EVENTS:]]
-        lines += [f"- {line}" for line in said]
+        lines += [f"- {line}" for line in of_note]
     return "\n".join(lines) + "\n"
+
+
+def _notable(events: Sequence[Event], start: StartOutcome | None) -> list[Event]:
+    """The events worth a line, but for the start's OOM kills, which are told in full."""
+    described: dict[str, int] = {}
+    for kill in () if start is None else start.ooms:
+        described[kill.container_id] = described.get(kill.container_id, 0) + 1
+    notable = []
+    for event in events:
+        if event.type not in ANNOTATED:
+            continue
+        if event.type is EventType.OOM and described.get(event.container_id or "", 0) > 0:
+            described[event.container_id or ""] -= 1
+            continue
+        notable.append(event)
+    return notable
 
 
 def _start_rows(start: StartOutcome) -> list[str]:

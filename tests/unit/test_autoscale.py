@@ -16,11 +16,11 @@ from dockermem.config import Settings
 from dockermem.core.autoscale import (
     AutoscalePolicy,
     Autoscaler,
-    Calm,
     Direction,
     Pressure,
     Proposal,
-    changed,
+    ScalingTimes,
+    note_change,
     propose,
     service_pressure,
 )
@@ -39,14 +39,14 @@ class Scaling:
     """One scaled service as the autoscaler keeps it: its record and its calm-period clock."""
 
     service: ScaledService
-    calm: Calm = field(default_factory=Calm)
+    times: ScalingTimes = field(default_factory=ScalingTimes)
 
     def propose(self, level: ThresholdLevel, now: float, policy: AutoscalePolicy = POLICY) -> Proposal | None:
-        return propose(self.service, self.calm, Pressure(level, "w-1 at some%"), now, policy)
+        return propose(self.service, self.times, Pressure(level, "w-1 at some%"), now, policy)
 
     def change(self, to: int, now: float) -> None:
         self.service = replace(self.service, replicas=to)
-        changed(self.calm, now)
+        note_change(self.times, now)
 
 
 def scaling(replicas: int = 3, low: int = 1, high: int = 4) -> Scaling:

@@ -101,7 +101,7 @@ def test_containers_that_come_and_go_but_not_those_running_at_the_start() -> Non
     assert first == []
     assert [(e.type.value, e.container) for e in second] == [("started", "shop-db-1")]
     assert [(e.type.value, e.container) for e in third] == [("gone", "shop-api-1")]
-    assert {peak.name for peak in j.summary(2).peaks} == {"shop-api-1", "shop-db-1"}  # gone, still peaked
+    assert {peak.name for peak in j.peak_list} == {"shop-api-1", "shop-db-1"}  # gone, still peaked
 
 
 def test_a_start_event_is_told_once_though_the_listing_sees_it_too() -> None:
@@ -163,14 +163,39 @@ def test_recorded_events_of_a_child_kill_and_a_pid_1_kill() -> None:
         *parse_container_states((FIXTURES / "inspect" / "oom-child.json").read_text()),
         *parse_container_states((FIXTURES / "inspect" / "oom-pid1.json").read_text()),
     ]
-    kills = {kill.name: kill.kind for kill in j.ledger.settled(states, {})}
+    j.settle(at(1), states)
+    kills = {kill.name: kill.kind for kill in j.ledger.kills}
     assert kills == {"dm-oom-child": OomKind.PROCESS, "dm-oom-pid1": OomKind.CONTAINER}
 
 
-def test_a_kill_only_the_state_shows_is_added() -> None:
+def test_a_kill_only_the_state_shows_is_added_and_told() -> None:
     states = parse_container_states((FIXTURES / "inspect" / "oom-pid1.json").read_text())
-    [kill] = judge().ledger.settled(states, {})
+    j = judge()
+    told = j.settle(at(0), states)
+    [kill] = j.ledger.kills
     assert (kill.name, kill.kind, kill.seen_by) == ("dm-oom-pid1", OomKind.CONTAINER, "state")
+    assert [(e.type, e.container, e.details["seen_by"]) for e in told] == [
+        (EventType.OOM, "dm-oom-pid1", "state")
+    ]
+    assert j.oom_seen
+    assert j.settle(at(1), states) == []  # told once
+
+
+def test_a_docker_event_read_twice_is_judged_once() -> None:
+    j = judge()
+    oom = event("oom", API, 1.0)
+    assert types(j.engine_event(at(1), "default", oom)) == ["oom"]
+    assert j.engine_event(at(2), "default", oom) == []  # a catch-up read the span again
+
+
+def test_a_counter_read_late_is_still_the_kill_the_event_told() -> None:
+    # At a 2 s interval the counter is read every 5th tick: up to 12 s after docker's event.
+    j = Judge(JudgeRules.from_settings(Settings(), same_kill_seconds=12))
+    j.tick(at(0), 0, host(), [engine(reading(API, 60, 64, oom_kills=0))])
+    j.engine_event(at(0.5), "default", event("oom", API, 0.5))
+    _, late = j.tick(at(10), 10, host(), [engine(reading(API, 20, 64, oom_kills=1))])
+    assert [e for e in late if e.type is EventType.OOM] == []
+    assert len(j.ledger.kills) == 1
 
 
 def test_an_engine_down_is_said_once_until_it_is_back() -> None:
