@@ -149,9 +149,12 @@ class ContainerCommands:
                     frames += 1
                     if frames > max_frames:
                         return None  # the rest stopped meanwhile, or docker has no reading for them
-                if not strip_escape_codes(raw).strip():
+                line = strip_escape_codes(raw).strip()
+                # A line without an ID (`"ID":""`, `-- / --`): the unnamed stream's placeholder
+                # for a container docker has nothing on yet (one starting or going away).
+                if not line or stats_line_id(line) is None:
                     continue
-                stats = parse_stats_line(raw)
+                stats = parse_stats_line(line)
                 if not stats.measured:
                     continue  # `-- / --`: no reading yet; a later frame brings one
                 key = _match_id(stats.id, wanted)

@@ -288,3 +288,18 @@ def test_compose_plugin_is_left_to_the_cli_when_there_is_no_home_directory(
     system = executable(tmp_path / "system" / "docker-compose")
     assert find_compose_plugin({}, [str(system.parent)]) is None
     assert find_compose_plugin({"DOCKER_CONFIG": str(tmp_path)}, [str(system.parent)]) == str(system)
+
+
+def test_the_unnamed_stream_placeholder_without_an_id_is_passed_over(tmp_path: Path) -> None:
+    """Seen at 300 containers: the unnamed stream shows a container docker has nothing on yet
+    as a line with an empty ID; the snapshot passes over it (it once failed to parse it)."""
+    recorded = FIXTURES / "stats" / "stream-narrow-format.raw"
+    placeholder = '{"ID":"","Name":"--","MemUsage":"-- / --","MemPerc":"--","CPUPerc":"--","PIDs":"--"}'
+    slow = 'echo "timeout waiting for stats" >&2; exit 1'
+    body = (
+        f"if [ -e {tmp_path}/asked ]; then echo '{placeholder}'; cat {recorded}; "
+        f"else touch {tmp_path}/asked; {slow}; fi"
+    )
+    client = DockerClient(DockerRunner(stand_in(tmp_path, body)))
+    stats = anyio.run(client.container.stats, ["bfb9f8f6ab8d" + "0" * 52])
+    assert [s.name for s in stats] == ["dm-stats-narrow"]
