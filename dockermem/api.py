@@ -15,7 +15,6 @@ errors the CLI maps to exit codes (`dockermem.errors`).
 
 from __future__ import annotations
 
-import io
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -110,13 +109,10 @@ class Stack:
 
     def health_report(self, width: int = 100) -> str:
         """The health report (as `dockermem health` prints it) of the latest snapshot."""
-        from rich.console import Console  # rich only when a report is asked for
-
+        from dockermem.render.styles import rendered  # rich only when a report is asked for
         from dockermem.render.tables import build_health_report
 
-        console = Console(record=True, width=width, color_system=None, file=io.StringIO())
-        console.print(build_health_report(self._latest()))
-        return console.export_text()
+        return rendered(build_health_report(self._latest()), width)
 
     def statistics(self) -> dict[str, Any]:
         """The statistics (as `dockermem stats --json` gives them) of the latest snapshot."""
@@ -166,12 +162,6 @@ class Stack:
         )
 
 
-async def unique_project(client: DockerClient, files: Sequence[Path], project: str | None) -> str:
-    """A project name of this run's own: the given or declared name with a random suffix."""
-    base = project or (await client.compose.config(files)).name or "dockermem"
-    return f"{base}-{secrets.token_hex(4)}"
-
-
 @asynccontextmanager
 async def stack(
     *files: str | Path,
@@ -197,7 +187,8 @@ async def stack(
     settings = settings or load_settings()
     client = client_for(settings)
     paths = tuple(Path(file) for file in files)
-    name = await unique_project(client, paths, project) if environment == "dedicated" else project
+    base = project or (await client.compose.config(paths)).name or "dockermem"
+    name = f"{base}-{secrets.token_hex(4)}" if environment == "dedicated" else project
     request = StartRequest(
         files=paths,
         project=name,
@@ -213,7 +204,7 @@ async def stack(
     bring_down = (environment == "dedicated") if keep is None else not keep
     started_project: str | None = None
     try:
-        async with started_stack(client, settings, request, observers=watching) as started:
+        async with started_stack(client, settings, request, observers=watching, recorded_as=base) as started:
             error = start_error(started.outcome)
             if error is not None:
                 raise error

@@ -6,16 +6,19 @@ with dockermem.sync.stack("compose/test.yaml") as stack:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from dockermem import api
+from dockermem.config import Settings
+from dockermem.core.client import client_for
 from dockermem.core.events import Event, Frame, SessionSummary
-from dockermem.core.snapshot import ResourceSnapshot
+from dockermem.core.snapshot import ResourceSnapshot, take_snapshot
 from dockermem.docker.models import ComposeContainer
 
 
@@ -63,3 +66,39 @@ def stack(*files: str | Path, **options: Any) -> Iterator[SyncStack]:
     with start_blocking_portal() as portal:
         with portal.wrap_async_context_manager(api.stack(*files, **options)) as running:
             yield SyncStack(running, portal)
+
+
+class AttachedStack:
+    """A stack another process started and watches (the pytest-xdist controller), for a
+    process that runs beside it (a worker): its project and the calls that read it. The events
+    and the summary are the watching process's."""
+
+    def __init__(self, files: Sequence[str | Path], project: str, settings: Settings) -> None:
+        self.files = tuple(Path(file) for file in files)
+        self.project = project
+        self.settings = settings
+        self._client = client_for(settings)
+
+    def snapshot(self) -> ResourceSnapshot:
+        return anyio.run(lambda: take_snapshot(self._client, self.settings, self.project))
+
+    def services(self) -> list[ComposeContainer]:
+        return anyio.run(lambda: self._client.compose.ps(self.files, self.project))
+
+    def health_report(self, width: int = 100) -> str:
+        from dockermem.render.styles import rendered
+        from dockermem.render.tables import build_health_report
+
+        return rendered(build_health_report(self.snapshot()), width)
+
+    def statistics(self) -> dict[str, Any]:
+        from dockermem.core.counters import read_counters
+        from dockermem.render.documents import stats_document
+
+        counters = read_counters(self.settings.state_path)
+        return stats_document(self.snapshot(), counters, self.settings.high_memory_percent)
+
+    def events(self) -> list[Event]:
+        """Nothing here: the process that started the stack watches it and ties its events to
+        the tests."""
+        return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,18 +11,32 @@ from dockermem.cli.output import print_json, print_renderable
 from dockermem.cli.preflight import FileOption
 from dockermem.errors import ExitCode
 
+if TYPE_CHECKING:
+    from dockermem.core.fit import WorkerSize
 
-def _size(value: str) -> int:
+
+def _size(value: str) -> str:
+    """SIZE (binary units) or `auto`, checked before anything runs."""
+    if value != "auto":
+        _worker_size(value)
+    return value
+
+
+def _worker_size(value: str) -> WorkerSize | None:
+    """The size of one worker as given (None for `auto`: the recorded one)."""
+    from dockermem.core.fit import WorkerSize
     from dockermem.docker.parse import parse_size
     from dockermem.errors import ParseError
 
+    if value == "auto":
+        return None
     try:
         size = parse_size(value)
     except ParseError:
-        raise typer.BadParameter(f"{value!r} is not a size (for example 512m, 1g, 1.5GiB)") from None
+        raise typer.BadParameter(f"{value!r} is not a size (for example 512m, 1g, 1.5GiB) or auto") from None
     if size <= 0:
         raise typer.BadParameter(f"{value!r}: a worker must need more than 0 bytes")
-    return size
+    return WorkerSize(size, "given")
 
 
 def fit(
@@ -30,8 +44,10 @@ def fit(
         str,
         typer.Option(
             "--per-worker",
-            metavar="SIZE",
-            help="Memory one test worker needs: 512m, 1g, 1.5GiB (binary units).",
+            metavar="SIZE|auto",
+            help="Memory one test worker needs: 512m, 1g, 1.5GiB (binary units), or auto: the peak the "
+            "pytest plugin recorded of the suite's workers, plus 30 %.",
+            callback=_size,
         ),
     ],
     file: FileOption = None,
@@ -46,7 +62,7 @@ def fit(
     from dockermem.core.client import client_for
     from dockermem.core.fit import fit_workers
 
-    size = _size(per_worker)
+    size = _worker_size(per_worker)
     settings = load_settings_or_exit()
     client = client_for(settings)
     result = run_async(lambda: fit_workers(client, settings, file or [], project, size))

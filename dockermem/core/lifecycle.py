@@ -212,6 +212,7 @@ async def started_stack(
     stop: Stop | None = None,
     clock: Clock | None = None,
     interval_seconds: float | None = None,
+    recorded_as: str | None = None,
 ) -> AsyncIterator[StartedStack]:
     """Preflight, then start the stack with a session beside compose; the session keeps
     watching while the block runs, and ends with it. Besides the caller's observers, the
@@ -229,7 +230,7 @@ async def started_stack(
         return
     session = Session(
         settings, [("default", client)], project=plan.project, observers=[*observers, EmergencyCleanup()],
-        clock=clock, interval_seconds=interval_seconds,
+        clock=clock, interval_seconds=interval_seconds, recorded_as=recorded_as,
     )  # fmt: skip
     # The preflight has just asked the engine: its info comes from the cache, not a `docker info`
     # beside compose.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import psutil
@@ -18,6 +20,9 @@ from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ComposeProjectConfig, ContainerSummary, EngineInfo, NamedResource
 from dockermem.docker.system import PREDEFINED_NETWORKS
 from dockermem.errors import ConfigError, DockermemError
+
+if TYPE_CHECKING:
+    from dockermem.core.history import ServiceHistory
 from dockermem.units import format_bytes
 
 # Host and engine totals this close are one machine's memory (a local engine, not a VM).
@@ -169,17 +174,20 @@ def service_needs(
     )
 
 
-def recorded_peaks(settings: Settings, project: str) -> dict[str, int]:
-    """Each service's peak in the last 30 days of history (nothing when there is none)."""
-    from datetime import timedelta
-
+def recorded_services(settings: Settings, project: str) -> list[ServiceHistory]:
+    """What the history says of each service of the project over the last 30 days (nothing
+    when history is off or was never recorded)."""
     from dockermem.core.history import HistoryStore  # sqlite3: only when a history file exists
 
     if not settings.history or not settings.history_path.exists():
-        return {}
+        return []
     with HistoryStore(settings.history_path) as store:
-        rows = store.service_report(current_clock().now() - timedelta(days=HISTORY_DAYS), project)
-    return {row.service: row.peak_bytes for row in rows if row.samples > 0}
+        return store.service_report(current_clock().now() - timedelta(days=HISTORY_DAYS), project)
+
+
+def recorded_peaks(settings: Settings, project: str) -> dict[str, int]:
+    """Each service's peak in the last 30 days of history (nothing when there is none)."""
+    return {row.service: row.peak_bytes for row in recorded_services(settings, project) if row.samples > 0}
 
 
 def networks_added(config: ComposeProjectConfig) -> int:

@@ -97,10 +97,15 @@ class Session:
         observers: Sequence[Observer] = (),
         clock: Clock | None = None,
         interval_seconds: float | None = None,
+        recorded_as: str | None = None,
     ) -> None:
         self.settings = settings
         self.engines = tuple(engines)
         self.project = project
+        # The name the history keeps the project's runs under: a dedicated test stack runs under
+        # a name of its own each time (`shop-3f9a1c2e`) and is recorded as the stack it is
+        # (`shop`), so that `report`, the preflight and -n auto learn from every run of it.
+        self.recorded_as = recorded_as or project
         self.clock = clock or current_clock()
         self.interval_seconds = interval_seconds or settings.sample_interval_seconds
         # The cgroup's OOM counter is read every FULL_READ_EVERY ticks: a kill it shows may come

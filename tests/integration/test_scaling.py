@@ -120,6 +120,8 @@ def test_fit_matches_the_budget_arithmetic(project: ComposeProject) -> None:
         "schema": 1,
         "workers": (budget - stack) // (48 * MIB),
         "per_worker_bytes": 48 * MIB,
+        "per_worker_from": "given",
+        "per_worker_recorded_runs": None,
         "available_bytes": budget - stack,
         "stack_bytes": stack,
         "budget_bytes": budget,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dockermem.cli.app import app
 from dockermem.core.autoscale import ScaleEvent, newest_replica
-from dockermem.core.fit import WorkerFit
+from dockermem.core.fit import WorkerPlan, WorkerSize
 from dockermem.core.preflight import MemoryBudget
 from dockermem.core.scaling import ScaledService, ScaleRange, check_unique, choose_replicas, parse_scale
 from dockermem.docker.models import ReplicaContainer
@@ -171,18 +171,22 @@ def test_runtime_budget_adds_back_what_the_stack_uses() -> None:
 
 
 def test_fit_arithmetic_and_document() -> None:
-    fit = WorkerFit(per_worker_bytes=512 * MIB, budget_bytes=3000 * MIB, stack_bytes=900 * MIB)
+    fit = WorkerPlan(
+        "shop", budget_bytes=3000 * MIB, stack_bytes=900 * MIB, per_worker=WorkerSize(512 * MIB, "given")
+    )
     assert fit.available_bytes == 2100 * MIB
     assert fit.workers == 4
     assert fit_document(fit) == {
         "schema": 1,
         "workers": 4,
         "per_worker_bytes": 512 * MIB,
+        "per_worker_from": "given",
+        "per_worker_recorded_runs": None,
         "available_bytes": 2100 * MIB,
         "stack_bytes": 900 * MIB,
         "budget_bytes": 3000 * MIB,
     }
-    assert WorkerFit(512 * MIB, 100 * MIB, 900 * MIB).workers == 0
+    assert WorkerPlan("shop", 100 * MIB, 900 * MIB, WorkerSize(512 * MIB, "given")).workers == 0
 
 
 def test_scaled_event_line() -> None:
