@@ -18,15 +18,14 @@ from dockermem.cli.common import (
     report_history_errors,
     run_stoppable,
 )
-from dockermem.cli.output import print_line, print_renderable
+from dockermem.cli.output import print_renderable
 from dockermem.cli.preflight import FileOption, ProfileOption
-from dockermem.core.session import Observer
 from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
-    from dockermem.core.events import Event
-    from dockermem.core.lifecycle import StartOutcome, StartRequest, UpResult
+    from dockermem.core.lifecycle import StartRequest, UpResult
     from dockermem.core.scaling import ScaleRange
+    from dockermem.core.session import Observer
 
 # Compose's rule for service names; a name that could pass for an option is refused.
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
@@ -104,6 +103,7 @@ def up(
     request = _request(file, project, services, wait_timeout, no_preflight, profile, down_on_failure, ranges,
                        build=build, force_recreate=force_recreate, remove_orphans=remove_orphans)  # fmt: skip
     from dockermem.cli.progress import StartProgress
+    from dockermem.cli.up_output import ScaledLines, StartReport
     from dockermem.github import GitHubReport
 
     observers: list[Observer] = [StartReport(), GitHubReport("dockermem up")]
@@ -120,23 +120,6 @@ def up(
         )  # fmt: skip
     _report(result, observers)
     exit_for(result.verdict, stop)
-
-
-class ScaledLines(Observer):
-    """`up --autoscale`: each change of a replica count, as a line on stdout."""
-
-    def __init__(self, until: str) -> None:
-        self.until = until
-
-    def started(self, outcome: StartOutcome) -> None:
-        if outcome.ok:
-            print_line(f"autoscaling {outcome.project} until {self.until}")
-
-    def event(self, event: Event) -> None:
-        from dockermem.core.events import EventType
-
-        if event.type is EventType.SCALED:
-            print_line(f"{event.ts:%H:%M:%S} {event.message}")
 
 
 def _check_scaling(
@@ -182,25 +165,6 @@ def _request(
         compose_options=options,
         scale=ranges,
     )
-
-
-class StartReport(Observer):
-    """The start's report, printed the moment the start is done (before `--autoscale` keeps the
-    stack): the preflight's verdict when it refused the start, the replica counts chosen, then
-    the memory report or the analysis of the failure."""
-
-    def started(self, outcome: StartOutcome) -> None:
-        from dockermem.render.lifecycle import build_start_report
-
-        if outcome.preflight_failed and outcome.preflight is not None:
-            from dockermem.render.preflight import build_preflight_report
-
-            print_renderable(build_preflight_report(outcome.preflight))
-        if outcome.scale_plan is not None:
-            from dockermem.render.scaling import build_scale_report
-
-            print_renderable(build_scale_report(outcome.scale_plan))
-        print_renderable(build_start_report(outcome))
 
 
 def _report(result: UpResult, observers: list[Observer]) -> None:

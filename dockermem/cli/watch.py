@@ -18,11 +18,11 @@ from dockermem.cli.common import (
 )
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.cli.preflight import FileOption
-from dockermem.core.session import Observer
 from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
     from dockermem.config import Settings
+    from dockermem.core.session import Observer
 
 
 def _positive(value: float | None) -> float | None:
