@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from dockermem.clock import current_clock
 from dockermem.config import Settings
+from dockermem.docker.cgroup import CgroupLayout
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import EngineInfo
 
@@ -160,23 +161,65 @@ def _engine_info_from(document: object) -> EngineInfo | None:
 def write_cached_engine_info(
     state_dir: Path, key: EngineKey, engine: EngineInfo, now: float, ttl_seconds: float
 ) -> None:
-    """Keep the engine info for this engine (written atomically; entries past the TTL are dropped).
-    A state directory that cannot be written is not an error: the next run asks docker again."""
-    import tempfile  # here, not at the top: only a run that asked docker writes (start-up time)
+    """Keep the engine info for this engine (written atomically; entries past the TTL are dropped;
+    the cgroup layouts learnt of the same engine are kept). A state directory that cannot be
+    written is not an error: the next run asks docker again."""
+    entries = _fresh_entries(state_dir, now, ttl_seconds)
+    previous = entries.get(key.entry_name)
+    layouts = previous.get("cgroup_layouts") if isinstance(previous, dict) else None
+    entries[key.entry_name] = {
+        "stored_at": now,
+        "socket_identity": None if key.socket_identity is None else list(key.socket_identity),
+        "engine": asdict(engine),
+        **({"cgroup_layouts": layouts} if isinstance(layouts, list) else {}),
+    }
+    _write_entries(state_dir, entries)
 
+
+def read_cached_layouts(
+    state_dir: Path, key: EngineKey, ttl_seconds: float, now: float
+) -> list[CgroupLayout]:
+    """The cgroup layouts learnt of this engine (a daemon's own `--cgroup-parent`), kept with
+    its fresh entry: a snapshot then finds its containers without one `docker inspect`."""
+    if read_cached_engine_info(state_dir, key, ttl_seconds, now) is None:
+        return []
+    entries = _fresh_entries(state_dir, now, ttl_seconds)
+    stored = entries.get(key.entry_name, {}).get("cgroup_layouts")
+    return [
+        CgroupLayout(item[0], item[1], item[2])
+        for item in (stored if isinstance(stored, list) else ())
+        if isinstance(item, list) and len(item) == 3 and item[0] in (1, 2)
+        and all(isinstance(part, str) and "{id}" in part for part in item[1:])
+    ]  # fmt: skip
+
+
+def write_cached_layouts(
+    state_dir: Path, key: EngineKey, layouts: Sequence[CgroupLayout], ttl_seconds: float, now: float
+) -> None:
+    """Keep the layouts learnt of this engine with its entry (when it has a fresh one)."""
+    entries = _fresh_entries(state_dir, now, ttl_seconds)
+    entry = entries.get(key.entry_name)
+    if not isinstance(entry, dict):
+        return
+    entry["cgroup_layouts"] = [[layout.version, layout.memory, layout.cpu] for layout in layouts]
+    _write_entries(state_dir, entries)
+
+
+def _fresh_entries(state_dir: Path, now: float, ttl_seconds: float) -> dict[str, Any]:
     document = _read_json(state_dir / ENGINE_CACHE_FILE)
     entries = document.get("entries") if isinstance(document, dict) else None
-    kept = {
+    return {
         name: entry
         for name, entry in (entries.items() if isinstance(entries, dict) else ())
         if isinstance(entry, dict) and _is_fresh(entry, now, ttl_seconds)
     }
-    kept[key.entry_name] = {
-        "stored_at": now,
-        "socket_identity": None if key.socket_identity is None else list(key.socket_identity),
-        "engine": asdict(engine),
-    }
-    text = json.dumps({"format": CACHE_FORMAT, "entries": kept}, indent=2) + "\n"
+
+
+def _write_entries(state_dir: Path, entries: Mapping[str, Any]) -> None:
+    """The cache file, written atomically; a state directory that cannot be written is let be."""
+    import tempfile  # here, not at the top: only a run that asked docker writes (start-up time)
+
+    text = json.dumps({"format": CACHE_FORMAT, "entries": entries}, indent=2) + "\n"
     temporary: str | None = None
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -211,3 +254,20 @@ async def cached_engine_info(client: DockerClient, settings: Settings) -> Engine
     if key is not None:
         write_cached_engine_info(settings.state_path, key, engine, now, ttl)
     return engine
+
+
+def cached_cgroup_layouts(client: DockerClient, settings: Settings) -> list[CgroupLayout]:
+    """The cgroup layouts learnt of the client's engine, from the cache (none when it is off)."""
+    ttl = settings.engine_info_ttl_seconds
+    key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
+    if key is None:
+        return []
+    return read_cached_layouts(settings.state_path, key, ttl, current_clock().now().timestamp())
+
+
+def keep_cgroup_layouts(client: DockerClient, settings: Settings, layouts: Sequence[CgroupLayout]) -> None:
+    """Keep the layouts a reader learnt of the client's engine, for the next command."""
+    ttl = settings.engine_info_ttl_seconds
+    key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
+    if key is not None and layouts:
+        write_cached_layouts(settings.state_path, key, layouts, ttl, current_clock().now().timestamp())

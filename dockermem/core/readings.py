@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 
 from dockermem.config import Settings
-from dockermem.docker.cgroup import CgroupLocation, CgroupReader, CgroupReading, OpenCgroupFiles
+from dockermem.docker.cgroup import CgroupLayout, CgroupLocation, CgroupReader, CgroupReading, OpenCgroupFiles
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
 
@@ -37,11 +37,11 @@ class CpuMarks:
     by_container: dict[str, CpuMark]
 
 
-def early_cpu_marks(settings: Settings) -> CpuMarks | None:
+def early_cpu_marks(settings: Settings, layouts: Sequence[CgroupLayout] = ()) -> CpuMarks | None:
     """The CPU time of every container the fast path finds without docker, read now: a
     snapshot takes these first, and its CPU window has mostly passed once docker has listed
     the containers (rather than starting then)."""
-    reader = cgroup_reader(settings)
+    reader = cgroup_reader(settings, layouts=layouts)
     if reader is None:
         return None
     taken_at = anyio.current_time()
@@ -55,19 +55,24 @@ def early_cpu_marks(settings: Settings) -> CpuMarks | None:
 
 @dataclass(frozen=True)
 class Readings:
-    """Memory of some running containers, and where it was read."""
+    """Memory of some running containers, where it was read, and the cgroup layouts learnt
+    on the way (a daemon's own cgroup parent), for the next command."""
 
     stats: tuple[ContainerStats, ...]
     source: str
+    learned: tuple[CgroupLayout, ...] = ()
 
 
-def cgroup_reader(settings: Settings, *, keep_files_open: bool = False) -> CgroupReader | None:
-    """The fast path's reader, unless it is turned off. A reader that reads the same
-    containers again and again (a watch) keeps their files open; its owner closes them."""
+def cgroup_reader(
+    settings: Settings, *, keep_files_open: bool = False, layouts: Sequence[CgroupLayout] = ()
+) -> CgroupReader | None:
+    """The fast path's reader, unless it is turned off, knowing `layouts` besides the common
+    ones. A reader that reads the same containers again and again (a watch) keeps their files
+    open; its owner closes them."""
     if not settings.fast_path:
         return None
     open_files = OpenCgroupFiles() if keep_files_open else None
-    return CgroupReader(Path(settings.proc_root), Path(settings.cgroup_root), open_files)
+    return CgroupReader(Path(settings.proc_root), Path(settings.cgroup_root), open_files, list(layouts))
 
 
 async def locate_cgroups(
@@ -77,8 +82,10 @@ async def locate_cgroups(
     known: Mapping[str, CgroupLocation] | None = None,
 ) -> dict[str, CgroupLocation]:
     """The cgroup of each container that can be read here (the others are left out).
-    Those `known` already are taken as they are; the common layouts are tried next; only the
-    rest cost a `docker inspect` for their PIDs."""
+    Those `known` already are taken as they are, the known layouts are tried next; when some
+    are in none of them (a daemon with its own `--cgroup-parent`), one container is located
+    through its PID and its layout learnt, so that the others cost no `docker inspect`; only
+    those still unfound are inspected, together."""
     known = known or {}
     locations = {
         cid: location
@@ -86,12 +93,27 @@ async def locate_cgroups(
         if (location := known.get(cid) or reader.guess(cid)) is not None
     }
     unknown = [cid for cid in container_ids if cid not in locations]
+    if len(unknown) > 1:
+        first = await _locate_by_pid(client, reader, unknown[:1])
+        if first:  # its layout is learnt: the others are guessed in it
+            locations.update(first)
+            locations.update((cid, found) for cid in unknown[1:] if (found := reader.guess(cid)) is not None)
+        unknown = [cid for cid in container_ids if cid not in locations]
     if unknown:
-        for container_id, pid in (await client.container.pids(unknown)).items():
-            location = reader.locate(container_id, pid)
-            if location is not None:
-                locations[container_id] = location
+        locations.update(await _locate_by_pid(client, reader, unknown))
     return locations
+
+
+async def _locate_by_pid(
+    client: DockerClient, reader: CgroupReader, container_ids: Sequence[str]
+) -> dict[str, CgroupLocation]:
+    """The containers' cgroups through their init PIDs (one `docker inspect` for them all)."""
+    found = {}
+    for container_id, pid in (await client.container.pids(container_ids)).items():
+        location = reader.locate(container_id, pid)
+        if location is not None:
+            found[container_id] = location
+    return found
 
 
 def stats_from_cgroup(
@@ -135,12 +157,13 @@ async def read_containers(
     settings: Settings,
     running: Sequence[ContainerSummary],
     early_cpu: CpuMarks | None = None,
+    layouts: Sequence[CgroupLayout] = (),
 ) -> Readings:
     """Memory and CPU of running containers, by the fastest path that works for each.
     CPU is measured over at least MIN_CPU_WINDOW_SECONDS, from `early_cpu` where it has them."""
     if not running:
         return Readings((), SOURCE_CGROUP if settings.fast_path else SOURCE_DOCKER_STATS)
-    reader = cgroup_reader(settings)
+    reader = cgroup_reader(settings, layouts=layouts)
     early = {} if early_cpu is None else early_cpu.by_container
     known = {cid: mark.location for cid, mark in early.items()}
     locations = {} if reader is None else await locate_cgroups(client, reader, [c.id for c in running], known)
@@ -164,4 +187,5 @@ async def read_containers(
     rest = [c.id for c in running if c.id not in read_fast]
     slow = await client.container.stats(rest) if rest else []
     source = SOURCE_MIXED if fast and slow else SOURCE_CGROUP if fast else SOURCE_DOCKER_STATS
-    return Readings(tuple(fast) + tuple(slow), source)
+    learned = () if reader is None else tuple(layout for layout in reader.learned if layout not in layouts)
+    return Readings(tuple(fast) + tuple(slow), source, learned)

@@ -11,7 +11,7 @@ import anyio
 from dockermem.clock import current_clock
 from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
-from dockermem.core.engine_cache import cached_engine_info
+from dockermem.core.engine_cache import cached_cgroup_layouts, cached_engine_info, keep_cgroup_layouts
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
 from dockermem.core.readings import Readings, early_cpu_marks, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
@@ -151,7 +151,8 @@ async def take_snapshot(
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
     start_cpu_window()
-    early_cpu = early_cpu_marks(settings)
+    layouts = cached_cgroup_layouts(client, settings)
+    early_cpu = early_cpu_marks(settings, layouts)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(engine_slot.fill, lambda: cached_engine_info(client, settings))
         tasks.start_soon(networks_slot.fill, client.network.ls)
@@ -160,7 +161,9 @@ async def take_snapshot(
         running = [
             c for c in all_containers if (project is None or c.project == project) and c.state == "running"
         ]
-        readings = await read_containers(client, settings, running, early_cpu)
+        readings = await read_containers(client, settings, running, early_cpu, layouts)
+    if readings.learned:
+        keep_cgroup_layouts(client, settings, [*layouts, *readings.learned])
     counts = count_resources(settings, thresholds, all_containers, networks_slot.value, volumes_slot.value)
     return _assemble(settings, project, engine_slot.value, running, readings, counts)
 

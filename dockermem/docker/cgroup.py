@@ -64,6 +64,48 @@ class CgroupLocation:
 
 
 @dataclass(frozen=True)
+class CgroupLayout:
+    """Where an engine puts each container's cgroup, under the cgroup root, `{id}` standing
+    for the container's full ID: v1 names the memory and the CPU directory, v2 one directory
+    for both (`memory` and `cpu` the same)."""
+
+    version: int
+    memory: str
+    cpu: str
+
+    def place(self, root: str, container_id: str) -> CgroupLocation | None:
+        """The container's cgroup in this layout, when it is there."""
+        memory = f"{root}/{self.memory.replace('{id}', container_id)}"
+        probe = "memory.usage_in_bytes" if self.version == 1 else "memory.current"
+        if not os.path.isfile(f"{memory}/{probe}"):
+            return None
+        cpu = memory if self.version == 2 else f"{root}/{self.cpu.replace('{id}', container_id)}"
+        return CgroupLocation(container_id, self.version, Path(memory), Path(cpu))
+
+    def listed(self, root: str) -> list[CgroupLocation]:
+        """The containers in this layout, from listing its parent directory (no probe of each)."""
+        parent, _, name = self.memory.rpartition("/")
+        prefix, _, suffix = name.partition("{id}")
+        names = [
+            entry.removeprefix(prefix).removesuffix(suffix)
+            for entry in _directory_names(Path(f"{root}/{parent}"))
+            if entry.startswith(prefix) and entry.endswith(suffix)
+        ]
+        return [
+            CgroupLocation(cid, self.version, Path(f"{root}/{self.memory.replace('{id}', cid)}"),
+                           Path(f"{root}/{self.cpu.replace('{id}', cid)}"))
+            for cid in _container_ids(names)
+        ]  # fmt: skip
+
+    @classmethod
+    def of(cls, root: Path, location: CgroupLocation) -> CgroupLayout | None:
+        """The layout a located cgroup shows, when the container's ID is in its directory's name."""
+        memory = _template(root, location.memory_dir, location.container_id)
+        cpu = _template(root, location.cpu_dir, location.container_id)
+        return None if memory is None or cpu is None else cls(location.version, memory, cpu)
+
+
+@dataclass(frozen=True)
 class CgroupReading:
     """One reading of a container's cgroup: memory as docker stats reckons it, and CPU time."""
 
@@ -145,57 +187,60 @@ class CgroupReader:
     proc_root: Path = Path("/proc")
     cgroup_root: Path = Path("/sys/fs/cgroup")
     open_files: OpenCgroupFiles | None = field(default=None, compare=False)
+    # Layouts found by locating a container through its PID (see `learn`), tried after the common ones.
+    learned: list[CgroupLayout] = field(default_factory=list, compare=False)
 
     def guess(self, container_id: str) -> CgroupLocation | None:
-        """The container's cgroup where the common layouts put it, found without its PID:
-        v1 cgroupfs `memory/docker/<id>`, v2 systemd `system.slice/docker-<id>.scope`,
-        v2 cgroupfs `docker/<id>`. None when none holds it (then `locate` asks the PID)."""
+        """The container's cgroup where the known layouts put it, found without its PID: the
+        common ones (`COMMON_LAYOUTS`: Docker's and Podman's, cgroupfs and systemd, v1 and v2),
+        then those this reader learnt. None when none holds it (then `locate` asks the PID)."""
         if not container_id.isalnum():
             return None  # a container ID is hexadecimal; anything else is no path to build
-        # Probed as strings (a snapshot guesses for every container): Path objects are built
-        # for the one layout found only.
         root = str(self.cgroup_root)
-        v1 = f"{root}/{V1_MEMORY_PARENT}/{container_id}"
-        if os.path.isfile(f"{v1}/memory.usage_in_bytes"):
-            return CgroupLocation(container_id, 1, Path(v1), Path(f"{_v1_cpu_parent(root)}/{container_id}"))
-        for parent, prefix, suffix in V2_LAYOUTS:
-            directory = f"{root}/{parent}/{prefix}{container_id}{suffix}"
-            if os.path.isfile(f"{directory}/memory.current"):
-                return CgroupLocation(container_id, 2, Path(directory), Path(directory))
+        for layout in self.layouts:
+            location = layout.place(root, container_id)
+            if location is not None:
+                return location
         return None
 
+    @property
+    def layouts(self) -> list[CgroupLayout]:
+        """The layouts tried: the common ones, then the learnt ones."""
+        return [*self.common_layouts, *self.learned]
+
+    @cached_property
+    def common_layouts(self) -> list[CgroupLayout]:
+        """The common layouts, v1's CPU directory as this machine mounts it."""
+        return _common_layouts(str(self.cgroup_root))
+
     def guessed_locations(self) -> list[CgroupLocation]:
-        """The cgroups of the containers that sit where the common layouts put them, from
+        """The cgroups of the containers that sit where the known layouts put them, from
         listing those directories (no docker call, and no probe of each): what a snapshot
         reads CPU times of before docker has listed its containers, so that its CPU window
         runs while docker answers."""
         root = str(self.cgroup_root)
-        cpu_parent = _v1_cpu_parent(root)
-        found = [
-            CgroupLocation(cid, 1, Path(f"{root}/{V1_MEMORY_PARENT}/{cid}"), Path(f"{cpu_parent}/{cid}"))
-            for cid in _container_ids(_directory_names(Path(f"{root}/{V1_MEMORY_PARENT}")))
-        ]
-        for parent, prefix, suffix in V2_LAYOUTS:
-            names = [
-                name.removeprefix(prefix).removesuffix(suffix)
-                for name in _directory_names(Path(f"{root}/{parent}"))
-                if name.startswith(prefix) and name.endswith(suffix)
-            ]
-            for cid in _container_ids(names):
-                directory = Path(f"{root}/{parent}/{prefix}{cid}{suffix}")
-                found.append(CgroupLocation(cid, 2, directory, directory))
-        return found
+        return [location for layout in self.layouts for location in layout.listed(root)]
+
+    def learn(self, location: CgroupLocation) -> None:
+        """Take up the layout a located container shows (a daemon's own cgroup parent): its
+        neighbours are then found without their PIDs."""
+        layout = CgroupLayout.of(self.cgroup_root, location)
+        if layout is not None and layout not in self.layouts:
+            self.learned.append(layout)
 
     def locate(self, container_id: str, pid: int) -> CgroupLocation | None:
-        """The container's cgroup, or None when it cannot be read here."""
+        """The container's cgroup, or None when it cannot be read here; its layout is learnt."""
         if pid <= 0:
             return None
         try:
-            return self._locate(container_id, (self.proc_root / str(pid) / "cgroup").read_text())
+            location = self._locate(container_id, (self.proc_root / str(pid) / "cgroup").read_text())
         except (OSError, ValueError):
             # Gone, unreadable, not UTF-8 (cgroup names may hold any byte but '/'), or a name
             # longer than the file system takes: not readable here.
             return None
+        if location is not None:
+            self.learn(location)
+        return location
 
     def _locate(self, container_id: str, text: str) -> CgroupLocation | None:
         v1_memory: str | None = None
@@ -257,17 +302,36 @@ def _directory_names(directory: Path) -> list[str]:
         return []
 
 
-# The common layouts, under the cgroup root: v1 cgroupfs puts a container's memory cgroup in
-# `memory/docker/<id>` and its CPU one beside it; v2 puts both in one directory, systemd's
-# `system.slice/docker-<id>.scope` or cgroupfs's `docker/<id>` (parent, prefix, suffix).
-V1_MEMORY_PARENT = "memory/docker"
-V2_LAYOUTS = (("system.slice", "docker-", ".scope"), ("docker", "", ""))
+# The common layouts, under the cgroup root (memory, CPU; `{id}` the container's full ID).
+# v1 cgroupfs puts a container's memory cgroup in `memory/<parent>/<id>` and its CPU one beside
+# it; v2 puts both in one directory. Docker: parent `docker`, or systemd's
+# `system.slice/docker-<id>.scope`. Podman: `libpod_parent/libpod-<id>`, or systemd's
+# `machine.slice/libpod-<id>.scope`.
+V1_PARENTS = (("docker", "{id}"), ("libpod_parent", "libpod-{id}"))
+V2_LAYOUTS = (
+    "system.slice/docker-{id}.scope",
+    "docker/{id}",
+    "machine.slice/libpod-{id}.scope",
+    "libpod_parent/libpod-{id}",
+)
 
 
-def _v1_cpu_parent(root: str) -> str:
-    """Where v1 keeps the containers' CPU cgroups: `cpu,cpuacct` mounted together, or `cpuacct`."""
-    combined = f"{root}/cpu,cpuacct/docker"
-    return combined if os.path.isdir(combined) else f"{root}/cpuacct/docker"
+def _common_layouts(root: str) -> list[CgroupLayout]:
+    cpu = "cpu,cpuacct" if os.path.isdir(f"{root}/cpu,cpuacct") else "cpuacct"
+    v1 = [CgroupLayout(1, f"memory/{parent}/{name}", f"{cpu}/{parent}/{name}") for parent, name in V1_PARENTS]
+    return v1 + [CgroupLayout(2, layout, layout) for layout in V2_LAYOUTS]
+
+
+def _template(root: Path, directory: Path, container_id: str) -> str | None:
+    """A cgroup directory under the root with the container's ID as `{id}` (in its last name)."""
+    try:
+        relative = directory.relative_to(root).as_posix()
+    except ValueError:
+        return None
+    parent, _, name = relative.rpartition("/")
+    if container_id not in name or "{" in relative:
+        return None
+    return f"{parent}/{name.replace(container_id, '{id}')}" if parent else name.replace(container_id, "{id}")
 
 
 def _container_ids(names: Iterable[str]) -> list[str]:

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from dockermem.docker.cgroup import CgroupReader
+from dockermem.core.engine_cache import (
+    EngineKey,
+    read_cached_layouts,
+    write_cached_engine_info,
+    write_cached_layouts,
+)
+from dockermem.docker.cgroup import CgroupLayout, CgroupReader
+from dockermem.docker.models import EngineInfo
 from tests.conftest import FIXTURES
 
 MIB = 1024**2
@@ -135,3 +142,52 @@ def test_a_watch_raises_its_soft_open_file_limit_toward_the_hard_one() -> None:
     max_open, soft, hard = (int(part) for part in result.stdout.split())
     assert soft == (8192 if hard == resource.RLIM_INFINITY else min(8192, hard))
     assert max_open == soft // 2
+
+
+def tree_under_parent(tmp_path: Path, parent: str, other_id: str) -> tuple[CgroupReader, str, int]:
+    """The recorded v1 tree moved under a cgroup parent of a daemon's own (`--cgroup-parent`),
+    with a second container beside the first."""
+    base = FIXTURES / "cgroup" / "v1-cgroupfs"
+    container_id, pid = (base / "CONTAINER").read_text().split()
+    root = tmp_path / "sys" / "fs" / "cgroup"
+    for controller in ("memory", "cpuacct"):
+        for cid in (container_id, other_id):
+            shutil.copytree(
+                base / "sys/fs/cgroup" / controller / "docker" / container_id,
+                root / controller / parent / cid,
+            )
+    proc = tmp_path / "proc" / pid
+    proc.mkdir(parents=True)
+    proc.joinpath("cgroup").write_text(
+        (base / "proc" / pid / "cgroup").read_text().replace("/docker/", f"/{parent}/")
+    )
+    return CgroupReader(tmp_path / "proc", root), container_id, int(pid)
+
+
+def test_a_daemon_own_parent_is_learnt_from_one_container_and_its_neighbours_guessed(tmp_path: Path) -> None:
+    other = "b" * 64
+    reader, container_id, pid = tree_under_parent(tmp_path, "docker26", other)
+    assert reader.guess(container_id) is None and reader.guess(other) is None  # no common layout holds them
+    assert reader.locate(container_id, pid) is not None
+    assert [(layout.memory, layout.cpu) for layout in reader.learned] == [
+        ("memory/docker26/{id}", "cpuacct/docker26/{id}")
+    ]
+    neighbour = reader.guess(other)
+    assert neighbour is not None and neighbour.memory_dir.name == other
+    assert reader.read(neighbour) is not None
+    assert {location.container_id for location in reader.guessed_locations()} == {container_id, other}
+
+
+def test_a_learnt_layout_is_kept_for_the_next_reader(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    key = EngineKey("default", "unix:///var/run/docker26.sock", (1, 2))
+    engine = EngineInfo("e", "26.1.5", "Debian", 8 * 1024**3, 2, "1", "cgroupfs")
+    layout = CgroupLayout(1, "memory/docker26/{id}", "cpuacct/docker26/{id}")
+    write_cached_layouts(state, key, [layout], 60, 1000.0)  # no entry for the engine yet: nothing kept
+    assert read_cached_layouts(state, key, 60, 1001.0) == []
+    write_cached_engine_info(state, key, engine, 1000.0, 60)
+    write_cached_layouts(state, key, [layout], 60, 1000.0)
+    assert read_cached_layouts(state, key, 60, 1001.0) == [layout]
+    write_cached_engine_info(state, key, engine, 1010.0, 60)  # the info asked again: the layout stays
+    assert read_cached_layouts(state, key, 60, 1011.0) == [layout]
+    assert read_cached_layouts(state, key, 60, 1100.0) == []  # past the TTL
