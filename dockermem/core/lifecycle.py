@@ -31,6 +31,11 @@ from dockermem.docker.models import ComposeProjectConfig, ComposeRun, ContainerS
 from dockermem.errors import DockerUnavailableError
 from dockermem.units import format_bytes, format_percent
 
+HEALTH_NEVER_RAN_NOTE = (
+    "{service}'s health check never ran (its health log is empty), so it stayed `starting` and "
+    "compose's --wait could not succeed. Docker runs health checks itself; Podman runs them with "
+    "systemd timers, and where there is no systemd (a container, many CI runners) they never run."
+)
 ONE_SHOT_NOTE = (
     "{service} exited with code 0: `docker compose up --wait` counts a one-shot service that "
     "exits, even successfully, as a failure unless another service depends on it with "
@@ -67,6 +72,7 @@ class ServiceOutcome:
     exit_code: int | None
     memory: ContainerMemory | None
     peak_bytes: int | None
+    health_checks_run: int = 0
 
     @property
     def healthy(self) -> bool:
@@ -364,7 +370,7 @@ async def _analyse(
         ooms=tuple(ooms),
         snapshot=snapshot,
         memory_verdict="" if ok else memory_verdict(ooms, services, snapshot),
-        notes=_notes(services, compose_ok),
+        notes=start_notes(services, compose_ok),
         brought_down=brought_down,
     )
 
@@ -387,6 +393,7 @@ def _service_outcomes(
                 state=state.status,
                 health=state.health_status,
                 last_health_output=state.last_health_output,
+                health_checks_run=state.health_checks_run,
                 exit_code=None if state.running else state.exit_code,
                 memory=memory,
                 peak_bytes=peak,
@@ -395,14 +402,22 @@ def _service_outcomes(
     return tuple(outcomes)
 
 
-def _notes(services: Sequence[ServiceOutcome], compose_ok: bool) -> tuple[str, ...]:
+def start_notes(services: Sequence[ServiceOutcome], compose_ok: bool) -> tuple[str, ...]:
+    """What a failed start's analysis should add: compose's rule for one-shots, and health
+    checks that never ran."""
     if compose_ok:
         return ()
-    return tuple(
+    one_shots = [
         ONE_SHOT_NOTE.format(service=service.service)
         for service in services
         if service.state == "exited" and service.exit_code == 0
-    )
+    ]
+    never_checked = [
+        HEALTH_NEVER_RAN_NOTE.format(service=service.service)
+        for service in services
+        if service.state == "running" and service.health == "starting" and service.health_checks_run == 0
+    ]
+    return tuple(one_shots + never_checked)
 
 
 def memory_verdict(

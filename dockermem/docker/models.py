@@ -136,6 +136,7 @@ class ContainerState:
     project: str | None
     service: str | None
     one_off: bool = False  # made by `docker compose run`, not by `up`
+    health_checks_run: int = 0  # the entries of its health log (none: its check never ran)
 
     @property
     def running(self) -> bool:

@@ -448,6 +448,7 @@ def parse_container_states(text: str) -> list[ContainerState]:
                 project=_optional_string(labels, PROJECT_LABEL),
                 service=_optional_string(labels, SERVICE_LABEL),
                 one_off=_optional_string(labels, ONE_OFF_LABEL) == "True",
+                health_checks_run=len(log) if isinstance(log, list) else 0,
             )
         )
     return states

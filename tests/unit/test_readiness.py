@@ -220,3 +220,15 @@ def with_deadline(scenario: Callable[[], Awaitable[None]]) -> None:
             await scenario()
 
     anyio.run(bounded)
+
+
+def test_a_health_check_that_never_ran_is_said_so() -> None:
+    from dockermem.core.lifecycle import ServiceOutcome, start_notes
+
+    def outcome(health: str, checks: int) -> ServiceOutcome:
+        return ServiceOutcome("db", "p-db-1", "id", "running", health, None, None, None, None, checks)
+
+    [note] = start_notes([outcome("starting", 0)], compose_ok=False)
+    assert note.startswith("db's health check never ran (its health log is empty)") and "Podman" in note
+    assert start_notes([outcome("starting", 3)], compose_ok=False) == ()  # it ran: it is merely slow
+    assert start_notes([outcome("starting", 0)], compose_ok=True) == ()
