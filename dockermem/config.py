@@ -68,6 +68,7 @@ class Settings:
     autoscale_min_interval_seconds: float = 20.0
     proc_root: str = "/proc"
     cgroup_root: str = "/sys/fs/cgroup"
+    kernel_log: str = "/dev/kmsg"  # where `up` and `watch` read the kernel's OOM kills; "": not read
     profiles_gb: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PROFILES_GB))
 
     @property
@@ -164,6 +165,15 @@ def _text(source: str, raw: object) -> str:
     return raw
 
 
+def _path_or_off(source: str, raw: object) -> str:
+    # A file to read, or one of the words that turn the reading off ("" in the settings).
+    if isinstance(raw, bool) and not raw:
+        return ""
+    if not isinstance(raw, str):
+        raise ConfigError(f"{source}={raw!r} must be a path, or 0 to turn it off")
+    return "" if raw.strip().lower() in ("", "0", "off", "false", "no") else raw
+
+
 def _secret_url(source: str, raw: object) -> str:
     # The value is a secret (a webhook URL holds its token): the error never repeats it.
     from urllib.parse import urlsplit
@@ -239,6 +249,7 @@ CONVERTERS: dict[str, Converter] = {
     "autoscale_min_interval_seconds": _non_negative_float,
     "proc_root": _text,
     "cgroup_root": _text,
+    "kernel_log": _path_or_off,
 }
 
 

@@ -78,6 +78,13 @@ def engine_key(context: str | None, environ: Mapping[str, str]) -> EngineKey | N
     return EngineKey(name, host, identity)
 
 
+def is_local_engine(client: DockerClient) -> bool:
+    """Whether the client's engine runs on this machine (a unix socket): its containers'
+    cgroups and kernel log are this machine's."""
+    key = engine_key(client.runner.context, os.environ)
+    return key is not None and key.host.startswith(UNIX_SCHEME)
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

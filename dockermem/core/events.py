@@ -18,7 +18,7 @@ from dockermem.core.thresholds import ThresholdLevel
 class EventType(Enum):
     """What happened. Memory: warning, recovered, critical, emergency, oom, leak. A container's
     life: started, healthy, unhealthy, exited, gone. The session's own doing or trouble:
-    scaled, cleanup, stream-restarted, engine-down, error."""
+    scaled, cleanup, stream-restarted, engine-down, error, notice."""
 
     WARNING = "warning"  # a container crossed `high_memory_percent` (80) of its limit
     RECOVERED = "recovered"  # ... and fell back below it (less a margin)
@@ -36,6 +36,7 @@ class EventType(Enum):
     STREAM_RESTARTED = "stream-restarted"
     ENGINE_DOWN = "engine-down"
     ERROR = "error"  # work of the session's own that failed (a cleanup, a scaling call)
+    NOTICE = "notice"  # what the session cannot see here, said once (the kernel log unreadable)
 
 
 # The events that mean memory ran out or nearly did: a watch that saw one exits 1.

@@ -5,12 +5,15 @@ clock of its own (every call says when it is), so recorded outputs replay throug
 Per container it keeps a small state machine (`ContainerJudge`): its level, the 80 % warning
 with its recovery margin, EMERGENCY once per episode, the leak fit, and its OOM count. For the
 host and each engine it keeps the CRITICAL and EMERGENCY episodes. OOM kills, from however
-many sources, are counted once (`OomLedger`).
+many sources, are counted once (`OomLedger`). The kernel log's kills are host-wide: each is
+matched to a container of the session by the ID in its cgroup's path (one the session never
+read, killed at its start, is known by its engine's events), and one of no container of the
+session's is let go.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,6 +33,7 @@ from dockermem.core.leaks import GrowthFit, LeakPolicy, PeakBuckets, SlidingFit,
 from dockermem.core.oom import SAME_KILL_SECONDS, MemorySample, OomKill, OomKind, OomLedger
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.models import ContainerEvent, ContainerState, ContainerStats, ContainerSummary
+from dockermem.kernel.oom_log import KernelOomKill
 from dockermem.units import format_bytes
 
 # A limit within this fraction of the engine's memory is docker's way of showing no limit.
@@ -40,6 +44,21 @@ SPARKLINE_BUCKETS = 20
 # Peaks of containers long gone are kept for the summary, up to this many containers.
 MAX_PEAKS = 10_000
 MAX_EVENTS_REMEMBERED = 10_000
+# A kernel kill of a container the session does not know yet waits this long for its engine's
+# events or listing to name it (a container killed at its start: its `die` comes after).
+KERNEL_MATCH_SECONDS = 30.0
+MAX_KERNEL_KILLS_WAITING = 1000
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a container is, as far as the session knows it."""
+
+    engine: str
+    container_id: str
+    name: str
+    service: str | None
+    project: str | None
 
 
 @dataclass(frozen=True)
@@ -156,7 +175,8 @@ class ContainerJudge:
         return row, events, self._new_counter_kills(reading.oom_kills)
 
     def _new_counter_kills(self, count: int | None) -> int:
-        """Kills the cgroup's counter shows since the last reading (none at the first)."""
+        """Kills the cgroup's counter shows since the last reading. At the first reading of a
+        container that was there before the session, none: those kills are old news."""
         if count is None:
             return 0
         new = 0 if self.cgroup_oom_count is None else max(0, count - self.cgroup_oom_count)
@@ -275,12 +295,17 @@ class Judge:
         self.emergency_seen = False
         self._containers: dict[tuple[str, str], ContainerJudge] = {}
         self._listed: dict[str, dict[str, ContainerSummary]] = {}
+        # The containers of each engine's first listing: those that were there before the session.
+        self._there_before: dict[str, set[str]] = {}
         self._announced: set[tuple[str, str]] = set()
         self._peaks: dict[tuple[str, str], ContainerPeak] = {}
         self._pressure = _PressureEpisodes()
         self._down: set[str] = set()
         # Docker events already judged: a span read again (a catch-up) tells each once.
         self._judged_events: deque[tuple[str, str, datetime]] = deque(maxlen=MAX_EVENTS_REMEMBERED)
+        # The containers the engines' events named (one may die before any listing sees it).
+        self._named_by_events: OrderedDict[str, Identity] = OrderedDict()
+        self._kernel_waiting: deque[tuple[float, KernelOomKill]] = deque(maxlen=MAX_KERNEL_KILLS_WAITING)
 
     # Each tick
 
@@ -307,6 +332,8 @@ class Judge:
             )
         host_level = self.rules.thresholds.level_for(host.memory_percent)
         events += self._judge_pressure(moment, host, host_level, statuses)
+        if self._kernel_waiting:
+            events += self._match_kernel_kills(moment)  # a listing may have named their container
         self._note(events)
         frame = Frame(
             moment.ts, elapsed_seconds, host, host_level, tuple(statuses), tuple(sorted(rows, key=_row_order))
@@ -324,6 +351,7 @@ class Judge:
         self._listed[engine.name] = listed
         events: list[Event] = []
         if previous is None:
+            self._there_before[engine.name] = set(listed)
             self._announced.update((engine.name, cid) for cid in listed)
             return events
         for container_id in listed.keys() - previous.keys():
@@ -356,6 +384,10 @@ class Judge:
             container = self._containers[key] = ContainerJudge(
                 engine, reading.summary, self.rules.leak_window_seconds
             )
+            if self._came_during_session(engine, reading.summary.id):
+                # Every kill its counter shows is the session's: one of a process killed before
+                # the first reading (a child killed at start, on an engine that sends no event).
+                container.cgroup_oom_count = 0
         row, events, counter_kills = container.judge(moment, reading, engine_total, self.rules)
         for _ in range(counter_kills):
             events += self._oom(moment, engine, reading.summary.id, container.name, container.summary.service,
@@ -364,6 +396,10 @@ class Judge:
             row = replace(row, oom_kills=container.oom_kills)
         self._keep_peak(key, row)
         return row, events
+
+    def _came_during_session(self, engine: str, container_id: str) -> bool:
+        there_before = self._there_before.get(engine)
+        return there_before is not None and container_id not in there_before
 
     def _judge_pressure(
         self, moment: Moment, host: HostMemory, host_level: ThresholdLevel, engines: Sequence[EngineStatus]
@@ -401,6 +437,7 @@ class Judge:
         if seen in self._judged_events:
             return []
         self._judged_events.append(seen)
+        self._remember(Identity(engine, event.container_id, event.name, event.service, event.project))
         who = event.service or event.name or event.container_id[:12]
         found: list[Event] = []
         if event.action == "oom":
@@ -425,6 +462,7 @@ class Judge:
                     moment, engine, event, EventType.EXITED, message, exit_code=event.exit_code
                 )
             ]
+        found += self._match_kernel_kills(moment)
         self._note(found)
         return found
 
@@ -448,11 +486,34 @@ class Judge:
             Event(EventType.STREAM_RESTARTED, moment.ts, engine, None, message, details={"stream": stream})
         ]
 
-    def settle(self, moment: Moment, states: Sequence[ContainerState]) -> list[Event]:
-        """What `docker inspect` says at the end of a start: the OOM kills its states show
-        that no event or counter did, each an OOM event now (see OomLedger.settle)."""
-        found = []
-        for kill in self.ledger.settle(moment.clock, states, self.samples(moment.ts)):
+    def kernel_kills(self, moment: Moment, kills: Sequence[KernelOomKill]) -> list[Event]:
+        """The kernel log's OOM kills: each of a container of the session's is an OOM kill
+        (the same kill as its event's or counter's, when they saw it too)."""
+        self._kernel_waiting.extend((moment.clock, kill) for kill in kills if kill.container_id)
+        return self._match_kernel_kills(moment)
+
+    def _match_kernel_kills(self, moment: Moment) -> list[Event]:
+        found: list[Event] = []
+        waiting = list(self._kernel_waiting)
+        self._kernel_waiting.clear()
+        for seen_at, kill in waiting:
+            identity = self._identity(kill.container_id or "")
+            if identity is not None:
+                found += self._oom(moment, identity.engine, identity.container_id, identity.name,
+                                   identity.service, identity.project, "kernel log", kill.at or moment.ts,
+                                   kernel=kill)  # fmt: skip
+            elif moment.clock - seen_at < KERNEL_MATCH_SECONDS:
+                self._kernel_waiting.append((seen_at, kill))
+        return found
+
+    def settle(self, moment: Moment, engine: str, states: Sequence[ContainerState]) -> list[Event]:
+        """What `docker inspect` says of an engine's containers at the end of a start: the OOM
+        kills its states show that no event or counter did, each an OOM event now (see
+        OomLedger.settle), and the kernel's kills of containers known by them alone."""
+        for state in states:
+            self._remember(Identity(engine, state.id, state.name, state.service, state.project))
+        found = self._match_kernel_kills(moment)
+        for kill in self.ledger.settle(moment.clock, engine, states, self.samples(moment.ts)):
             self.oom_seen = True
             container = self._container(kill.engine, kill.container_id)
             if container is not None:
@@ -495,6 +556,7 @@ class Judge:
         project: str | None,
         seen_by: str,
         at: datetime,
+        kernel: KernelOomKill | None = None,
     ) -> list[Event]:
         """One sighting of an OOM kill: an event when it is a kill not counted yet."""
         container = self._container(engine, container_id)
@@ -503,7 +565,9 @@ class Judge:
             container_id = container.summary.id
         name = name or container_id[:12]
         sample = None if container is None else container.last_sample(at)
-        kill = OomKill(container_id, name, service, OomKind.PROCESS, at, sample, seen_by, project, engine)
+        kill = OomKill(
+            container_id, name, service, OomKind.PROCESS, at, sample, seen_by, project, engine, kernel
+        )
         if not self.ledger.sighted(moment.clock, seen_by, kill):
             return []
         self.oom_seen = True
@@ -511,11 +575,34 @@ class Judge:
         if container is not None:
             container.oom_kills += 1
             memory = container.memory_details()
-        details = {**memory, "seen_by": seen_by}
+        details = {**memory, "seen_by": seen_by, **({} if kernel is None else kernel_details(kernel))}
         message = f"OOM kill in {name}"
         return [
             Event(EventType.OOM, moment.ts, engine, name, message, container_id, project, service, details)
         ]
+
+    def _remember(self, identity: Identity) -> None:
+        if identity.container_id:
+            self._named_by_events[identity.container_id] = identity
+            self._named_by_events.move_to_end(identity.container_id)
+            while len(self._named_by_events) > MAX_EVENTS_REMEMBERED:
+                self._named_by_events.popitem(last=False)
+
+    def _identity(self, container_id: str) -> Identity | None:
+        """The container of the session's with this (full) ID: watched, listed, or named by
+        its engine's events; None for a container of no concern to the session."""
+        for (engine, cid), container in self._containers.items():
+            if cid == container_id:
+                summary = container.summary
+                return Identity(engine, cid, summary.name, summary.service, summary.project)
+        for engine, listed in self._listed.items():
+            if (found := listed.get(container_id)) is not None:
+                return Identity(engine, container_id, found.name, found.service, found.project)
+        return next(
+            (identity for cid, identity in self._named_by_events.items() if cid.startswith(container_id)
+             or (len(cid) >= 12 and container_id.startswith(cid))),
+            None,
+        )  # fmt: skip
 
     def _container(self, engine: str, container_id: str) -> ContainerJudge | None:
         found = self._containers.get((engine, container_id))
@@ -566,6 +653,27 @@ class Judge:
         for event in events:
             if event.type is EventType.EMERGENCY:
                 self.emergency_seen = True
+
+
+def kernel_details(kill: KernelOomKill) -> dict[str, Any]:
+    """What an OOM event's details carry of the kernel log's record of the kill."""
+    process = kill.process
+    return {
+        "process": {
+            "name": process.name,
+            "pid": process.pid,
+            "rss_bytes": process.rss_bytes,
+            "anon_rss_bytes": process.anon_rss_bytes,
+            "file_rss_bytes": process.file_rss_bytes,
+            "shmem_rss_bytes": process.shmem_rss_bytes,
+        },
+        "constraint": "host" if kill.host_wide else "cgroup",
+        "cgroup_usage_bytes": kill.cgroup_usage_bytes,
+        "cgroup_limit_bytes": kill.cgroup_limit_bytes,
+        "top_processes": [
+            {"name": task.name, "pid": task.pid, "rss_bytes": task.rss_bytes} for task in kill.top_tasks()
+        ],
+    }
 
 
 def _row_order(row: WatchedContainer) -> tuple[str, str, str, str]:

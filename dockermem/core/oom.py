@@ -1,10 +1,12 @@
 """OOM kills: one record per kill, however many ways it was seen, and which kind it was.
 
-The kernel's OOM killer shows in three places: docker's `oom` event, the cgroup's own kill
-counter (`oom_kill` in `memory.oom_control` or `memory.events`), and `State.OOMKilled`
-(true only when the container's main process was killed). One kill may show in all three, a
-kill of a process inside a container that lives on shows in the first two only, and some
-engines send no event at all. A container killed by it has also exited with 137 (SIGKILL);
+The kernel's OOM killer shows in four places: docker's `oom` event, the cgroup's own kill
+counter (`oom_kill` in `memory.oom_control` or `memory.events`), `State.OOMKilled` (true only
+when the container's main process was killed), and the kernel's log, which alone names the
+process. One kill may show in all four; a kill of a process inside a container that lives on
+shows in all but the state. Some engines send no event and leave the state false (Podman 4),
+and a container killed at its start is gone with its cgroup before the counter is read: then
+the kernel's log is the only witness. A container killed by it has also exited with 137 (SIGKILL);
 137 alone is a SIGKILL, not an OOM kill.
 """
 
@@ -17,6 +19,7 @@ from datetime import datetime
 from enum import Enum
 
 from dockermem.docker.models import ContainerState
+from dockermem.kernel.oom_log import KernelOomKill
 from dockermem.units import format_bytes
 
 SIGKILL_EXIT = 137
@@ -54,9 +57,10 @@ class OomKill:
     kind: OomKind
     at: datetime | None
     last_sample: MemorySample | None
-    seen_by: str = ""  # "docker events", "cgroup", "state"
+    seen_by: str = ""  # "docker events", "cgroup", "state", "kernel log": the first to see it
     project: str | None = None
     engine: str = "default"
+    kernel: KernelOomKill | None = None  # the kernel log's record of it, where it could be read
 
     def describe(self) -> str:
         who = self.service or self.name
@@ -66,6 +70,8 @@ class OomKill:
             else f"a process in {who} was OOM-killed"
         )
         when = f" at {self.at:%H:%M:%S}" if self.at else ""
+        if self.kernel is not None:
+            return what + when + _kernel_account(self.kernel)
         memory = ""
         if self.last_sample is not None:
             limit = (
@@ -75,6 +81,18 @@ class OomKill:
             )
             memory = f" (last seen at {format_bytes(self.last_sample.usage_bytes)} of {limit})"
         return what + when + memory
+
+
+def _kernel_account(kill: KernelOomKill) -> str:
+    """`: process memhog (pid 9444, 59.4MiB RSS) at 64.0MiB of its 64.0MiB limit`"""
+    process = kill.process
+    text = f": process {process.name} (pid {process.pid}, {format_bytes(process.rss_bytes)} RSS)"
+    if kill.host_wide:
+        return text + ", by the host's OOM killer: the machine ran out of memory, not the container's limit"
+    usage, limit = kill.cgroup_usage_bytes, kill.cgroup_limit_bytes
+    if usage is not None and limit is not None:
+        text += f" at {format_bytes(usage)} of its {format_bytes(limit)} limit"
+    return text
 
 
 @dataclass
@@ -103,7 +121,8 @@ class OomLedger:
         self._deaths: dict[str, _Death] = {}
 
     def sighted(self, now: float, seen_by: str, kill: OomKill) -> bool:
-        """Count a kill seen by `seen_by`; False when it is one already counted."""
+        """Count a kill seen by `seen_by`; False when it is one already counted (what the
+        kernel's log says of it is kept with it all the same)."""
         for sighting in reversed(self._sightings):
             if (
                 _same_container(sighting.kill.container_id, kill.container_id)
@@ -111,6 +130,8 @@ class OomLedger:
                 and seen_by not in sighting.sources
             ):
                 sighting.sources.add(seen_by)
+                if kill.kernel is not None and sighting.kill.kernel is None:
+                    sighting.kill = replace(sighting.kill, kernel=kill.kernel)
                 return False
         death = self._death_of(kill.container_id)
         if death is not None and death.exit_code == SIGKILL_EXIT and now - death.at < self.same_kill_seconds:
@@ -138,7 +159,7 @@ class OomLedger:
         return tuple(sighting.kill for sighting in self._sightings)
 
     def settle(
-        self, now: float, states: Sequence[ContainerState], samples: Mapping[str, MemorySample]
+        self, now: float, engine: str, states: Sequence[ContainerState], samples: Mapping[str, MemorySample]
     ) -> list[OomKill]:
         """Take in what `docker inspect` says at the end: a container whose state says
         OOMKilled died of its last kill. Gives the kills no source had seen (now counted too)."""
@@ -152,7 +173,15 @@ class OomLedger:
                 continue
             sample = next((s for cid, s in samples.items() if _same_container(cid, state.id)), None)
             kill = OomKill(
-                state.id, state.name, state.service, OomKind.CONTAINER, None, sample, "state", state.project
+                state.id,
+                state.name,
+                state.service,
+                OomKind.CONTAINER,
+                None,
+                sample,
+                "state",
+                state.project,
+                engine,
             )
             self._sightings.append(_Sighting(kill, now, {"state"}))
             unseen.append(kill)

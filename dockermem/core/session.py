@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -26,8 +27,8 @@ from dockermem.background import unwrapped_errors
 from dockermem.clock import Clock, current_clock
 from dockermem.config import Settings
 from dockermem.core.concurrency import Stop
-from dockermem.core.engine_cache import cached_engine_info
-from dockermem.core.events import Event, Frame, SessionSummary
+from dockermem.core.engine_cache import cached_engine_info, is_local_engine
+from dockermem.core.events import Event, EventType, Frame, SessionSummary
 from dockermem.core.feed import FULL_READ_EVERY, EngineFeed
 from dockermem.core.host import host_cpu_since_start, read_host_memory, start_cpu_window
 from dockermem.core.judge import Judge, JudgeRules, Moment
@@ -35,6 +36,7 @@ from dockermem.core.oom import SAME_KILL_SECONDS
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerEvent, ContainerState
 from dockermem.errors import DockermemError
+from dockermem.kernel.kmsg import KernelLog
 
 if TYPE_CHECKING:
     from dockermem.core.lifecycle import StartOutcome
@@ -98,6 +100,7 @@ class Session:
         clock: Clock | None = None,
         interval_seconds: float | None = None,
         recorded_as: str | None = None,
+        kernel_log: KernelLog | None = None,
     ) -> None:
         self.settings = settings
         self.engines = tuple(engines)
@@ -121,6 +124,8 @@ class Session:
         self._started_at = 0.0
         self._started_wall = self.clock.now()
         self._ticked: anyio.Event | None = None
+        # The kernel's OOM kills (by default settings.kernel_log, when the engines are local).
+        self._kernel_log = kernel_log
 
     @property
     def client(self) -> DockerClient:
@@ -185,7 +190,7 @@ class Session:
     def settle(self, states: Sequence[ContainerState]) -> None:
         """Take in the containers' states as `docker inspect` gives them at the end of a start
         (a kill only `OOMKilled` shows is told as an OOM event now)."""
-        self._emit_all(self.judge.settle(self._moment(), states))
+        self._emit_all(self.judge.settle(self._moment(), self.engines[0][0], states))
 
     async def next_frame(self) -> Frame:
         """The next frame the session takes."""
@@ -236,6 +241,7 @@ class Session:
             self._feeds.append(feed)
         self._started_at = self.clock.monotonic()
         start_cpu_window()
+        kernel_log = self._open_kernel_log()
         try:
             with unwrapped_errors():
                 async with anyio.create_task_group() as tasks:
@@ -245,6 +251,8 @@ class Session:
                     for observer in list(self._observers):
                         observer.begin(self)
                         tasks.start_soon(observer.run, self)
+                    if kernel_log is not None and kernel_log.notice is not None:
+                        self.emit(Event(EventType.NOTICE, self.clock.now(), "", None, kernel_log.notice))
                     tasks.start_soon(self._keep_ticking)
                     try:
                         yield self
@@ -254,7 +262,25 @@ class Session:
                         tasks.cancel_scope.cancel()
         finally:
             self._tasks = None
+            if kernel_log is not None:
+                kernel_log.close()
             self._finish_observers()
+
+    def _open_kernel_log(self) -> KernelLog | None:
+        """The kernel log, from now on: where the settings name one and the engines run here
+        (a remote engine's kills are in its own machine's log, which is said once)."""
+        if self._kernel_log is None and self.settings.kernel_log:
+            self._kernel_log = KernelLog(Path(self.settings.kernel_log), self.clock)
+            remote = [name for name, client in self.engines if not is_local_engine(client)]
+            if remote:
+                self._kernel_log.notice = (
+                    f"engine {remote[0]} runs on another machine: its kernel's OOM kills are seen "
+                    "by its events and the cgroup counters only"
+                )
+                return self._kernel_log
+        if self._kernel_log is not None:
+            self._kernel_log.open()
+        return self._kernel_log
 
     def _finish_observers(self) -> None:
         """Tell each observer the summary; one that fails does not keep the others from it."""
@@ -292,6 +318,8 @@ class Session:
         host = read_host_memory(host_cpu_since_start())
         readings = [feed.read(moment.clock, full=full) for feed in self._feeds]
         frame, events = self.judge.tick(moment, moment.clock - self._started_at, host, readings)
+        if self._kernel_log is not None and self._kernel_log.readable:
+            events += self.judge.kernel_kills(moment, self._kernel_log.read_kills())
         self._emit_all(events)
         self.latest_frame = frame
         for observer in list(self._observers):

@@ -7,8 +7,12 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from dockermem.docker.models import ContainerEvent
-from dockermem.docker.parse import JSON_FORMAT, PROJECT_LABEL, parse_event
+from dockermem.docker.parse import JSON_FORMAT, PODMAN_ACTIONS, PROJECT_LABEL, parse_event
 from dockermem.docker.runner import DockerRunner, failure_error
+
+# An action filter matches each engine's own word for it: Podman's API filters a death as
+# `died` (though it shows it as `die`) and a removal as `remove`. Docker ignores words it lacks.
+FILTER_WORDS = {docker: (docker, podman) for podman, docker in PODMAN_ACTIONS.items()}
 
 
 def events_args(
@@ -22,7 +26,8 @@ def events_args(
     if project is not None:
         args += ["--filter", f"label={PROJECT_LABEL}={project}"]
     for action in actions:
-        args += ["--filter", f"event={action}"]
+        for word in FILTER_WORDS.get(action, (action,)):
+            args += ["--filter", f"event={word}"]
     return args
 
 

@@ -454,6 +454,11 @@ def parse_container_states(text: str) -> list[ContainerState]:
     return states
 
 
+# Podman's Docker API words two actions its own way: a removal is `remove` (and a death, though
+# shown as `die`, is filtered as `died`; see docker/events.py). Docker's words are the ones used.
+PODMAN_ACTIONS = {"remove": "destroy", "died": "die"}
+
+
 def parse_event(line: str) -> ContainerEvent:
     """One line of `docker events --format '{{json .}}'` about a container."""
     what = "docker events line"
@@ -472,6 +477,7 @@ def parse_event(line: str) -> ContainerEvent:
     except (OverflowError, ValueError, OSError):
         raise ParseError(what, line, "time out of range") from None
     action = _optional_string(document, "Action") or _optional_string(document, "status")
+    action = PODMAN_ACTIONS.get(action or "", action)
     container_id = _optional_string(actor, "ID") or _optional_string(document, "id")
     if action is None or container_id is None:
         raise ParseError(what, line, "no action or container")

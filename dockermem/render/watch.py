@@ -34,6 +34,7 @@ EVENT_STYLES = {
     EventType.STREAM_RESTARTED: "cyan",
     EventType.ENGINE_DOWN: "bold red",
     EventType.ERROR: "red",
+    EventType.NOTICE: "dim",
 }
 RECENT_EVENTS_SHOWN = 8
 

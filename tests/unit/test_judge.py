@@ -12,7 +12,9 @@ from dockermem.config import Settings
 from dockermem.core.events import Event, EventType
 from dockermem.core.judge import Judge, JudgeRules
 from dockermem.core.oom import OomKind
+from dockermem.docker.models import ContainerEvent
 from dockermem.docker.parse import parse_container_states, parse_event
+from dockermem.kernel.oom_log import KernelOomKill, parse_kmsg_record, parse_oom_kills
 from tests.builders import GIB, at, engine, event, host, reading, summary
 from tests.conftest import FIXTURES
 
@@ -163,7 +165,7 @@ def test_recorded_events_of_a_child_kill_and_a_pid_1_kill() -> None:
         *parse_container_states((FIXTURES / "inspect" / "oom-child.json").read_text()),
         *parse_container_states((FIXTURES / "inspect" / "oom-pid1.json").read_text()),
     ]
-    j.settle(at(1), states)
+    j.settle(at(1), "default", states)
     kills = {kill.name: kill.kind for kill in j.ledger.kills}
     assert kills == {"dm-oom-child": OomKind.PROCESS, "dm-oom-pid1": OomKind.CONTAINER}
 
@@ -171,14 +173,14 @@ def test_recorded_events_of_a_child_kill_and_a_pid_1_kill() -> None:
 def test_a_kill_only_the_state_shows_is_added_and_told() -> None:
     states = parse_container_states((FIXTURES / "inspect" / "oom-pid1.json").read_text())
     j = judge()
-    told = j.settle(at(0), states)
+    told = j.settle(at(0), "default", states)
     [kill] = j.ledger.kills
     assert (kill.name, kill.kind, kill.seen_by) == ("dm-oom-pid1", OomKind.CONTAINER, "state")
     assert [(e.type, e.container, e.details["seen_by"]) for e in told] == [
         (EventType.OOM, "dm-oom-pid1", "state")
     ]
     assert j.oom_seen
-    assert j.settle(at(1), states) == []  # told once
+    assert j.settle(at(1), "default", states) == []  # told once
 
 
 def test_a_docker_event_read_twice_is_judged_once() -> None:
@@ -205,3 +207,80 @@ def test_an_engine_down_is_said_once_until_it_is_back() -> None:
     j.engine_back("default")
     after = j.engine_down(at(2), "default", "no answer")
     assert (types(first), again, types(after)) == (["engine-down"], [], ["engine-down"])
+
+
+def test_a_container_that_came_during_the_session_counts_its_kills_from_zero() -> None:
+    # Podman sends no oom event: a process killed before the first reading shows only in the
+    # counter, already at 1. A container that was there before the session brings old kills.
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(DB, 10, 64, oom_kills=3))])
+    _, later = j.tick(
+        at(1), 1, host(), [engine(reading(DB, 10, 64, oom_kills=3), reading(API, 4, 64, oom_kills=1))]
+    )
+    kills = [e for e in later if e.type is EventType.OOM]
+    assert [(e.container, e.details["seen_by"]) for e in kills] == [("shop-api-1", "cgroup")]
+
+
+def podman_start_kill() -> tuple[list[ContainerEvent], list[KernelOomKill]]:
+    """Podman 4.3 starting `hog` (memhog 100 in 32 MiB, PID 1 OOM-killed at once) beside
+    `calm`, then `down`: its events (no `oom`, a `die` with 137, `remove`) and the kernel's
+    record of the kill, recorded together."""
+    events = [
+        parse_event(line)
+        for line in (FIXTURES / "events" / "podman-compose-oom.jsonl").read_text().splitlines()
+    ]
+    records = (FIXTURES / "kernel" / "podman-compose-oom.kmsg").read_bytes().splitlines(keepends=True)
+    kills = parse_oom_kills([r for line in records if (r := parse_kmsg_record(line)) is not None])
+    return events, kills
+
+
+@pytest.mark.parametrize("kernel_first", [False, True])
+def test_a_kill_only_the_kernel_log_saw_is_the_containers_death(kernel_first: bool) -> None:
+    # The kill is read from the kernel's log before or after podman's `die` arrives; either
+    # way one kill, of the container itself, naming its process.
+    events, [kernel_kill] = podman_start_kill()
+    j = judge()
+    j.tick(at(0), 0, host(), [engine()])
+    starts = [e for e in events if e.action in ("create", "start")]
+    death = next(e for e in events if e.action == "die" and e.exit_code == 137)
+    told: list[Event] = []
+    for e in starts:
+        told += j.engine_event(at(0.1), "default", e)
+    if kernel_first:
+        told += j.kernel_kills(at(0.2), [kernel_kill])
+        told += j.engine_event(at(0.3), "default", death)
+    else:
+        told += j.engine_event(at(0.2), "default", death)
+        told += j.kernel_kills(at(0.3), [kernel_kill])
+    [oom] = [e for e in told if e.type is EventType.OOM]
+    assert (oom.service, oom.details["seen_by"], oom.details["process"]["name"]) == (
+        "hog",
+        "kernel log",
+        "memhog",
+    )
+    assert oom.details["cgroup_limit_bytes"] == 32 * 1024**2
+    [kill] = j.ledger.kills
+    assert kill.kind is OomKind.CONTAINER
+    assert kill.describe().startswith("hog was OOM-killed at ")
+    assert ": process memhog (pid " in kill.describe() and "of its 32.0MiB limit" in kill.describe()
+
+
+def test_a_kernel_kill_of_a_container_of_no_concern_is_let_go() -> None:
+    _, [kernel_kill] = podman_start_kill()
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(API, 10, 64))])
+    assert j.kernel_kills(at(1), [kernel_kill]) == []
+    _, later = j.tick(at(40), 40, host(), [engine(reading(API, 10, 64))])
+    assert [e for e in later if e.type is EventType.OOM] == [] and j.ledger.kills == ()
+
+
+def test_podmans_own_words_for_death_and_removal_are_dockers() -> None:
+    events, _ = podman_start_kill()
+    assert [e.action for e in events if e.service == "hog"] == [
+        "create",
+        "init",
+        "start",
+        "die",
+        "cleanup",
+        "destroy",
+    ]

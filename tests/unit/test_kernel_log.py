@@ -1,0 +1,136 @@
+"""The kernel's OOM lines, as recorded here (6.18: Docker 20.10, Docker 26, Podman) and as
+documented for 5.4 and for the host's own OOM killer: each kill once, with its process, its
+container and the cgroup's memory at that moment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dockermem.clock import ManualClock
+from dockermem.kernel.kmsg import KernelLog
+from dockermem.kernel.oom_log import (
+    KernelRecord,
+    OomLogParser,
+    parse_dmesg_line,
+    parse_kmsg_record,
+    parse_oom_kills,
+)
+from tests.builders import START
+from tests.conftest import FIXTURES
+
+KERNEL = FIXTURES / "kernel"
+MIB = 1024**2
+
+
+def kmsg_records(name: str) -> list[KernelRecord]:
+    lines = (KERNEL / name).read_bytes().splitlines(keepends=True)
+    return [record for line in lines if (record := parse_kmsg_record(line)) is not None]
+
+
+def dmesg_records(name: str) -> list[KernelRecord]:
+    lines = (KERNEL / name).read_text().splitlines()
+    return [record for line in lines if (record := parse_dmesg_line(line)) is not None]
+
+
+def recorded_id(name: str) -> str:
+    return (KERNEL / f"{name}.id").read_text().strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "parent"),
+    [
+        ("podman-pid1", "/libpod_parent/libpod-"),
+        ("docker26-pid1", "/docker26/"),
+        ("docker-child", "/docker/"),
+    ],
+)
+def test_a_container_kill_names_its_container_process_and_limit(name: str, parent: str) -> None:
+    [kill] = parse_oom_kills(kmsg_records(f"{name}.kmsg"))
+    assert kill.container_id == recorded_id(name)
+    assert kill.task_memcg == parent + recorded_id(name)
+    assert kill.constraint == "CONSTRAINT_MEMCG" and not kill.host_wide
+    assert kill.process.name == "memhog"
+    assert kill.cgroup_limit_bytes in (32 * MIB, 64 * MIB)
+    assert kill.cgroup_usage_bytes == kill.cgroup_limit_bytes  # it was at its limit
+    # memhog held nearly all of the limit; the dump holds it too, by its pid.
+    assert kill.cgroup_limit_bytes is not None and kill.process.rss_bytes > 0.9 * kill.cgroup_limit_bytes
+    assert kill.process.pid in {task.pid for task in kill.tasks}
+
+
+def test_two_kills_in_one_container_are_two_with_their_own_dumps() -> None:
+    first, second = parse_oom_kills(kmsg_records("docker-two.kmsg"))
+    assert first.container_id == second.container_id == recorded_id("docker-two")
+    assert (first.process.pid, second.process.pid) == (10259, 10260)
+    assert first.process.anon_rss_bytes == 30720 * 1024
+    # The second dump no longer holds the first kill's process.
+    assert 10259 not in {task.pid for task in second.tasks}
+    assert [task.name for task in second.top_tasks()] == ["memhog", "sleep"]
+    assert second.top_tasks()[0].rss_bytes == 5138 * 4096
+
+
+def test_the_5_4_format_without_the_split_rss_columns() -> None:
+    [kill] = parse_oom_kills(dmesg_records("documented-5.4-memcg.dmesg"))
+    assert kill.container_id == "3f4d8e2c1b0a99887766554433221100ffeeddccbbaa99887766554433221100"
+    assert (kill.process.pid, kill.process.name) == (4242, "stress")
+    assert kill.cgroup_usage_bytes == kill.cgroup_limit_bytes == 256 * MIB
+    assert [(task.name, task.rss_bytes) for task in kill.tasks][-1] == ("stress", 64522 * 4096)
+
+
+def test_the_hosts_own_oom_killer_is_told_apart() -> None:
+    [kill] = parse_oom_kills(dmesg_records("documented-host-oom.dmesg"))
+    assert kill.host_wide and kill.constraint == "CONSTRAINT_NONE"
+    assert kill.container_id == "7d1e0c3b5a2f4e6d8c9b0a1f2e3d4c5b6a7f8e9d0c1b2a3f4e5d6c7b8a9f0e1d"
+    assert kill.cgroup_limit_bytes is None  # no cgroup's limit was hit
+    assert kill.process.anon_rss_bytes == 15247000 * 1024
+
+
+def test_a_truncated_kill_gives_nothing_and_does_not_spoil_the_next() -> None:
+    records = kmsg_records("docker-two.kmsg")
+    cut = next(i for i, r in enumerate(records) if r.text.startswith("oom-kill:"))
+    # The first kill loses its last line; the second is whole.
+    kills = parse_oom_kills(records[:cut] + records[cut + 2 :])
+    assert [kill.process.pid for kill in kills] == [10260]
+
+
+def test_a_kill_line_alone_is_still_a_kill() -> None:
+    line = (
+        "Memory cgroup out of memory: Killed process 77 (dd) total-vm:3292kB, anon-rss:896kB, "
+        "file-rss:828kB, shmem-rss:0kB, UID:0 pgtables:44kB oom_score_adj:0"
+    )
+    kill = OomLogParser().feed(KernelRecord(1, 10.0, line))
+    assert kill is not None and kill.process.name == "dd" and kill.container_id is None
+    assert kill.process.rss_bytes == (896 + 828) * 1024
+
+
+@pytest.mark.parametrize("raw", [b"", b"garbage", b"6,x,1,-;text\n", b"6,1;no fields\n"])
+def test_a_record_that_is_not_one_is_none(raw: bytes) -> None:
+    assert parse_kmsg_record(raw) is None
+
+
+def test_the_reader_follows_from_where_it_opened_and_dates_each_kill(tmp_path: Path) -> None:
+    log = tmp_path / "kmsg"
+    records = (KERNEL / "docker-two.kmsg").read_bytes()
+    log.write_bytes(records)  # kills from before the session: not news
+    first_kill = next(r for r in kmsg_records("docker-two.kmsg") if r.text.startswith("Memory cgroup out"))
+    clock = ManualClock(START, monotonic_start=first_kill.at_seconds + 3)
+    with KernelLog(log, clock) as reader:
+        assert reader.read_kills() == []
+        with log.open("ab") as out:
+            out.write(records)
+        kills = reader.read_kills()
+        assert [kill.process.pid for kill in kills] == [10259, 10260]
+        assert kills[0].at is not None and round((START - kills[0].at).total_seconds(), 3) == 3.0
+        assert reader.read_kills() == []
+
+
+def test_an_unreadable_log_says_why_once(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        missing = tmp_path / "no-such-kmsg"
+        reader = KernelLog(missing).open()
+    else:  # pragma: no cover - the suite runs as root in CI
+        reader = KernelLog(Path("/dev/kmsg")).open()
+    assert not reader.readable and reader.read_kills() == []
+    assert reader.notice is not None and reader.notice.startswith("the kernel log cannot be read (")
