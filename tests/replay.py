@@ -46,6 +46,14 @@ class Answer:
         return cls(pattern, stdout=text, **options)
 
 
+def engine_answers(name: str = "engine-20.10") -> list[Answer]:
+    """`docker info` and `docker version` of a recorded engine (`engine-20.10`, `podman-4.3`)."""
+    return [
+        Answer.recorded(r"^info ", f"info/{name}.json"),
+        Answer.recorded(r"^version ", f"version/{name}.json"),
+    ]
+
+
 class ReplayStream(LineStream):
     """A stream's answer: its lines, then its end (or none, when it holds)."""
 

@@ -3,7 +3,8 @@
 `docker info` is the slowest call of a snapshot or a preflight, and what dockermem keeps of it
 (`EngineInfo`: memory, CPUs, version, OS and cgroup setup) holds for as long as the daemon runs.
 It is kept in `<state_dir>/engine-info.json` for `engine_info_ttl_seconds` (60; 0 turns the
-cache off), one entry per engine: the docker context the client uses and that context's
+cache off), with the engine's kind (Docker or Podman, from `docker version`) whose differences
+change what dockermem can see, one entry per engine: the docker context the client uses and that context's
 endpoint, and for a local socket the socket file's inode and mtime, which a restarted daemon
 changes.
 
@@ -24,7 +25,7 @@ from dockermem.clock import current_clock
 from dockermem.config import Settings
 from dockermem.docker.cgroup import CgroupLayout
 from dockermem.docker.client import DockerClient
-from dockermem.docker.models import EngineInfo
+from dockermem.docker.models import DOCKER, PODMAN, EngineInfo
 
 ENGINE_CACHE_FILE = "engine-info.json"
 CACHE_FORMAT = 1
@@ -152,7 +153,7 @@ def _engine_info_from(document: object) -> EngineInfo | None:
     # Exactly EngineInfo's fields: an entry of another shape (another version's) is a miss.
     if not isinstance(document, dict) or set(document) != {f.name for f in fields(EngineInfo)}:
         return None
-    texts = ("name", "server_version", "operating_system")
+    texts = ("name", "server_version", "operating_system", "kind", "api_version")
     optional_texts = ("cgroup_version", "cgroup_driver")
     if not all(isinstance(document[name], str) for name in texts):
         return None
@@ -160,7 +161,7 @@ def _engine_info_from(document: object) -> EngineInfo | None:
         return None
     if not (_is_count(document["memory_total_bytes"]) and document["memory_total_bytes"] > 0):
         return None
-    if not _is_count(document["cpus"]):
+    if not _is_count(document["cpus"]) or document["kind"] not in (DOCKER, PODMAN):
         return None
     return EngineInfo(**document)
 

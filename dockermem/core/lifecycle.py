@@ -27,15 +27,22 @@ from dockermem.core.session import Observer, Session, Verdict
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot, take_snapshot
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.docker.client import DockerClient
-from dockermem.docker.models import ComposeProjectConfig, ComposeRun, ContainerState
+from dockermem.docker.models import ComposeProjectConfig, ComposeRun, ContainerState, EngineInfo
 from dockermem.errors import DockerUnavailableError
 from dockermem.units import format_bytes, format_percent
 
 HEALTH_NEVER_RAN_NOTE = (
     "{service}'s health check never ran (its health log is empty), so it stayed `starting` and "
-    "compose's --wait could not succeed. Docker runs health checks itself; Podman runs them with "
-    "systemd timers, and where there is no systemd (a container, many CI runners) they never run."
+    "compose's --wait could not succeed. "
 )
+# Why, by the engine: Podman's health checks need systemd; Docker's wait for their first interval.
+HEALTH_NEVER_RAN_CAUSE = {
+    True: "Podman runs health checks with systemd timers, and where there is no systemd (a container, "
+    "many CI runners) they never run: run the check yourself (`podman healthcheck run`), or drop "
+    "`--wait` for this service.",
+    False: "Docker runs the first check one `interval` (plus `start_period`) after the start: one "
+    "longer than --wait-timeout never runs in time.",
+}
 ONE_SHOT_NOTE = (
     "{service} exited with code 0: `docker compose up --wait` counts a one-shot service that "
     "exits, even successfully, as a failure unless another service depends on it with "
@@ -370,7 +377,7 @@ async def _analyse(
         ooms=tuple(ooms),
         snapshot=snapshot,
         memory_verdict="" if ok else memory_verdict(ooms, services, snapshot),
-        notes=start_notes(services, compose_ok),
+        notes=start_notes(services, compose_ok, snapshot.engine),
         brought_down=brought_down,
     )
 
@@ -402,9 +409,9 @@ def _service_outcomes(
     return tuple(outcomes)
 
 
-def start_notes(services: Sequence[ServiceOutcome], compose_ok: bool) -> tuple[str, ...]:
+def start_notes(services: Sequence[ServiceOutcome], compose_ok: bool, engine: EngineInfo) -> tuple[str, ...]:
     """What a failed start's analysis should add: compose's rule for one-shots, and health
-    checks that never ran."""
+    checks that never ran (and why, on this engine)."""
     if compose_ok:
         return ()
     one_shots = [
@@ -414,6 +421,7 @@ def start_notes(services: Sequence[ServiceOutcome], compose_ok: bool) -> tuple[s
     ]
     never_checked = [
         HEALTH_NEVER_RAN_NOTE.format(service=service.service)
+        + HEALTH_NEVER_RAN_CAUSE[engine.health_checks_need_systemd]
         for service in services
         if service.state == "running" and service.health == "starting" and service.health_checks_run == 0
     ]

@@ -34,7 +34,7 @@ from dockermem.core.host import host_cpu_since_start, read_host_memory, start_cp
 from dockermem.core.judge import Judge, JudgeRules, Moment
 from dockermem.core.oom import SAME_KILL_SECONDS
 from dockermem.docker.client import DockerClient
-from dockermem.docker.models import ContainerEvent, ContainerState
+from dockermem.docker.models import ContainerEvent, ContainerState, EngineInfo
 from dockermem.errors import DockermemError
 from dockermem.kernel.kmsg import KernelLog
 
@@ -232,16 +232,18 @@ class Session:
         An engine that does not answer at the start is an error (the caller's exit 69); one
         that stops answering later is an event, and the session carries on."""
         since = self._started_wall = self.clock.now()
+        infos: list[tuple[str, EngineInfo]] = []
         for name, client in self.engines:
             info = await (
                 client.system.info() if fresh_engine_info else cached_engine_info(client, self.settings)
             )
+            infos.append((name, info))
             feed = EngineFeed(name, client, self.settings, self.project, since, self, self.clock)
             feed.memory_total_bytes = info.memory_total_bytes
             self._feeds.append(feed)
         self._started_at = self.clock.monotonic()
         start_cpu_window()
-        kernel_log = self._open_kernel_log()
+        notices = self._open_kernel_log(infos)
         try:
             with unwrapped_errors():
                 async with anyio.create_task_group() as tasks:
@@ -251,8 +253,8 @@ class Session:
                     for observer in list(self._observers):
                         observer.begin(self)
                         tasks.start_soon(observer.run, self)
-                    if kernel_log is not None and kernel_log.notice is not None:
-                        self.emit(Event(EventType.NOTICE, self.clock.now(), "", None, kernel_log.notice))
+                    for notice in notices:
+                        self.emit(Event(EventType.NOTICE, self.clock.now(), "", None, notice))
                     tasks.start_soon(self._keep_ticking)
                     try:
                         yield self
@@ -262,25 +264,34 @@ class Session:
                         tasks.cancel_scope.cancel()
         finally:
             self._tasks = None
-            if kernel_log is not None:
-                kernel_log.close()
+            if self._kernel_log is not None:
+                self._kernel_log.close()
             self._finish_observers()
 
-    def _open_kernel_log(self) -> KernelLog | None:
-        """The kernel log, from now on: where the settings name one and the engines run here
-        (a remote engine's kills are in its own machine's log, which is said once)."""
+    def _open_kernel_log(self, engines: Sequence[tuple[str, EngineInfo]]) -> list[str]:
+        """Follow the kernel log from now on, where the settings name one and an engine runs
+        on this machine. Gives what the session cannot see, to be said once."""
         if self._kernel_log is None and self.settings.kernel_log:
             self._kernel_log = KernelLog(Path(self.settings.kernel_log), self.clock)
-            remote = [name for name, client in self.engines if not is_local_engine(client)]
-            if remote:
-                self._kernel_log.notice = (
-                    f"engine {remote[0]} runs on another machine: its kernel's OOM kills are seen "
-                    "by its events and the cgroup counters only"
-                )
-                return self._kernel_log
-        if self._kernel_log is not None:
-            self._kernel_log.open()
-        return self._kernel_log
+        log = self._kernel_log
+        remote = [name for name, client in self.engines if not is_local_engine(client)]
+        notices = []
+        if log is not None and len(remote) < len(self.engines):
+            log.open()
+            if log.notice is not None:
+                notices.append(log.notice)
+        if log is not None and remote:
+            notices.append(
+                f"engine {remote[0]} runs on another machine: its kernel's log is not read here, and its "
+                "OOM kills are seen by its events and the cgroup counters only"
+            )
+        unseen = [name for name, info in engines if not info.sends_oom_events]
+        if unseen and (log is None or not log.readable):
+            notices.append(
+                f"engine {unseen[0]} sends no OOM events (Podman) and the kernel's log is not read: a "
+                "container OOM-killed at its start may go unseen"
+            )
+        return notices
 
     def _finish_observers(self) -> None:
         """Tell each observer the summary; one that fails does not keep the others from it."""

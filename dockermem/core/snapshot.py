@@ -13,7 +13,7 @@ from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
 from dockermem.core.engine_cache import cached_cgroup_layouts, cached_engine_info, keep_cgroup_layouts
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
-from dockermem.core.readings import Readings, early_cpu_marks, read_containers
+from dockermem.core.readings import SOURCE_CGROUP, Readings, early_cpu_marks, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary, EngineInfo, NamedResource
@@ -75,6 +75,12 @@ class ResourceSnapshot:
     @property
     def containers_memory_bytes(self) -> int:
         return sum(container.memory_usage_bytes for container in self.containers)
+
+    @property
+    def memory_includes_cache(self) -> bool:
+        """Some figures came from `docker stats` of an engine whose stats count the page cache
+        (Podman's): they are higher than the kernel's, which the cgroup path reads."""
+        return self.engine.stats_include_cache and self.source != SOURCE_CGROUP and bool(self.containers)
 
     @property
     def worst_level(self) -> ThresholdLevel:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 
@@ -90,10 +90,26 @@ class ComposeProjectConfig:
     volumes: tuple[str, ...]
 
 
+DOCKER = "docker"
+PODMAN = "podman"
+
+
+@dataclass(frozen=True)
+class EngineVersion:
+    """What `docker version` says of the server: which engine it is (Podman names itself among
+    its components), its version and the Docker API version it serves."""
+
+    kind: str  # DOCKER or PODMAN
+    version: str
+    api_version: str
+
+
 @dataclass(frozen=True)
 class EngineInfo:
-    """What `docker info` says of the engine that holds for as long as its daemon runs (its
-    moment-to-moment container counts are left out: a command counts from its own `docker ps`)."""
+    """What `docker info` and `docker version` say of the engine that holds for as long as its
+    daemon runs (its moment-to-moment container counts are left out: a command counts from its
+    own `docker ps`), and the ways the engine differs from Docker's that change what dockermem
+    can see."""
 
     name: str
     server_version: str
@@ -102,6 +118,35 @@ class EngineInfo:
     cpus: int
     cgroup_version: str | None
     cgroup_driver: str | None
+    kind: str = DOCKER
+    api_version: str = ""
+
+    def with_version(self, version: EngineVersion) -> EngineInfo:
+        """This info with what `docker version` adds: the engine's kind and API version."""
+        return replace(self, kind=version.kind, api_version=version.api_version)
+
+    @property
+    def sends_oom_events(self) -> bool:
+        """Docker sends an `oom` event for each kill; Podman 4 sends none (and leaves
+        `State.OOMKilled` false)."""
+        return self.kind != PODMAN
+
+    @property
+    def stats_include_cache(self) -> bool:
+        """Podman's `docker stats` counts the page cache (its stats carry no `stats` map for
+        the CLI to take the inactive file pages from)."""
+        return self.kind == PODMAN
+
+    @property
+    def health_checks_need_systemd(self) -> bool:
+        """Podman runs health checks with systemd timers: without systemd they never run."""
+        return self.kind == PODMAN
+
+    @property
+    def description(self) -> str:
+        """`Podman 4.3.1 (API 1.41)`, `Docker 26.1.5+dfsg1 (API 1.45)`"""
+        api = f" (API {self.api_version})" if self.api_version else ""
+        return f"{self.kind.capitalize()} {self.server_version}{api}"
 
 
 @dataclass(frozen=True)

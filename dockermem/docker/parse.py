@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from dockermem.docker.models import (
+    DOCKER,
+    PODMAN,
     ComposeContainer,
     ComposeProjectConfig,
     ComposeService,
@@ -18,6 +20,7 @@ from dockermem.docker.models import (
     ContainerStats,
     ContainerSummary,
     EngineInfo,
+    EngineVersion,
     NamedResource,
     Removal,
     ReplicaContainer,
@@ -377,6 +380,24 @@ def parse_engine_info(text: str) -> EngineInfo:
         cpus=_int_field(what, document, "NCPU", text),
         cgroup_version=_optional_string(document, "CgroupVersion"),
         cgroup_driver=_optional_string(document, "CgroupDriver"),
+    )
+
+
+def parse_engine_version(text: str) -> EngineVersion:
+    """`docker version --format '{{json .Server}}'`: Podman lists a "Podman Engine" component."""
+    what = "docker version output"
+    document = _load_object(what, text.strip())
+    components = document.get("Components")
+    names = [
+        component.get("Name")
+        for component in (components if isinstance(components, list) else ())
+        if isinstance(component, dict)
+    ]
+    podman = any(isinstance(name, str) and name.startswith("Podman") for name in names)
+    return EngineVersion(
+        kind=PODMAN if podman else DOCKER,
+        version=_optional_string(document, "Version") or "",
+        api_version=_optional_string(document, "ApiVersion") or "",
     )
 
 

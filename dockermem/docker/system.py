@@ -5,29 +5,52 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from dockermem.docker.models import EngineInfo, NamedResource, Removal
+import anyio
+
+from dockermem.background import unwrapped_errors
+from dockermem.docker.models import EngineInfo, EngineVersion, NamedResource, Removal
 from dockermem.docker.parse import (
     JSON_FORMAT,
     parse_engine_info,
+    parse_engine_version,
     parse_named_resources,
     parse_volume_times,
     removed_names,
 )
 from dockermem.docker.runner import DockerRunner
+from dockermem.errors import DockermemError
 
 PREDEFINED_NETWORKS = frozenset({"bridge", "host", "none"})
 
 
 class SystemCommands:
-    """`docker info` for one engine."""
+    """`docker info` and `docker version` for one engine."""
 
     def __init__(self, runner: DockerRunner) -> None:
         self.runner = runner
 
     async def info(self) -> EngineInfo:
-        """The engine's memory, CPUs, version and cgroup setup."""
-        result = await self.runner.run(["info", "--format", JSON_FORMAT])
-        return parse_engine_info(result.stdout)
+        """The engine's memory, CPUs, version, cgroup setup and kind (`docker info` and
+        `docker version`, side by side). An engine whose `docker version` fails is taken for
+        Docker: the info alone is enough for everything but its differences."""
+        version: EngineVersion | None = None
+
+        async def read_version() -> None:
+            nonlocal version
+            try:
+                result = await self.runner.run(["version", "--format", "{{json .Server}}"], retries=0)
+                version = parse_engine_version(result.stdout)
+            except DockermemError:
+                version = None  # `docker info` says whether the engine answers
+
+        with unwrapped_errors():
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(read_version)
+                result = await self.runner.run(["info", "--format", JSON_FORMAT])
+        info = parse_engine_info(result.stdout)
+        if version is None:
+            return info
+        return info.with_version(version)
 
 
 class NetworkCommands:

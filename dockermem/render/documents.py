@@ -38,6 +38,7 @@ def health_document(snapshot: ResourceSnapshot) -> dict[str, Any]:
         "taken_at": snapshot.taken_at.isoformat(),
         "project": snapshot.project,
         "source": snapshot.source,
+        "memory_includes_cache": snapshot.memory_includes_cache,
         "level": snapshot.worst_level.value,
         "host": {
             "memory_total_bytes": host.memory_total_bytes,
@@ -49,7 +50,9 @@ def health_document(snapshot: ResourceSnapshot) -> dict[str, Any]:
         },
         "engine": {
             "name": snapshot.engine.name,
+            "kind": snapshot.engine.kind,
             "server_version": snapshot.engine.server_version,
+            "api_version": snapshot.engine.api_version,
             "memory_total_bytes": snapshot.engine.memory_total_bytes,
             "containers_memory_bytes": snapshot.containers_memory_bytes,
             "containers": counts["containers"].used,

@@ -23,9 +23,22 @@ def environment_line(snapshot: ResourceSnapshot) -> str:
     cgroup = f", cgroup {engine.cgroup_version}" if engine.cgroup_version else ""
     scope = f"project {snapshot.project}" if snapshot.project else "all containers"
     return (
-        f"Engine: {engine.name or 'docker'} (Docker {engine.server_version}{cgroup}, "
+        f"Engine: {engine.name or 'docker'} ({engine.kind.capitalize()} {engine.server_version}{cgroup}, "
         f"{engine.cpus} CPUs, {format_bytes(engine.memory_total_bytes)})  Scope: {scope}"
     )
+
+
+CACHE_NOTE = (
+    "ℹ️  Memory read by `docker stats` on {kind}: it counts the page cache, which the kernel's own "
+    "figure (dockermem's cgroup path) leaves out."
+)
+
+
+def cache_note(snapshot: ResourceSnapshot) -> list[RenderableType]:
+    """A line under a memory table whose figures include the page cache."""
+    if not snapshot.memory_includes_cache:
+        return []
+    return [Text(CACHE_NOTE.format(kind=snapshot.engine.kind.capitalize()), style="yellow")]
 
 
 def build_resource_table(snapshot: ResourceSnapshot) -> Table:
@@ -103,6 +116,7 @@ def build_health_report(snapshot: ResourceSnapshot) -> Group:
         build_resource_table(snapshot),
         Text(""),
         build_memory_table(snapshot.containers),
+        *cache_note(snapshot),
     ]
     unlimited = [c.name for c in snapshot.containers if not c.has_limit]
     if unlimited:
@@ -135,7 +149,7 @@ def build_statistics(
         f"{counters.containers_removed} containers, {counters.networks_removed} networks, "
         f"{counters.volumes_removed} volumes ({format_bytes(counters.bytes_freed)} freed)",
     )
-    parts: list[RenderableType] = [table, Text("")]
+    parts: list[RenderableType] = [table, Text(""), *cache_note(snapshot)]
     if snapshot.high_memory:
         high = Table(title=f"CONTAINERS ABOVE {high_memory_percent:g}% OF THEIR LIMIT", title_justify="left")
         high.add_column("Container")

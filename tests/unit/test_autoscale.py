@@ -29,7 +29,7 @@ from dockermem.core.scaling import ScaledService, ScalePlan, ScaleRange
 from dockermem.core.session import Observer, Session
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from tests.builders import MIB, START, frame, watched
-from tests.replay import FIXTURES, Answer, replayed
+from tests.replay import FIXTURES, Answer, engine_answers, replayed
 
 POLICY = AutoscalePolicy(Thresholds(50, 75, 90), calm_seconds=10, min_interval_seconds=5)
 
@@ -160,7 +160,7 @@ def autoscale(
         *answers,
         Answer(r"^ps --all --quiet .*service=w$", stdout=REPLICA_IDS),
         Answer(r"^container inspect --format ", stdout=REPLICA_LINES),
-        Answer.recorded(r"^info ", "info/engine-20.10.json"),
+        *engine_answers(),
     )
     settings = Settings(
         max_memory_gb=max_memory_gb,

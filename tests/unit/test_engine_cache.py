@@ -1,8 +1,8 @@
 """The engine-info cache: hits within the TTL, misses after it, one entry per engine (context,
 endpoint, socket identity), a corrupt or unwritable file ignored, TTL 0 turning it off.
 
-`docker` is a stand-in that prints a recorded `docker info` and logs each call, so that a hit
-shows as a call that did not happen."""
+`docker` is a stand-in that prints a recorded `docker info` (and `docker version`) and logs each
+`docker info`, so that a hit shows as a call that did not happen."""
 
 from __future__ import annotations
 
@@ -31,12 +31,13 @@ from dockermem.core.engine_cache import (
 )
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import EngineInfo
-from dockermem.docker.parse import parse_engine_info
+from dockermem.docker.parse import parse_engine_info, parse_engine_version
 from dockermem.docker.runner import DockerRunner, RunnerLimits
 from tests.conftest import FIXTURES
 
 INFO = FIXTURES / "info" / "engine-20.10.json"
-ENGINE = parse_engine_info(INFO.read_text())
+VERSION = FIXTURES / "version" / "engine-20.10.json"
+ENGINE = parse_engine_info(INFO.read_text()).with_version(parse_engine_version(VERSION.read_text()))
 KEY = EngineKey("default", "unix:///run/test.sock", (1234, 1_700_000_000_000_000_000))
 NOW = 1_800_000_000.0
 TTL = 60.0
@@ -76,7 +77,10 @@ def info_calls(tmp_path: Path) -> Path:
 
 def client(tmp_path: Path, info_calls: Path, context: str | None = None) -> DockerClient:
     script = tmp_path / "docker"
-    script.write_text(f'#!/bin/sh\necho "$*" >> "{info_calls}"\ncat "{INFO}"\n')
+    script.write_text(
+        f'#!/bin/sh\ncase " $* " in *" version "*) cat "{VERSION}"; exit ;; esac\n'
+        f'echo "$*" >> "{info_calls}"\ncat "{INFO}"\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     limits = RunnerLimits(binary=str(script), spacing_seconds=0.0, retries=0)
     return DockerClient(DockerRunner(limits, context=context))
@@ -347,8 +351,9 @@ def test_no_key_when_the_engine_cannot_be_told(tmp_path: Path) -> None:
     assert engine_key(None, {**base, "DOCKER_CONTEXT": "no-such-context"}) is None
 
 
-def test_an_entry_written_before_engine_info_lost_its_counts_still_reads(tmp_path: Path) -> None:
-    # What the cache held when it kept `EngineFacts`: the same fields, as EngineInfo has now.
+def test_an_entry_from_before_the_engines_kind_was_kept_is_asked_again(tmp_path: Path) -> None:
+    # What the cache held before `docker version` told Docker from Podman: taken for Docker, a
+    # Podman engine would be judged by Docker's ways until the entry aged; so it is a miss.
     engine = {
         "name": "vm",
         "server_version": "20.10.24+dfsg1",
@@ -360,4 +365,11 @@ def test_an_entry_written_before_engine_info_lost_its_counts_still_reads(tmp_pat
     }
     entry = {"stored_at": NOW, "socket_identity": list(KEY.socket_identity or ()), "engine": engine}
     write_raw(tmp_path, {"format": 1, "entries": {KEY.entry_name: entry}})
-    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 1) == ENGINE
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 1) is None
+    entry["engine"] = {**engine, "kind": "podman", "api_version": "1.41"}
+    write_raw(tmp_path, {"format": 1, "entries": {KEY.entry_name: entry}})
+    cached = read_cached_engine_info(tmp_path, KEY, TTL, NOW + 1)
+    assert cached is not None and cached.kind == "podman" and cached.stats_include_cache
+    entry["engine"] = {**engine, "kind": "rkt", "api_version": "1.41"}
+    write_raw(tmp_path, {"format": 1, "entries": {KEY.entry_name: entry}})
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 1) is None

@@ -15,6 +15,7 @@ from dockermem.docker.parse import (
     parse_container_states,
     parse_container_summaries,
     parse_engine_info,
+    parse_engine_version,
     parse_named_resources,
     parse_percent,
     parse_size,
@@ -212,6 +213,22 @@ def test_engine_info() -> None:
     assert info.cpus >= 1
     assert info.server_version.startswith("20.10")
     assert info.cgroup_version == "1"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "version", "api"),
+    [
+        ("engine-20.10", "docker", "20.10.24+dfsg1", "1.41"),
+        ("engine-26", "docker", "26.1.5+dfsg1", "1.45"),
+        ("podman-4.3", "podman", "4.3.1", "1.41"),
+    ],
+)
+def test_engine_version_tells_podman_from_docker(name: str, kind: str, version: str, api: str) -> None:
+    parsed = parse_engine_version((FIXTURES / "version" / f"{name}.json").read_text())
+    assert (parsed.kind, parsed.version, parsed.api_version) == (kind, version, api)
+    engine = parse_engine_info((FIXTURES / "info" / f"{name}.json").read_text()).with_version(parsed)
+    assert engine.stats_include_cache is engine.health_checks_need_systemd is (kind == "podman")
+    assert engine.sends_oom_events is (kind == "docker")
 
 
 def test_ps_counts_and_labels() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -89,6 +90,18 @@ def test_statistics_list_high_memory_and_cleanup_totals() -> None:
     assert "7 containers, 2 networks, 1 volumes (5.00MiB freed)" in text
     assert "CONTAINERS ABOVE 80% OF THEIR LIMIT" in text
     assert "netra-postgres" in text.split("CONTAINERS ABOVE")[1]
+
+
+def test_podman_stats_that_count_the_page_cache_are_said_so() -> None:
+    podman = replace(SNAPSHOT, engine=replace(SNAPSHOT.engine, kind="podman", server_version="4.3.1"))
+    assert not health_document(SNAPSHOT)["memory_includes_cache"]
+    document = health_document(podman)
+    assert document["memory_includes_cache"] and document["engine"]["kind"] == "podman"
+    text = render(build_health_report(podman))
+    assert "Podman 4.3.1" in text and "it counts the page cache" in text
+    # Read from the cgroup files, the figures are the kernel's: no note.
+    assert not health_document(replace(podman, source="cgroup"))["memory_includes_cache"]
+    assert "page cache" not in render(build_health_report(replace(podman, source="cgroup")))
 
 
 def test_json_contract_fields_and_types() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -18,14 +19,14 @@ from dockermem.core.recorder import HistoryRecorder
 from dockermem.core.session import Observer, Session
 from dockermem.docker.parse import parse_container_states
 from tests.builders import MIB, START
-from tests.replay import FIXTURES, Answer, replayed
+from tests.replay import FIXTURES, Answer, engine_answers, replayed
 
 PROJECT = "dmrec"
 
 
 def recorded_session() -> list[Answer]:
     return [
-        Answer.recorded(r"^info ", "info/engine-20.10.json"),
+        *engine_answers(),
         Answer.recorded(rf"^ps --all .*project={PROJECT}$", "session/ps.jsonl"),
         Answer.recorded(r"^events ", "session/events.jsonl", stream=True, hold=True),
         Answer.recorded(r"^stats ", "session/stats-stream.raw", stream=True, hold=True),
@@ -48,10 +49,18 @@ class Seen(Observer):
         self.summary = summary
 
 
+def settings_for(tmp_path: Path, **more: Any) -> Settings:
+    # The cgroup files and kernel log here would be this machine's: the recorded stats stream is
+    # read instead, and a kernel log of the test's own (empty unless a test writes to it).
+    kernel_log = tmp_path / "kmsg"
+    kernel_log.touch()
+    options: dict[str, Any] = {"kernel_log": str(kernel_log), **more}
+    return Settings(fast_path=False, state_dir=str(tmp_path / "state"), **options)
+
+
 def run_session(tmp_path: Path, clock: ManualClock, *observers: Observer) -> list[str]:
     client, runner = replayed(*recorded_session())
-    # The cgroup files read here would be this machine's: the recorded stats stream is read instead.
-    settings = Settings(fast_path=False, state_dir=str(tmp_path / "state"))
+    settings = settings_for(tmp_path)
 
     async def main() -> None:
         session = Session(
@@ -93,7 +102,7 @@ def test_a_recorded_session_counts_each_kill_once_and_tells_its_kind(tmp_path: P
 def test_the_kills_settle_with_what_inspect_said(tmp_path: Path) -> None:
     clock = ManualClock(START)
     client, _ = replayed(*recorded_session())
-    settings = Settings(fast_path=False, state_dir=str(tmp_path / "state"))
+    settings = settings_for(tmp_path)
     states = parse_container_states((FIXTURES / "session" / "inspect.json").read_text())
 
     async def main() -> dict[str, OomKind]:
@@ -123,3 +132,36 @@ def test_the_history_records_the_run_and_its_kills(tmp_path: Path) -> None:
     # The highest reading a tick saw: the stream printed 20.52 MiB, then 20.36 MiB.
     assert report["api"].peak_bytes in (round(20.36 * MIB), round(20.52 * MIB))
     assert (report["worker"].oom_kills, report["pid1"].oom_kills) == (1, 1)
+
+
+def notices_of(tmp_path: Path, engine: str, **settings: Any) -> list[str]:
+    client, _ = replayed(
+        *engine_answers(engine),
+        Answer(rf"^ps --all .*project={PROJECT}$"),
+        Answer(r"^events ", hold=True),
+        Answer(r"^stats ", hold=True),
+    )
+    seen = Seen()
+
+    async def main() -> None:
+        session = Session(
+            settings_for(tmp_path, **settings), [("default", client)], project=PROJECT,
+            observers=[seen], clock=ManualClock(START), interval_seconds=0.01,
+        )  # fmt: skip
+        async with session.running():
+            await session.next_frame()
+
+    anyio.run(main)
+    return [event.message for event in seen.events if event.type is EventType.NOTICE]
+
+
+def test_a_kernel_log_that_cannot_be_read_is_said_once(tmp_path: Path) -> None:
+    [notice] = notices_of(tmp_path, "engine-20.10", kernel_log=str(tmp_path / "no-such-kmsg"))
+    assert notice.startswith(f"the kernel log cannot be read ({tmp_path / 'no-such-kmsg'}: ")
+    assert notices_of(tmp_path, "engine-20.10") == []  # read: nothing to say
+
+
+def test_podman_without_the_kernel_log_is_said_to_miss_kills_at_the_start(tmp_path: Path) -> None:
+    [notice] = notices_of(tmp_path, "podman-4.3", kernel_log="")  # DOCKERMEM_KERNEL_LOG=0
+    assert notice.startswith("engine default sends no OOM events (Podman) and the kernel's log is not read")
+    assert notices_of(tmp_path, "podman-4.3") == []  # the kernel's log sees them
