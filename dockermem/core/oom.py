@@ -1,13 +1,13 @@
 """OOM kills: one record per kill, however many ways it was seen, and which kind it was.
 
 The kernel's OOM killer shows in four places: docker's `oom` event, the cgroup's own kill
-counter (`oom_kill` in `memory.oom_control` or `memory.events`), `State.OOMKilled` (true only
-when the container's main process was killed), and the kernel's log, which alone names the
-process. One kill may show in all four; a kill of a process inside a container that lives on
-shows in all but the state. Some engines send no event and leave the state false (Podman 4),
-and a container killed at its start is gone with its cgroup before the counter is read: then
-the kernel's log is the only witness. A container killed by it has also exited with 137 (SIGKILL);
-137 alone is a SIGKILL, not an OOM kill.
+counter (`oom_kill` in `memory.oom_control` or `memory.events`), `State.OOMKilled`, and the
+kernel's log, which alone names the process. One kill may show in all four. `OOMKilled` is true
+when the container's main process was killed (Docker 25 and later: any process in it). Some
+engines send no event and leave the state false (Podman 4), and a container killed at its
+start is gone with its cgroup before the counter is read: then the kernel's log is the only
+witness. A container killed by it has also exited with 137 (SIGKILL); 137 alone is a SIGKILL,
+not an OOM kill.
 """
 
 from __future__ import annotations
@@ -162,26 +162,23 @@ class OomLedger:
         self, now: float, engine: str, states: Sequence[ContainerState], samples: Mapping[str, MemorySample]
     ) -> list[OomKill]:
         """Take in what `docker inspect` says at the end: a container whose state says
-        OOMKilled died of its last kill. Gives the kills no source had seen (now counted too)."""
+        OOMKilled and that no longer runs died of its last kill. Gives the kills no source had
+        seen (now counted too). Docker 25 and later set OOMKilled for a kill of any process in
+        the container, earlier engines for its main process only: a container that still runs
+        lost a process, not its life."""
         unseen = []
         for state in states:
             if not state.oom_killed:
                 continue
+            kind = OomKind.PROCESS if state.running else OomKind.CONTAINER
             mine = [s for s in self._sightings if _same_container(s.kill.container_id, state.id)]
             if mine:
-                mine[-1].kill = replace(mine[-1].kill, kind=OomKind.CONTAINER)
+                if kind is OomKind.CONTAINER:
+                    mine[-1].kill = replace(mine[-1].kill, kind=kind)
                 continue
             sample = next((s for cid, s in samples.items() if _same_container(cid, state.id)), None)
             kill = OomKill(
-                state.id,
-                state.name,
-                state.service,
-                OomKind.CONTAINER,
-                None,
-                sample,
-                "state",
-                state.project,
-                engine,
+                state.id, state.name, state.service, kind, None, sample, "state", state.project, engine
             )
             self._sightings.append(_Sighting(kill, now, {"state"}))
             unseen.append(kill)

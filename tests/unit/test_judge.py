@@ -284,3 +284,17 @@ def test_podmans_own_words_for_death_and_removal_are_dockers() -> None:
         "cleanup",
         "destroy",
     ]
+
+
+def test_docker_26_says_oomkilled_of_a_living_container_whose_process_was_killed() -> None:
+    # Docker 25 and later set State.OOMKilled for a kill of any process: the container runs on.
+    states = parse_container_states((FIXTURES / "inspect" / "docker26-oom-child.json").read_text())
+    assert states[0].oom_killed and states[0].running
+    j = judge()
+    j.engine_event(at(0), "default", event("oom", summary("dm-oom-child26", cid=states[0].id), 0))
+    j.settle(at(1), "default", states)
+    [kill] = j.ledger.kills
+    assert kill.kind is OomKind.PROCESS
+    unseen = judge()
+    [told] = unseen.settle(at(1), "default", states)
+    assert told.details["seen_by"] == "state" and unseen.ledger.kills[0].kind is OomKind.PROCESS
