@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := compose/demo.yaml
 
-.PHONY: help venv engine images tools demo demo-down test lint typecheck unit integration clock-guard bench clean
+.PHONY: help venv engine images engines tools demo demo-down test lint typecheck unit integration clock-guard bench clean
 
 help:
 	@echo "make demo       bring up the demo stack with dockermem and show its health"
@@ -25,6 +25,11 @@ engine:
 
 images: engine
 	@scripts/build-images
+
+# The test matrix's two more engines, beside the default one: Docker 26 (Debian trixie's
+# packages) and Podman 4.3 (bookworm's), with the test images.
+engines: images
+	@scripts/ensure-engines
 
 tools:
 	@scripts/ensure-tools faketime=faketime
@@ -46,10 +51,10 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -m "not docker"
 
-integration: venv images
+integration: venv images engines
 	$(BIN)/pytest -m docker
 
-test: venv images tools lint typecheck
+test: venv images engines tools lint typecheck
 	DOCKERMEM_REQUIRE_DOCKER=1 $(BIN)/pytest
 	$(MAKE) --no-print-directory clock-guard
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.daemons import SecondDaemon
-from tests.integration.realdocker import ROOMY_COUNTS, ComposeProject, unique_name
+from tests.integration.realdocker import ENGINES, ROOMY_COUNTS, ComposeProject, Engine, unique_name
 
 
 @pytest.fixture
@@ -29,6 +29,30 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ComposeP
     brought down with everything it made when the test ends."""
     short = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "")
     stack = ComposeProject(unique_name(f"dm{short}"), tmp_path / "compose.yaml")
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(params=ENGINES, ids=[engine.name for engine in ENGINES])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each engine of the matrix in turn: Docker 20.10 (the default), Docker 26 and Podman, as
+    scripts/ensure-engines starts them (`make test` does). One that does not answer fails the
+    test: the matrix must run, never skip."""
+    chosen: Engine = request.param
+    if chosen.host is not None and chosen.docker("version", check=False).returncode != 0:
+        pytest.fail(f"the {chosen.name} engine does not answer on {chosen.host}: run scripts/ensure-engines")
+    return chosen
+
+
+@pytest.fixture
+def engine_project(
+    engine: Engine, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[ComposeProject]:
+    """A compose project of the test's own on the engine of the matrix the test runs on."""
+    short = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "")
+    stack = ComposeProject(unique_name(f"dm{short}"), tmp_path / "compose.yaml", engine=engine)
     try:
         yield stack
     finally:

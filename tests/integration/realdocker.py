@@ -18,6 +18,8 @@ from typing import IO, Any
 import anyio.abc
 import yaml
 
+from tests.conftest import REPO
+
 MIB = 1024 * 1024
 MEMHOG_IMAGE = "dockermem/memhog:test"
 TEST_LABEL = "dockermem.test"
@@ -35,8 +37,67 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**os.environ, **ROOMY_COUNTS, **extra}
 
 
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
+def docker(
+    *args: str, check: bool = True, timeout: float = 120, host: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The docker CLI, on the default engine or the one at `host`."""
+    env = None if host is None else {**os.environ, "DOCKER_HOST": host}
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=check, timeout=timeout, env=env
+    )
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One engine of the test matrix, and what differs on it (scripts/ensure-engines)."""
+
+    name: str
+    host: str | None  # DOCKER_HOST (None: the default engine)
+    memory_cgroup: str  # a container's memory cgroup under /sys/fs/cgroup/memory (cgroup v1)
+    runs_health_checks: bool = True  # Podman runs them with systemd timers: none here
+    sends_oom_events: bool = True
+    ensured_as: str | None = None  # its name for scripts/ensure-engines (None: the default engine)
+    daemon_process: str | None = None  # `pgrep -f` pattern of its daemon (stopped by a test only)
+
+    def stop_daemon(self) -> None:
+        """Stop this engine's daemon (never the default engine's) and wait until it is gone."""
+        assert self.daemon_process is not None, "the default engine is never stopped by a test"
+        subprocess.run(["pkill", "-TERM", "-f", self.daemon_process], check=False)
+        gone = ["pgrep", "-f", self.daemon_process]
+        wait_until(lambda: subprocess.run(gone, capture_output=True).returncode != 0, 60, "daemon gone")
+
+    def start_daemon(self) -> None:
+        """Start it again, as `make test` does (scripts/ensure-engines)."""
+        assert self.ensured_as is not None
+        subprocess.run([str(REPO / "scripts" / "ensure-engines"), self.ensured_as], check=True, timeout=180)
+
+    def kernel_memory_bytes(self, container_id: str) -> int:
+        """The kernel's own figure for a container: its cgroup's usage less its inactive file
+        pages (what `docker stats` shows on Docker, and dockermem's cgroup path reads)."""
+        folder = Path("/sys/fs/cgroup/memory") / self.memory_cgroup.format(id=container_id)
+        usage = int((folder / "memory.usage_in_bytes").read_text())
+        stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
+        return usage - int(stat["total_inactive_file"])
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """A dockermem's environment on this engine (roomy counts)."""
+        return cli_env(**({} if self.host is None else {"DOCKER_HOST": self.host}), **extra)
+
+    def docker(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return docker(*args, check=check, timeout=timeout, host=self.host)
+
+
+DEFAULT_ENGINE = Engine("docker-20.10", None, "docker/{id}")
+ENGINES = (
+    DEFAULT_ENGINE,
+    Engine("docker-26", "unix:///var/run/docker26.sock", "docker26/{id}",
+           ensured_as="docker26", daemon_process="dockerd --data-root /var/lib/docker26"),
+    Engine("podman-4.3", "unix:///run/podman/podman.sock", "libpod_parent/libpod-{id}",
+           runs_health_checks=False, sends_oom_events=False,
+           ensured_as="podman", daemon_process="podman system service"),
+)  # fmt: skip
 
 
 def dockermem(
@@ -85,6 +146,7 @@ class ComposeProject:
     name: str
     file: Path
     services: dict[str, dict[str, object]] = field(default_factory=dict)
+    engine: Engine = DEFAULT_ENGINE
 
     def write(self) -> Path:
         self.file.write_text(yaml.safe_dump({"name": self.name, "services": self.services}))
@@ -93,7 +155,9 @@ class ComposeProject:
     def compose(
         self, *args: str, check: bool = True, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
-        return docker("compose", "-f", str(self.file), "-p", self.name, *args, check=check, timeout=timeout)
+        return self.engine.docker(
+            "compose", "-f", str(self.file), "-p", self.name, *args, check=check, timeout=timeout
+        )
 
     def up(self, *services: str) -> None:
         self.write()
@@ -114,14 +178,16 @@ class ComposeProject:
         return self.compose("ps", "-a", "-q", service).stdout.strip()
 
 
-def run_container(name: str, args: Sequence[str], *, labels: dict[str, str] | None = None) -> str:
-    """`docker run -d` with no network; returns the container id."""
+def run_container(
+    name: str, args: Sequence[str], *, labels: dict[str, str] | None = None, engine: Engine = DEFAULT_ENGINE
+) -> str:
+    """`docker run -d` with no network (on the default engine, or `engine`); returns the container id."""
     label_args = [
         item
         for key, value in {TEST_LABEL: "1", **(labels or {})}.items()
         for item in ("--label", f"{key}={value}")
     ]
-    return docker("run", "-d", "--network", "none", "--name", name, *label_args, *args).stdout.strip()
+    return engine.docker("run", "-d", "--network", "none", "--name", name, *label_args, *args).stdout.strip()
 
 
 class JsonLines:

@@ -1,18 +1,19 @@
-"""`cleanup` removes the stopped resources in scope, and nothing else."""
+"""`cleanup` removes the stopped resources in scope, and nothing else (on every engine of the
+matrix: its scenes are made on the engine the test runs on)."""
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import (
     ComposeProject,
-    docker,
+    Engine,
     dockermem,
     memhog_service,
     run_container,
@@ -22,24 +23,26 @@ from tests.integration.realdocker import (
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
 
-def exists(kind: str, name: str) -> bool:
-    return docker(kind, "inspect", name, check=False).returncode == 0
+def exists(engine: Engine, kind: str, name: str) -> bool:
+    return engine.docker(kind, "inspect", name, check=False).returncode == 0
 
 
 @pytest.fixture
-def scene(tmp_path: Path) -> Iterator[dict[str, str]]:
+def scene(engine: Engine, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Project A (in scope) with a stopped and a running service, an anonymous and a named
     volume and a network; project B (out of scope) with a stopped service; a container with
-    only A's project label; a plain container."""
-    a = ComposeProject(unique_name("dmclean-a"), tmp_path / "a.yaml")
-    stopped = memhog_service(1, "32m")
+    only A's project label; a plain container. On the test's engine."""
+    docker = engine.docker
+    checked = engine.runs_health_checks
+    a = ComposeProject(unique_name("dmclean-a"), tmp_path / "a.yaml", engine=engine)
+    stopped = memhog_service(1, "32m", checked=checked)
     stopped["volumes"] = ["/scratch", "data:/data"]
-    a.services = {"stopped": stopped, "running": memhog_service(1, "32m")}
+    a.services = {"stopped": stopped, "running": memhog_service(1, "32m", checked=checked)}
     a.write()
     text = a.file.read_text() + "volumes:\n  data: {}\n"
     a.file.write_text(text)
-    b = ComposeProject(unique_name("dmclean-b"), tmp_path / "b.yaml")
-    b.services = {"stopped": memhog_service(1, "32m")}
+    b = ComposeProject(unique_name("dmclean-b"), tmp_path / "b.yaml", engine=engine)
+    b.services = {"stopped": memhog_service(1, "32m", checked=checked)}
     names: dict[str, str] = {"a": a.name, "b": b.name}
     try:
         a.compose("up", "-d", "--wait")
@@ -66,11 +69,12 @@ def scene(tmp_path: Path) -> Iterator[dict[str, str]]:
         names["network"] = network
         label_only = unique_name("dmclean-labelonly")
         run_container(
-            label_only, ["dockermem/memhog:test", "true"], labels={"com.docker.compose.project": a.name}
-        )
+            label_only, ["dockermem/memhog:test", "true"], labels={"com.docker.compose.project": a.name},
+            engine=engine,
+        )  # fmt: skip
         names["label_only"] = label_only
         plain = unique_name("dmclean-plain")
-        run_container(plain, ["dockermem/memhog:test", "true"])
+        run_container(plain, ["dockermem/memhog:test", "true"], engine=engine)
         names["plain"] = plain
         docker("wait", label_only)
         docker("wait", plain)
@@ -86,8 +90,10 @@ def scene(tmp_path: Path) -> Iterator[dict[str, str]]:
         docker("volume", "rm", names.get("named_volume", "x"), check=False)
 
 
-def test_cleanup_removes_stopped_in_scope_and_nothing_else(scene: dict[str, str], tmp_path: Path) -> None:
-    env = {**os.environ, "DOCKERMEM_STATE_DIR": str(tmp_path / "state")}
+def test_cleanup_removes_stopped_in_scope_and_nothing_else(
+    scene: dict[str, str], engine: Engine, tmp_path: Path, reliability: ReliabilityRecorder
+) -> None:
+    env = engine.env(DOCKERMEM_STATE_DIR=str(tmp_path / "state"))
     dry = dockermem("cleanup", "-p", scene["a"], "--dry-run", "--json", env=env)
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout)
@@ -95,17 +101,29 @@ def test_cleanup_removes_stopped_in_scope_and_nothing_else(scene: dict[str, str]
     assert plan["networks"] == []  # project A still has a running container
     assert plan["volumes"] == []
     every = ["a_stopped", "a_running", "b_stopped", "label_only", "plain"]
-    assert all(exists("container", scene[key]) for key in every), "--dry-run changed something"
+    assert all(exists(engine, "container", scene[key]) for key in every), "--dry-run changed something"
 
     result = dockermem("cleanup", "-p", scene["a"], "--yes", "--json", env=env)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["removed"]["containers"] == [scene["a_stopped"]]
-    assert not exists("container", scene["a_stopped"])
-    assert not exists("volume", scene["anonymous_volume"])
-    for survivor in ("a_running", "b_stopped", "label_only", "plain"):
-        assert exists("container", scene[survivor]), survivor
-    assert exists("volume", scene["named_volume"])
-    assert exists("network", scene["network"])
+    removed = json.loads(result.stdout)["removed"]
+    survivors = [
+        key
+        for key in ("a_running", "b_stopped", "label_only", "plain")
+        if exists(engine, "container", scene[key])
+    ]
+    reliability(
+        "engines", f"{engine.name}: `cleanup -p A --yes` beside a running service of A, a stopped one of B, "
+        "a container with only A's label and a plain one",
+        "A's stopped container and its anonymous volume removed, nothing else",
+        f"removed {len(removed['containers'])} container(s), {len(removed['volumes'])} volume(s); "
+        f"{len(survivors)} of 4 others kept",
+    )  # fmt: skip
+    assert removed["containers"] == [scene["a_stopped"]]
+    assert not exists(engine, "container", scene["a_stopped"])
+    assert not exists(engine, "volume", scene["anonymous_volume"])
+    assert len(survivors) == 4, survivors
+    assert exists(engine, "volume", scene["named_volume"])
+    assert exists(engine, "network", scene["network"])
 
     stats = json.loads(dockermem("stats", "--json", "-p", scene["a"], env=env).stdout)
     assert stats["cleanup"]["cleanup_runs"] == 1
@@ -113,17 +131,17 @@ def test_cleanup_removes_stopped_in_scope_and_nothing_else(scene: dict[str, str]
 
 
 def test_cleanup_of_a_stopped_project_takes_its_network_and_with_volumes_its_named_volume(
-    scene: dict[str, str], tmp_path: Path
+    scene: dict[str, str], engine: Engine, tmp_path: Path
 ) -> None:
-    docker("stop", "--time", "1", scene["a_running"])
-    env = {**os.environ, "DOCKERMEM_STATE_DIR": str(tmp_path / "state")}
+    engine.docker("stop", "--time", "1", scene["a_running"])
+    env = engine.env(DOCKERMEM_STATE_DIR=str(tmp_path / "state"))
     result = dockermem("cleanup", "-p", scene["a"], "--volumes", "--yes", env=env)
     assert result.returncode == 0, result.stderr
-    assert not exists("container", scene["a_running"]), result.stdout
-    assert not exists("network", scene["network"]), result.stdout
-    assert not exists("volume", scene["named_volume"])
-    assert exists("container", scene["label_only"])
-    assert exists("container", scene["b_stopped"])
+    assert not exists(engine, "container", scene["a_running"]), result.stdout
+    assert not exists(engine, "network", scene["network"]), result.stdout
+    assert not exists(engine, "volume", scene["named_volume"])
+    assert exists(engine, "container", scene["label_only"])
+    assert exists(engine, "container", scene["b_stopped"])
 
 
 def test_cleanup_needs_a_scope_and_refuses_bad_names() -> None:
@@ -133,8 +151,8 @@ def test_cleanup_needs_a_scope_and_refuses_bad_names() -> None:
     assert dockermem("cleanup", "-p", "$(reboot)", "--yes").returncode == 2
 
 
-def test_cleanup_without_yes_off_a_terminal_removes_nothing(scene: dict[str, str]) -> None:
-    result = dockermem("cleanup", "-p", scene["a"])
+def test_cleanup_without_yes_off_a_terminal_removes_nothing(scene: dict[str, str], engine: Engine) -> None:
+    result = dockermem("cleanup", "-p", scene["a"], env=engine.env())
     assert result.returncode == 2
     assert "--yes" in result.stderr
-    assert exists("container", scene["a_stopped"])
+    assert exists(engine, "container", scene["a_stopped"])

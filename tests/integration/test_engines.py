@@ -1,5 +1,6 @@
-"""Several engines in one watch, and a daemon restarted during it (a second dockerd of the
-test's own, so that the main engine is never touched)."""
+"""Several engines in one watch, and a daemon that goes away during a watch: a second dockerd of
+the test's own (the main engine is never touched), and the matrix's Docker 26 and Podman, each
+started again as `make test` starts them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,20 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ReliabilityRecorder
 from tests.integration.daemons import SecondDaemon
-from tests.integration.realdocker import MEMHOG_IMAGE, docker, run_container, unique_name
+from tests.integration.realdocker import (
+    ENGINES,
+    MEMHOG_IMAGE,
+    MIB,
+    ComposeProject,
+    PipeLines,
+    docker,
+    finish,
+    memhog_service,
+    run_container,
+    unique_name,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -59,3 +72,46 @@ def test_two_engines_in_one_watch_and_a_daemon_restart(second_daemon: SecondDaem
     far = [row for row in after[-1]["containers"] if row["engine"] == "dm-second"][0]
     assert far["name"] == "far" and abs(far["memory_usage_bytes"] - 20 * 1024**2) < 3 * 1024**2
     assert watcher.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "engine", [e for e in ENGINES if e.daemon_process], ids=[e.name for e in ENGINES if e.daemon_process],
+    indirect=True,
+)  # fmt: skip
+def test_an_engine_that_goes_away_during_watch_is_said_and_followed_again(
+    engine_project: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
+    engine = engine_project.engine
+    hold = memhog_service(20, "64m", checked=False)
+    hold["restart"] = "always"  # Docker stops its containers with its daemon; they come back with it
+    engine_project.services = {"hold": hold}
+    engine_project.up()
+    engine_project.wait_ready()
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "dockermem", "watch", "--json", "-p", engine_project.name, "--duration", "25",
+         "--interval", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=engine.env(),
+    )  # fmt: skip
+    output = PipeLines(watcher.stdout)
+    try:
+        output.until('"type": "sample"')
+        engine.stop_daemon()
+        output.until('"type": "engine-down"', timeout=30)
+    finally:
+        engine.start_daemon()
+    out, err = finish(watcher, 90, output)
+    lines: list[dict[str, Any]] = [json.loads(line) for line in out.splitlines() if line.strip()]
+    kinds = [line["type"] for line in lines if line["type"] != "sample"]
+    restarted = next(i for i, line in enumerate(lines) if line["type"] == "stream-restarted")
+    after = [line for line in lines[restarted:] if line["type"] == "sample" and line["containers"]]
+    reliability(
+        "engines", f"{engine.name}: its daemon stopped during `watch --json`, then started again",
+        "engine-down once, stream-restarted, samples again, exit 0, no traceback",
+        f"exit {watcher.returncode}; events {sorted(set(kinds))}; "
+        f"{len(after)} samples with the container after",
+    )  # fmt: skip
+    assert "Traceback" not in err, err
+    assert kinds.count("engine-down") == 1, kinds
+    assert after, "no sample of the container once the engine answered again"
+    assert abs(after[-1]["containers"][0]["memory_usage_bytes"] - 20 * MIB) < 3 * MIB
+    assert watcher.returncode == 0, err

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from dockermem.docker.parse import parse_docker_time
-from tests.conftest import REPO
+from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.realdocker import (
     MEMHOG_IMAGE,
     ComposeProject,
@@ -31,7 +31,7 @@ UP_SETTINGS = {"COLUMNS": "160", "DOCKERMEM_SAMPLE_INTERVAL_SECONDS": "0.5"}
 def up(stack: ComposeProject, *args: str) -> subprocess.CompletedProcess[str]:
     stack.write()
     return dockermem(
-        "up", "-f", str(stack.file), "-p", stack.name, *args, env=cli_env(**UP_SETTINGS), timeout=300
+        "up", "-f", str(stack.file), "-p", stack.name, *args, env=stack.engine.env(**UP_SETTINGS), timeout=300
     )
 
 
@@ -143,31 +143,58 @@ def test_a_one_shot_service_waited_for_by_completion_counts_as_done(project: Com
     assert inspect(project.container_id("app"))["State"]["Running"] is True  # type: ignore[index]
 
 
-def test_container_oom_killed_during_start_is_named(project: ComposeProject) -> None:
-    hog = memhog_service(100, "32m")
+# On every engine of the matrix (Podman sends no oom event and leaves OOMKilled false: the
+# kernel's log and the cgroup's counter see its kills; its health checks never run here).
+
+
+def test_container_oom_killed_during_start_is_named(
+    engine_project: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
+    checked = engine_project.engine.runs_health_checks
+    hog = memhog_service(100, "32m", checked=checked)
     hog["memswap_limit"] = "32m"
     hog["restart"] = "no"
-    project.services = {"hog": hog, "calm": memhog_service(4, "64m")}
-    result = up(project, "--wait-timeout", "30")
-    assert result.returncode == 1, result.stdout + result.stderr
+    engine_project.services = {"hog": hog, "calm": memhog_service(4, "64m", checked=checked)}
+    result = up(engine_project, "--wait-timeout", "30")
     out = " ".join(result.stdout.split())
+    reliability(
+        "engines",
+        f"{engine_project.engine.name}: `up` of a stack whose service is OOM-killed (PID 1) at its start",
+        "exit 1, the kill named with its process", f"exit {result.returncode}: {verdict_line(out)}",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
     assert "Memory was the cause: hog was OOM-killed" in out
+    assert ": process memhog (pid " in out and "of its 32.0MiB limit" in out
     assert "did not start" in out
     hog_row = next(line for line in result.stdout.splitlines() if line.strip("│ ").startswith("hog"))
     assert "exited" in hog_row and "137" in hog_row
 
 
-def test_process_oom_killed_inside_a_living_container_is_reported(project: ComposeProject) -> None:
-    service = memhog_service(4, "64m")
+def test_process_oom_killed_inside_a_living_container_is_reported(
+    engine_project: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
+    service = memhog_service(4, "64m", checked=engine_project.engine.runs_health_checks)
     service["memswap_limit"] = "64m"
     service["command"] = ["sh", "-c", "memhog 200 & exec memhog 4"]
-    project.services = {"worker": service}
-    result = up(project, "--wait-timeout", "30")
+    engine_project.services = {"worker": service}
+    result = up(engine_project, "--wait-timeout", "30")
     out = " ".join(result.stdout.split())
+    reliability(
+        "engines",
+        f"{engine_project.engine.name}: `up` of a stack whose worker process is OOM-killed in a living "
+        "container",
+        "exit 1, the kill named", f"exit {result.returncode}: {verdict_line(out)}",
+    )  # fmt: skip
     assert "a process in worker was OOM-killed" in out, result.stdout + result.stderr
     assert result.returncode == 1
-    # The container itself lives on and is healthy.
-    assert project.compose("ps", "--format", "{{.State}}").stdout.split() == ["running"]
+    # The container itself lives on.
+    assert engine_project.compose("ps", "--format", "{{.State}}").stdout.split() == ["running"]
+
+
+def verdict_line(out: str) -> str:
+    """The analysis's verdict on memory, as a reliability row shows it."""
+    start = out.find("Memory ")
+    return out[start:].split(". ")[0] if start >= 0 else out[-200:]
 
 
 def test_never_healthy_service_times_out_with_the_analysis(project: ComposeProject) -> None:

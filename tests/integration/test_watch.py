@@ -10,18 +10,27 @@ from typing import Any
 
 import pytest
 
-from tests.integration.realdocker import ComposeProject, PipeLines, cli_env, docker, finish, memhog_service
+from tests.conftest import ReliabilityRecorder
+from tests.integration.realdocker import (
+    DEFAULT_ENGINE,
+    ComposeProject,
+    Engine,
+    PipeLines,
+    cli_env,
+    finish,
+    memhog_service,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
 
 def watch_lines(
-    project: str, duration: float, interval: float = 0.5, **extra: str
+    project: str, duration: float, interval: float = 0.5, engine: Engine = DEFAULT_ENGINE, **extra: str
 ) -> tuple[int, list[dict[str, Any]]]:
     result = subprocess.run(
         [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project,
          "--duration", str(duration), "--interval", str(interval)],
-        capture_output=True, text=True, env=cli_env(**extra), timeout=duration + 60,
+        capture_output=True, text=True, env=engine.env(**extra), timeout=duration + 60,
     )  # fmt: skip
     assert "Traceback" not in result.stderr, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
@@ -32,12 +41,19 @@ def of_type(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [line for line in lines if line["type"] == kind]
 
 
-def test_steady_growth_is_flagged_with_its_rate_and_a_prediction(project: ComposeProject) -> None:
+def test_steady_growth_is_flagged_with_its_rate_and_a_prediction(
+    engine_project: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
     # 5 MiB/s from 20 MiB into 512 MiB: the limit is ~100 s away, so it is flagged at once.
-    project.services = {"leaky": memhog_service(20, "512m", grow=5, checked=False)}
-    project.up()
-    code, lines = watch_lines(project.name, 8)
+    engine_project.services = {"leaky": memhog_service(20, "512m", grow=5, checked=False)}
+    engine_project.up()
+    code, lines = watch_lines(engine_project.name, 8, engine=engine_project.engine)
     leaks = of_type(lines, "leak")
+    reliability(
+        "engines", f"{engine_project.engine.name}: `watch --json` of a container growing 5 MiB/s",
+        "one leak event, ~300 MiB/min, the limit predicted within 2 minutes",
+        "; ".join(leak["message"] for leak in leaks) or "no leak event",
+    )  # fmt: skip
     assert len(leaks) == 1, leaks
     leak = leaks[0]
     assert leak["mib_per_minute"] == pytest.approx(300, rel=0.20)
@@ -82,7 +98,10 @@ def test_crossing_eighty_percent_gives_exactly_one_warning(project: ComposeProje
     assert code == 0  # CRITICAL, never EMERGENCY, no OOM
 
 
-def test_silent_oom_kill_appears_once_and_fails_the_watch(project: ComposeProject) -> None:
+def test_silent_oom_kill_appears_once_and_fails_the_watch(
+    engine_project: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
+    project = engine_project
     service = memhog_service(4, "64m", checked=False)
     service["memswap_limit"] = "64m"
     project.services = {"host": service}
@@ -92,14 +111,19 @@ def test_silent_oom_kill_appears_once_and_fails_the_watch(project: ComposeProjec
     watcher = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "8",
          "--interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=project.engine.env(),
     )  # fmt: skip
     output = PipeLines(watcher.stdout)
     output.until('"type": "sample"')  # watching
-    docker("exec", container, "memhog", "200", check=False)  # the child is OOM-killed; PID 1 lives on
+    project.engine.docker("exec", container, "memhog", "200", check=False)  # the child is OOM-killed
     out, err = finish(watcher, 60, output)
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     ooms = of_type(lines, "oom")
+    reliability(
+        "engines", f"{project.engine.name}: `watch --json` while a process in a container is OOM-killed",
+        "one oom event, exit 1, the container still running",
+        f"exit {watcher.returncode}: " + "; ".join(f"{o['message']} (seen by {o['seen_by']})" for o in ooms),
+    )  # fmt: skip
     assert len(ooms) == 1, ooms
     assert ooms[0]["container"] == f"{project.name}-host-1"
     assert project.compose("ps", "--format", "{{.State}}").stdout.split() == ["running"]
