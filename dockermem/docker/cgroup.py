@@ -256,14 +256,16 @@ class CgroupReader:
             if controllers == "" and path:
                 unified = path
         if v1_memory is not None and container_id in v1_memory:
-            memory_dir = self.cgroup_root / "memory" / v1_memory.lstrip("/")
-            cpu_dir = self.cgroup_root / "cpu,cpuacct" / (v1_cpu or v1_memory).lstrip("/")
+            memory_path = _containers_own(v1_memory, container_id)
+            cpu_path = _containers_own(v1_cpu or v1_memory, container_id)
+            memory_dir = self.cgroup_root / "memory" / memory_path
+            cpu_dir = self.cgroup_root / "cpu,cpuacct" / cpu_path
             if not cpu_dir.exists():
-                cpu_dir = self.cgroup_root / "cpuacct" / (v1_cpu or v1_memory).lstrip("/")
+                cpu_dir = self.cgroup_root / "cpuacct" / cpu_path
             if (memory_dir / "memory.usage_in_bytes").is_file():
                 return CgroupLocation(container_id, 1, memory_dir, cpu_dir)
         if unified is not None and container_id in unified:
-            directory = self.cgroup_root / unified.lstrip("/")
+            directory = self.cgroup_root / _containers_own(unified, container_id)
             if (directory / "memory.current").is_file():
                 return CgroupLocation(container_id, 2, directory, directory)
         return None
@@ -332,6 +334,16 @@ def _template(root: Path, directory: Path, container_id: str) -> str | None:
     if container_id not in name or "{" in relative:
         return None
     return f"{parent}/{name.replace(container_id, '{id}')}" if parent else name.replace(container_id, "{id}")
+
+
+def _containers_own(path: str, container_id: str) -> str:
+    """The container's own cgroup in a process's cgroup path (relative to the root): the one
+    named with its ID. Podman's runtime (crun, systemd driver) puts the processes in a leaf
+    below it, `libpod-<id>.scope/container`, whose memory.max is `max`: the container's limit
+    and its whole charge are the scope's."""
+    names = path.strip("/").split("/")
+    last = max(index for index, name in enumerate(names) if container_id in name)
+    return "/".join(names[: last + 1])
 
 
 def _container_ids(names: Iterable[str]) -> list[str]:

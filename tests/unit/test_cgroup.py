@@ -49,6 +49,7 @@ def test_v1_cgroupfs_recorded_tree() -> None:
         ("v2-systemd", 109051904 - 4194304, 256 * MIB, 2, 2_500_000_000),
         ("v2-cgroupfs", 109051904 - 4194304, None, 0, 100_000),
         ("v2-rootless", 52428800 - 1048576, 128 * MIB, 0, 42_000),
+        ("v2-podman-systemd", 73400320 - 2097152, 128 * MIB, 1, 730_000_000),
     ],
 )
 def test_v2_trees(tree: str, usage: int, limit: int | None, oom_kills: int, cpu_ns: int) -> None:
@@ -59,6 +60,14 @@ def test_v2_trees(tree: str, usage: int, limit: int | None, oom_kills: int, cpu_
     assert reading is not None
     assert (reading.memory_usage_bytes, reading.memory_limit_bytes) == (usage, limit)
     assert (reading.oom_kills, reading.cpu_usage_ns) == (oom_kills, cpu_ns)
+
+
+def test_podmans_leaf_below_the_scope_is_read_at_the_scope() -> None:
+    # crun puts the processes in `libpod-<id>.scope/container`, with no limit of its own.
+    reader, container_id, pid = reader_for("v2-podman-systemd")
+    location = reader.locate(container_id, pid)
+    assert location is not None and location.memory_dir.name == f"libpod-{container_id}.scope"
+    assert not any(layout.memory.endswith("/container") for layout in reader.layouts)
 
 
 def test_a_pid_that_is_not_the_containers_is_not_read() -> None:
@@ -81,7 +90,8 @@ def test_a_cgroup_that_vanished_reads_as_none(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("tree", "guessed"), [("v1-cgroupfs", True), ("v2-systemd", True), ("v2-rootless", False)]
+    ("tree", "guessed"),
+    [("v1-cgroupfs", True), ("v2-systemd", True), ("v2-rootless", False), ("v2-podman-systemd", True)],
 )
 def test_usual_paths_are_guessed_and_the_rest_found_through_the_init_process(
     tree: str, guessed: bool
