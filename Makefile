@@ -71,7 +71,7 @@ clock-guard: venv tools
 
 # dockermem's bytecode compiled first, as pip does when it installs a package (an editable
 # install under PYTHONDONTWRITEBYTECODE would otherwise compile every module on every run).
-bench: venv images
+bench: venv images engines
 	$(BIN)/python -m compileall -q dockermem
 	$(BIN)/python -m benchmarks
 

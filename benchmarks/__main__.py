@@ -56,7 +56,17 @@ def alternate(*commands: Callable[[], float], rounds: int = ROUNDS) -> list[floa
     return [statistics.median(kept) for kept in times]
 
 
-def start_containers(indexes: range, run_id: str) -> list[str]:
+# Docker 26 as `make engines` runs it: a daemon with its own cgroup parent, where no common
+# layout finds its containers.
+DOCKER26_HOST = "unix:///var/run/docker26.sock"
+
+
+def engine_env(host: str | None, **extra: str) -> dict[str, str]:
+    """The environment of a command on the default engine, or on the one at `host`."""
+    return dict(os.environ, **({} if host is None else {"DOCKER_HOST": host}), **extra)
+
+
+def start_containers(indexes: range, run_id: str, host: str | None = None) -> list[str]:
     """Containers holding 1 MiB each, started four at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -65,19 +75,21 @@ def start_containers(indexes: range, run_id: str) -> list[str]:
             ["docker", "run", "-d", "--network", "none", "--memory", "32m",
              "--label", f"{BENCH_LABEL}={run_id}", "--name", f"dmbench-{run_id}-{index}",
              "dockermem/memhog:test", "memhog", "1"],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, env=engine_env(host),
         ).stdout.strip()  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(start, indexes))
 
 
-def remove_containers(run_id: str) -> None:
+def remove_containers(run_id: str, host: str | None = None) -> None:
+    env = engine_env(host)
     ids = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={BENCH_LABEL}={run_id}"], capture_output=True, text=True
-    ).stdout.split()
+        ["docker", "ps", "-aq", "--filter", f"label={BENCH_LABEL}={run_id}"],
+        capture_output=True, text=True, env=env,
+    ).stdout.split()  # fmt: skip
     for start in range(0, len(ids), 50):
-        subprocess.run(["docker", "rm", "-f", *ids[start : start + 50]], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", *ids[start : start + 50]], capture_output=True, env=env)
 
 
 def cgroup_floor(ids: list[str]) -> float:
@@ -119,6 +131,35 @@ def bench_snapshot(count: int, ids: list[str]) -> list[Row]:
             "≤ 0.6 (issue 2), ≤ 0.1 at 100 (issue 5)", baseline),
         Row(f"{what} `dockermem stats --json` (docker stats path)", stream, theirs, "s", "≤ 0.6", baseline),
         Row(f"{what} reading the cgroup files alone (floor)", floor, theirs, "s", "the floor", baseline),
+    ]  # fmt: skip
+
+
+def bench_custom_cgroup_parent(count: int, run_id: str) -> list[Row]:
+    """The snapshot on Docker 26 with `--cgroup-parent=/docker26`: with the layout learnt and
+    kept (every run after the first), and learnt anew (a state directory of its own each run:
+    one container located through its PID, the rest guessed)."""
+    import tempfile
+
+    start_containers(range(count), run_id, DOCKER26_HOST)
+    try:
+        env = engine_env(DOCKER26_HOST, DOCKER_MAX_CONTAINERS="100000")
+        baseline = ["docker", "stats", "--no-stream", "--format", "json"]
+
+        def cold() -> float:
+            with tempfile.TemporaryDirectory() as state:
+                return run([*DOCKERMEM, "stats", "--json"], dict(env, DOCKERMEM_STATE_DIR=state))
+
+        ours, learning, theirs = alternate(
+            lambda: run([*DOCKERMEM, "stats", "--json"], env), cold, lambda: run(baseline, env)
+        )
+    finally:
+        remove_containers(run_id, DOCKER26_HOST)
+    what = f"snapshot, {count} containers on Docker 26 with `--cgroup-parent=/docker26`:"
+    text = "`docker stats --no-stream --format json` (Docker 26)"
+    return [
+        Row(f"{what} `dockermem stats --json`, its layout kept", ours, theirs, "s", "≤ 0.1 (issue 16)", text),
+        Row(f"{what} `dockermem stats --json`, its layout learnt (one probe)", learning, theirs, "s", "≤ 0.1",
+            text),
     ]  # fmt: skip
 
 
@@ -374,6 +415,7 @@ def main() -> None:
                     rows += bench_watch_memory(count)
     finally:
         remove_containers(run_id)
+    rows += bench_custom_cgroup_parent(100, run_id)
     report = "\n".join(
         [
             "# Benchmarks",
