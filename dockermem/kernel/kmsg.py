@@ -84,7 +84,10 @@ class KernelLog:
                 break
             except OSError as error:
                 if error.errno == errno.EPIPE:
-                    continue  # records were overwritten before they were read: go on from the oldest left
+                    # Records were overwritten before they were read: go on from the oldest
+                    # left, with no half-read kill joined to lines of another.
+                    self._parser.reset()
+                    continue
                 self.close()
                 self.notice = _why(self.path, error)
                 break

@@ -56,6 +56,11 @@ MEMCG_CONSTRAINT = "CONSTRAINT_MEMCG"
 HOST_CONSTRAINT = "CONSTRAINT_NONE"
 # A kill's lines follow one another within microseconds; a half-told kill this old is dropped.
 MAX_KILL_SPAN_SECONDS = 5.0
+# The kernel gave up on this invocation: what was read of it belongs to no kill.
+GAVE_UP = re.compile(r"Skip killing|is already exiting|no killable process", re.IGNORECASE)
+# The largest tasks of a dump kept while it is read (a host-wide dump lists every task): one
+# more than a kill shows, as the killed task is left out of those shown.
+KEPT_TASKS = 4
 
 
 @dataclass(frozen=True)
@@ -71,16 +76,16 @@ class KernelRecord:
 def parse_kmsg_record(raw: bytes) -> KernelRecord | None:
     """One record as /dev/kmsg gives it: `priority,sequence,microseconds,flags[,...];text`,
     then continuation lines (` KEY=value`) that are left out. None for anything else."""
-    header, separator, rest = raw.decode("utf-8", "replace").partition(";")
-    parts = header.split(",")
+    header, separator, rest = raw.partition(b";")
+    parts = header.split(b",")
     if not separator or len(parts) < 4:
         return None
     try:
         sequence, microseconds = int(parts[1]), int(parts[2])
     except ValueError:
         return None
-    text = rest.split("\n", 1)[0]
-    return KernelRecord(sequence, microseconds / 1_000_000, _unescape(text))
+    text = rest.split(b"\n", 1)[0]
+    return KernelRecord(sequence, microseconds / 1_000_000, _unescape(text).decode("utf-8", "replace"))
 
 
 DMESG_LINE = re.compile(r"^(?:<\d+>)?\[\s*(?P<seconds>\d+\.\d+)\] (?P<text>.*)$")
@@ -94,11 +99,11 @@ def parse_dmesg_line(line: str) -> KernelRecord | None:
     return KernelRecord(None, float(match["seconds"]), match["text"])
 
 
-def _unescape(text: str) -> str:
-    # /dev/kmsg writes unprintable bytes as \xNN.
-    if "\\x" not in text:
+def _unescape(text: bytes) -> bytes:
+    # /dev/kmsg writes unprintable bytes as \xNN, the bytes of a UTF-8 name among them.
+    if b"\\x" not in text:
         return text
-    return re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m[1], 16)), text)
+    return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), text)
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ class KernelOomKill:
     process: KilledProcess
     cgroup_usage_bytes: int | None = None
     cgroup_limit_bytes: int | None = None
-    tasks: tuple[DumpedTask, ...] = ()
+    tasks: tuple[DumpedTask, ...] = ()  # the largest of the dump (KEPT_TASKS), largest first
     at: datetime | None = None  # the wall time, where the reader can tell it
 
     @property
@@ -151,7 +156,7 @@ class KernelOomKill:
         """The host's OOM killer, not a cgroup's limit: the machine ran out of memory."""
         return self.constraint == HOST_CONSTRAINT
 
-    def top_tasks(self, count: int = 3) -> tuple[DumpedTask, ...]:
+    def top_tasks(self, count: int = KEPT_TASKS - 1) -> tuple[DumpedTask, ...]:
         """The largest tasks of the dump, the killed one left out."""
         others = [task for task in self.tasks if task.pid != self.process.pid]
         return tuple(sorted(others, key=lambda task: (-task.rss_bytes, task.pid))[:count])
@@ -159,7 +164,7 @@ class KernelOomKill:
 
 @dataclass
 class _Pending:
-    started_at: float
+    last_at: float  # when its latest line was logged
     usage_bytes: int | None = None
     limit_bytes: int | None = None
     columns: list[str] | None = None
@@ -176,10 +181,14 @@ class OomLogParser:
         self.page_size = page_size
         self._pending: _Pending | None = None
 
+    def reset(self) -> None:
+        """Forget a kill half read (records were lost between its lines)."""
+        self._pending = None
+
     def feed(self, record: KernelRecord) -> KernelOomKill | None:
         text = record.text.strip()
         pending = self._pending
-        if pending is not None and record.at_seconds - pending.started_at > MAX_KILL_SPAN_SECONDS:
+        if pending is not None and record.at_seconds - pending.last_at > MAX_KILL_SPAN_SECONDS:
             pending = self._pending = None
         if INVOKED.match(text):
             self._pending = _Pending(record.at_seconds)
@@ -187,9 +196,15 @@ class OomLogParser:
         killed = KILLED.match(text) or OLD_KILLED.match(text)
         if killed is not None:
             self._pending = None
-            return self._kill(record, killed, pending or _Pending(record.at_seconds))
+            if pending is None or pending.fields.get("pid", killed["pid"]) != killed["pid"]:
+                pending = _Pending(record.at_seconds)  # what was read told of another process
+            return self._kill(record, killed, pending)
         if pending is None:
             return None
+        if GAVE_UP.search(text):
+            self._pending = None
+            return None
+        pending.last_at = record.at_seconds
         if match := CGROUP_MEMORY.match(text):
             if pending.usage_bytes is None:
                 pending.usage_bytes = int(match["usage"]) * KIB
@@ -200,6 +215,8 @@ class OomLogParser:
             task = self._task(int(match["pid"]), match["rest"], pending.columns)
             if task is not None:
                 pending.tasks.append(task)
+                pending.tasks.sort(key=lambda kept: (-kept.rss_bytes, kept.pid))
+                del pending.tasks[KEPT_TASKS:]
         elif match := OOM_KILL.match(text):
             pending.fields = {m["name"]: m["value"] for m in OOM_KILL_FIELD.finditer(match["fields"])}
         elif match := OLD_TASK_IN.match(text):

@@ -12,6 +12,7 @@ import pytest
 from dockermem.clock import ManualClock
 from dockermem.kernel.kmsg import KernelLog
 from dockermem.kernel.oom_log import (
+    KernelOomKill,
     KernelRecord,
     OomLogParser,
     parse_dmesg_line,
@@ -76,7 +77,7 @@ def test_the_5_4_format_without_the_split_rss_columns() -> None:
     assert kill.container_id == "3f4d8e2c1b0a99887766554433221100ffeeddccbbaa99887766554433221100"
     assert (kill.process.pid, kill.process.name) == (4242, "stress")
     assert kill.cgroup_usage_bytes == kill.cgroup_limit_bytes == 256 * MIB
-    assert [(task.name, task.rss_bytes) for task in kill.tasks][-1] == ("stress", 64522 * 4096)
+    assert [(task.name, task.rss_bytes) for task in kill.tasks][0] == ("stress", 64522 * 4096)
 
 
 def test_the_hosts_own_oom_killer_is_told_apart() -> None:
@@ -103,6 +104,73 @@ def test_a_kill_line_alone_is_still_a_kill() -> None:
     kill = OomLogParser().feed(KernelRecord(1, 10.0, line))
     assert kill is not None and kill.process.name == "dd" and kill.container_id is None
     assert kill.process.rss_bytes == (896 + 828) * 1024
+
+
+KILLED_77 = (
+    "Memory cgroup out of memory: Killed process 77 (dd) total-vm:3292kB, anon-rss:896kB, "
+    "file-rss:828kB, shmem-rss:0kB, UID:0 pgtables:44kB oom_score_adj:0"
+)
+ID_A = "a" * 64
+OOM_KILL_OF = "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),task_memcg=/docker/{id},task=dd,pid={pid}"
+
+
+def feed_lines(lines: list[tuple[float, str]]) -> list[KernelOomKill]:
+    parser = OomLogParser()
+    return [kill for at, text in lines if (kill := parser.feed(KernelRecord(None, at, text))) is not None]
+
+
+def test_what_was_read_of_another_process_is_not_joined_to_a_kill() -> None:
+    # An invocation that ended without its kill line, then a kill line for another pid.
+    [kill] = feed_lines([
+        (1.0, "dd invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"),
+        (1.0, "memory: usage 65536kB, limit 65536kB, failcnt 0"),
+        (1.0, OOM_KILL_OF.format(id=ID_A, pid=76)),
+        (2.0, KILLED_77),
+    ])  # fmt: skip
+    assert kill.process.pid == 77
+    assert (kill.container_id, kill.cgroup_limit_bytes, kill.tasks) == (None, None, ())
+
+
+def test_an_invocation_the_kernel_gave_up_on_is_forgotten() -> None:
+    [kill] = feed_lines([
+        (1.0, "dd invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"),
+        (1.0, "memory: usage 65536kB, limit 65536kB, failcnt 0"),
+        (1.0, "Task 77 (dd) is already exiting. Skip killing the task"),
+        (1.5, KILLED_77),
+    ])  # fmt: skip
+    assert kill.cgroup_limit_bytes is None
+
+
+def test_a_slow_dump_counts_its_span_from_its_latest_line() -> None:
+    # A dump of thousands of tasks on a slow console takes longer than the span, line by line.
+    header = "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"
+    rows = [
+        (1.0 + index, f"[ {100 + index:6}]     0  {100 + index}  1000  {10 + index}  4096  0  0 sh")
+        for index in range(8)
+    ]
+    [kill] = feed_lines([
+        (1.0, "dd invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"),
+        (1.0, "memory: usage 65536kB, limit 65536kB, failcnt 0"),
+        (1.0, "Tasks state (memory values in pages):"),
+        (1.0, header),
+        *rows,
+        (9.5, OOM_KILL_OF.format(id=ID_A, pid=77)),
+        (9.5, KILLED_77),
+    ])  # fmt: skip
+    assert kill.container_id == ID_A and kill.cgroup_limit_bytes == 64 * MIB
+    # Only the largest are kept while the dump is read.
+    assert [task.pid for task in kill.tasks] == [107, 106, 105, 104]
+    assert [task.pid for task in kill.top_tasks()] == [107, 106, 105]
+
+
+def test_a_name_in_utf_8_is_read_whole() -> None:
+    record = parse_kmsg_record(
+        b"3,9,1000,-;Memory cgroup out of memory: Killed process 77 (\\xc3\\xa9t\\xc3\\xa9) total-vm:3292kB, "
+        b"anon-rss:896kB, file-rss:828kB, shmem-rss:0kB, UID:0 pgtables:44kB oom_score_adj:0\n"
+    )
+    assert record is not None
+    kill = OomLogParser().feed(record)
+    assert kill is not None and kill.process.name == "\u00e9t\u00e9"
 
 
 @pytest.mark.parametrize("raw", [b"", b"garbage", b"6,x,1,-;text\n", b"6,1;no fields\n"])
