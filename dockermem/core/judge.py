@@ -439,30 +439,30 @@ class Judge:
         self._judged_events.append(seen)
         self._remember(Identity(engine, event.container_id, event.name, event.service, event.project))
         who = event.service or event.name or event.container_id[:12]
-        found: list[Event] = []
+        # A kernel kill waiting for its container's name first: a death then knows its cause.
+        found = self._match_kernel_kills(moment)
         if event.action == "oom":
-            found = self._oom(moment, engine, event.container_id, event.name, event.service, event.project,
+            found += self._oom(moment, engine, event.container_id, event.name, event.service, event.project,
                               "docker events", event.time)  # fmt: skip
         elif event.action == "start":
             key = (engine, self._full_id(engine, event.container_id))
             if key not in self._announced:
                 self._announced.add(key)
-                found = [self._container_event(moment, engine, event, EventType.STARTED, f"{who} started")]
+                found += [self._container_event(moment, engine, event, EventType.STARTED, f"{who} started")]
         elif event.action.startswith("health_status"):
             status = event.action.partition(":")[2].strip()
             kind = {"healthy": EventType.HEALTHY, "unhealthy": EventType.UNHEALTHY}.get(status)
             if kind is not None:
-                found = [self._container_event(moment, engine, event, kind, f"{who} {status}")]
+                found += [self._container_event(moment, engine, event, kind, f"{who} {status}")]
         elif event.action == "die":
             killed = self.ledger.died(moment.clock, event.container_id, event.exit_code)
             cause = " (OOM-killed)" if killed else ""
             message = f"{who} exited with code {event.exit_code}{cause}"
-            found = [
+            found += [
                 self._container_event(
                     moment, engine, event, EventType.EXITED, message, exit_code=event.exit_code
                 )
             ]
-        found += self._match_kernel_kills(moment)
         self._note(found)
         return found
 
@@ -506,14 +506,17 @@ class Judge:
                 self._kernel_waiting.append((seen_at, kill))
         return found
 
-    def settle(self, moment: Moment, engine: str, states: Sequence[ContainerState]) -> list[Event]:
+    def settle(
+        self, moment: Moment, engine: str, states: Sequence[ContainerState], since: datetime | None = None
+    ) -> list[Event]:
         """What `docker inspect` says of an engine's containers at the end of a start: the OOM
         kills its states show that no event or counter did, each an OOM event now (see
-        OomLedger.settle), and the kernel's kills of containers known by them alone."""
+        OomLedger.settle; `since`: the session's start), and the kernel's kills of containers
+        known by them alone."""
         for state in states:
             self._remember(Identity(engine, state.id, state.name, state.service, state.project))
         found = self._match_kernel_kills(moment)
-        for kill in self.ledger.settle(moment.clock, engine, states, self.samples(moment.ts)):
+        for kill in self.ledger.settle(moment.clock, engine, states, self.samples(moment.ts), since):
             self.oom_seen = True
             container = self._container(kill.engine, kill.container_id)
             if container is not None:

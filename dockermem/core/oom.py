@@ -159,16 +159,22 @@ class OomLedger:
         return tuple(sighting.kill for sighting in self._sightings)
 
     def settle(
-        self, now: float, engine: str, states: Sequence[ContainerState], samples: Mapping[str, MemorySample]
+        self,
+        now: float,
+        engine: str,
+        states: Sequence[ContainerState],
+        samples: Mapping[str, MemorySample],
+        since: datetime | None = None,
     ) -> list[OomKill]:
         """Take in what `docker inspect` says at the end: a container whose state says
         OOMKilled and that no longer runs died of its last kill. Gives the kills no source had
         seen (now counted too). Docker 25 and later set OOMKilled for a kill of any process in
         the container, earlier engines for its main process only: a container that still runs
-        lost a process, not its life."""
+        lost a process, not its life. A flag set before `since` (the session's start) is not
+        this session's kill."""
         unseen = []
         for state in states:
-            if not state.oom_killed:
+            if not state.oom_killed or (since is not None and state.oom_flag_older_than(since)):
                 continue
             kind = OomKind.PROCESS if state.running else OomKind.CONTAINER
             mine = [s for s in self._sightings if _same_container(s.kill.container_id, state.id)]

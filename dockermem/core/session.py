@@ -190,7 +190,7 @@ class Session:
     def settle(self, states: Sequence[ContainerState]) -> None:
         """Take in the containers' states as `docker inspect` gives them at the end of a start
         (a kill only `OOMKilled` shows is told as an OOM event now)."""
-        self._emit_all(self.judge.settle(self._moment(), self.engines[0][0], states))
+        self._emit_all(self.judge.settle(self._moment(), self.engines[0][0], states, self._started_wall))
 
     async def next_frame(self) -> Frame:
         """The next frame the session takes."""

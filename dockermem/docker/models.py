@@ -182,10 +182,19 @@ class ContainerState:
     service: str | None
     one_off: bool = False  # made by `docker compose run`, not by `up`
     health_checks_run: int = 0  # the entries of its health log (none: its check never ran)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None  # its last exit (None: never exited)
 
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+    def oom_flag_older_than(self, moment: datetime) -> bool:
+        """Whether its `OOMKilled` was set before `moment`: it died before then, or (running)
+        it started before then, and the flag (Docker 25+ sets it for any process's kill, until
+        the container starts again) may tell of a kill from any time since."""
+        at = self.started_at if self.running else self.finished_at
+        return at is not None and at < moment
 
 
 @dataclass(frozen=True)

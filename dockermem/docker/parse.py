@@ -470,9 +470,22 @@ def parse_container_states(text: str) -> list[ContainerState]:
                 service=_optional_string(labels, SERVICE_LABEL),
                 one_off=_optional_string(labels, ONE_OFF_LABEL) == "True",
                 health_checks_run=len(log) if isinstance(log, list) else 0,
+                started_at=_state_time(state, "StartedAt"),
+                finished_at=_state_time(state, "FinishedAt"),
             )
         )
     return states
+
+
+def _state_time(state: Mapping[str, Any], key: str) -> datetime | None:
+    # Docker and Podman say "never" (not started, or not exited) with the zero time, year 1.
+    text = _optional_string(state, key)
+    if not text or text.startswith("0001-01-01"):
+        return None
+    try:
+        return parse_docker_time(text)
+    except ParseError:
+        return None  # a time it cannot read tells nothing: as if absent
 
 
 # Podman's Docker API words two actions its own way: a removal is `remove` (and a death, though

@@ -5,6 +5,7 @@ come and go, and OOM kills counted once however many ways they are seen."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 
@@ -298,3 +299,27 @@ def test_docker_26_says_oomkilled_of_a_living_container_whose_process_was_killed
     unseen = judge()
     [told] = unseen.settle(at(1), "default", states)
     assert told.details["seen_by"] == "state" and unseen.ledger.kills[0].kind is OomKind.PROCESS
+
+
+def test_an_oomkilled_flag_from_before_the_session_is_not_its_kill() -> None:
+    # The recorded container started at 19:07:48 on 2026-11-30, and a process of it was killed.
+    states = parse_container_states((FIXTURES / "inspect" / "docker26-oom-child.json").read_text())
+    started = states[0].started_at
+    assert started is not None and states[0].finished_at is None
+    # A session that began after it started (an `up` that left it running): the flag is old news.
+    assert judge().settle(at(1), "default", states, since=started + timedelta(seconds=1)) == []
+    # One that began before it started: the kill is this session's.
+    [told] = judge().settle(at(1), "default", states, since=started - timedelta(seconds=1))
+    assert told.type is EventType.OOM
+
+
+def test_a_death_after_the_kernel_told_of_its_kill_says_it_was_oom_killed() -> None:
+    # The kernel's record is read before any event named the container; its `die` comes next.
+    events, [kernel_kill] = podman_start_kill()
+    death = next(e for e in events if e.action == "die" and e.exit_code == 137)
+    j = judge()
+    j.tick(at(0), 0, host(), [engine()])
+    assert j.kernel_kills(at(0.1), [kernel_kill]) == []  # whose container, nobody has said yet
+    told = j.engine_event(at(0.2), "default", death)
+    assert types(told) == ["oom", "exited"]
+    assert told[1].message.endswith("exited with code 137 (OOM-killed)")
