@@ -259,7 +259,9 @@ async def cached_engine_info(client: DockerClient, settings: Settings) -> Engine
         if cached is not None:
             return cached
     engine = await client.system.info()
-    if key is not None:
+    # An info without its version (`docker version` failed) is used, not kept: the engine's
+    # kind would otherwise stay a guess for as long as the entry lives.
+    if key is not None and engine.api_version:
         write_cached_engine_info(settings.state_path, key, engine, now, ttl)
     return engine
 

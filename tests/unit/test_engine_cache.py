@@ -75,10 +75,13 @@ def info_calls(tmp_path: Path) -> Path:
     return tmp_path / "docker-calls.log"
 
 
-def client(tmp_path: Path, info_calls: Path, context: str | None = None) -> DockerClient:
+def client(
+    tmp_path: Path, info_calls: Path, context: str | None = None, version_fails: bool = False
+) -> DockerClient:
     script = tmp_path / "docker"
+    version = "echo 'Error response from daemon: busy' >&2; exit 1" if version_fails else f'cat "{VERSION}"'
     script.write_text(
-        f'#!/bin/sh\ncase " $* " in *" version "*) cat "{VERSION}"; exit ;; esac\n'
+        f'#!/bin/sh\ncase " $* " in *" version "*) {version}; exit ;; esac\n'
         f'echo "$*" >> "{info_calls}"\ncat "{INFO}"\n'
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
@@ -227,6 +230,18 @@ def test_second_call_within_the_ttl_does_not_ask_docker(
     assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
     assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
     assert calls(info_calls) == ["info --format {{json .}}"]
+
+
+def test_an_info_without_its_version_is_not_kept(
+    tmp_path: Path, info_calls: Path, daemon_socket: Path
+) -> None:
+    # `docker version` failed: the engine is taken for Docker for this command only, and the
+    # next one asks again (a Podman engine must not stay "Docker" for the cache's lifetime).
+    settings = Settings(state_dir=str(tmp_path / "state"))
+    assert engine_of(client(tmp_path, info_calls, version_fails=True), settings).api_version == ""
+    assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
+    assert engine_of(client(tmp_path, info_calls), settings) == ENGINE
+    assert len(calls(info_calls)) == 2
 
 
 def test_a_call_once_the_ttl_has_passed_asks_docker_again(
