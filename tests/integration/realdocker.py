@@ -57,7 +57,7 @@ class Engine:
     runs_health_checks: bool = True  # Podman runs them with systemd timers: none here
     sends_oom_events: bool = True
     ensured_as: str | None = None  # its name for scripts/ensure-engines (None: the default engine)
-    daemon_process: str | None = None  # `pgrep -f` pattern of its daemon (stopped by a test only)
+    daemon_process: str | None = None  # `pgrep -f` pattern of its daemon alone (stopped by a test only)
 
     def stop_daemon(self) -> None:
         """Stop this engine's daemon (never the default engine's) and wait until it is gone."""
@@ -93,10 +93,10 @@ DEFAULT_ENGINE = Engine("docker-20.10", None, "docker/{id}")
 ENGINES = (
     DEFAULT_ENGINE,
     Engine("docker-26", "unix:///var/run/docker26.sock", "docker26/{id}",
-           ensured_as="docker26", daemon_process="dockerd --data-root /var/lib/docker26"),
+           ensured_as="docker26", daemon_process="dockerd --data-root /var/lib/docker26 "),
     Engine("podman-4.3", "unix:///run/podman/podman.sock", "libpod_parent/libpod-{id}",
            runs_health_checks=False, sends_oom_events=False,
-           ensured_as="podman", daemon_process="podman system service"),
+           ensured_as="podman", daemon_process="system service --time=0 unix:///run/podman/podman.sock"),
 )  # fmt: skip
 
 
