@@ -64,7 +64,10 @@ CREATE TABLE IF NOT EXISTS ooms (
     engine TEXT NOT NULL,
     project TEXT,
     service TEXT NOT NULL,
-    container TEXT NOT NULL
+    container TEXT NOT NULL,
+    process TEXT,
+    process_rss_bytes INTEGER,
+    host_wide INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples (ts);
 CREATE INDEX IF NOT EXISTS samples_by_service ON samples (project, service, ts);
@@ -121,6 +124,23 @@ per_container AS (
 SELECT project, service, SUM(kills) FROM per_container GROUP BY project, service
 """
 
+# The kernel log's account of each service's kills: which process, and whether the host ran
+# out (its OOM killer) rather than the container's limit.
+KILLED_PROCESSES_QUERY = """
+SELECT project, service, process, SUM(host_wide), COUNT(*)
+FROM ooms WHERE ts >= :since AND (:project IS NULL OR project = :project) AND process IS NOT NULL
+GROUP BY project, service, process
+ORDER BY project, service, COUNT(*) DESC, process
+"""
+# Columns added to a table after its first release (a database made before gets them).
+ADDED_COLUMNS = {
+    "ooms": (
+        ("process", "TEXT"),
+        ("process_rss_bytes", "INTEGER"),
+        ("host_wide", "INTEGER NOT NULL DEFAULT 0"),
+    ),
+}
+
 # One point per time bucket and service: its highest usage (SQLite gives the bare column `ts`
 # from the row that holds the MAX), so downsampling never hides a peak.
 SERIES_QUERY = """
@@ -130,6 +150,15 @@ WHERE ts >= :since AND (:project IS NULL OR project = :project)
 GROUP BY project, service, MIN(CAST((ts - :start) / :width AS INTEGER), :last)
 ORDER BY project, service, ts
 """
+
+
+@dataclass(frozen=True)
+class KilledProcessCount:
+    """How often the kernel killed one process (by name) of a service."""
+
+    name: str
+    kills: int
+    host_wide_kills: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +174,10 @@ class ServiceHistory:
     memory_limit_bytes: int | None
     oom_kills: int
     recommended_limit_bytes: int | None
+    # The kernel log's account of the kills, where it was read: how often each process was
+    # killed, most first, and how many of the kills were the host's (it ran out of memory).
+    killed_processes: tuple[KilledProcessCount, ...] = ()
+    host_oom_kills: int = 0
 
     @property
     def label(self) -> str:
@@ -298,14 +331,19 @@ class HistoryStore:
         project: str | None,
         service: str | None,
         container: str,
+        process: str | None = None,
+        process_rss_bytes: int | None = None,
+        host_wide: bool = False,
     ) -> None:
-        """Count one OOM kill (one seen in docker events, say, that no sample carried)."""
+        """Count one OOM kill (one seen in docker events, say, that no sample carried), with
+        the process the kernel killed where its log told."""
         with self._write() as connection:
             connection.execute(
-                "INSERT INTO ooms (run_id, ts, engine, project, service, container)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, ts.timestamp(), engine, project, service or container, container),
-            )
+                "INSERT INTO ooms (run_id, ts, engine, project, service, container, process,"
+                " process_rss_bytes, host_wide) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, ts.timestamp(), engine, project, service or container, container, process,
+                 process_rss_bytes, int(host_wide)),
+            )  # fmt: skip
 
     def prune(self, older_than: timedelta) -> PruneResult:
         """Remove samples and OOM kills older than `older_than` (by the store's clock), and the
@@ -335,18 +373,34 @@ class HistoryStore:
         try:
             rows = connection.execute(REPORT_QUERY, parameters).fetchall()
             kills = {(p, s): int(n) for p, s, n in connection.execute(OOM_QUERY, parameters).fetchall()}
+            processes: dict[tuple[str | None, str], list[KilledProcessCount]] = {}
+            for row_project, service, process, host_wide, count in connection.execute(
+                KILLED_PROCESSES_QUERY, parameters
+            ):
+                processes.setdefault((row_project, service), []).append(
+                    KilledProcessCount(process, int(count), int(host_wide))
+                )
         except sqlite3.DatabaseError as error:
             raise self._unreadable(error) from None
         services = []
+
+        def killed(key: tuple[str | None, str]) -> tuple[tuple[KilledProcessCount, ...], int]:
+            counts = tuple(processes.get(key, ()))
+            return counts, sum(count.host_wide_kills for count in counts)
+
         for row_project, service, runs, samples, peak, p95, limit in rows:
             oom_kills = kills.pop((row_project, service), 0)
             recommended = recommend_limit(peak, self.headroom, limit, oom_kills)
             services.append(
-                ServiceHistory(row_project, service, runs, samples, peak, p95, limit, oom_kills, recommended)
-            )
+                ServiceHistory(row_project, service, runs, samples, peak, p95, limit, oom_kills, recommended,
+                               *killed((row_project, service)))
+            )  # fmt: skip
         # OOM kills of services no sample in the window describes: reported, with nothing to size.
         for (row_project, service), oom_kills in kills.items():
-            services.append(ServiceHistory(row_project, service, 0, 0, 0, 0, None, oom_kills, None))
+            services.append(
+                ServiceHistory(row_project, service, 0, 0, 0, 0, None, oom_kills, None,
+                               *killed((row_project, service)))
+            )  # fmt: skip
         services.sort(key=lambda entry: (entry.project or "", entry.service))
         return services
 
@@ -398,6 +452,7 @@ class HistoryStore:
             connection.execute("PRAGMA foreign_keys = ON")
             with connection:
                 connection.executescript(SCHEMA)
+                _add_missing_columns(connection)
                 versions = [row[0] for row in connection.execute("SELECT version FROM schema_version")]
                 if not versions:
                     connection.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -424,6 +479,16 @@ class HistoryStore:
 
     def _unreadable(self, error: sqlite3.Error) -> HistoryError:
         return HistoryError(f"{self.path}: the history database is unreadable ({error})")
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Give a database made by an earlier dockermem the columns added since (NULL or their
+    default in its old rows): what it holds stays readable, by either version."""
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for name, declaration in columns:
+            if name not in present:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 class _Transaction:

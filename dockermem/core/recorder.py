@@ -45,9 +45,11 @@ class HistoryRecorder(Observer):
         if event.type is EventType.OOM and self._store is not None:
             project = self.record_as if self.record_as and event.project == self._project else event.project
             try:
+                process = event.details.get("process") or {}
                 self._store.record_oom(
-                    self._run_id, event.ts, event.engine, project, event.service, event.container or ""
-                )
+                    self._run_id, event.ts, event.engine, project, event.service, event.container or "",
+                    process.get("name"), process.get("rss_bytes"), event.details.get("constraint") == "host",
+                )  # fmt: skip
             except HistoryError as error:
                 self._fail(error)
 

@@ -42,7 +42,7 @@ def verdict(service: ServiceHistory) -> tuple[str, str]:
     limit, peak = service.memory_limit_bytes, service.peak_bytes
     if limit is None:
         return f"no limit: set {advice}", "set"
-    if service.oom_kills:
+    if service.oom_kills > service.host_oom_kills:
         return f"OOM-killed {service.oom_kills}× at {format_bytes(limit)}: raise to {advice}", "raise"
     if recommended > limit:
         return f"peak reached {100 * peak / limit:.0f}% of the limit: raise to {advice}", "raise"
@@ -59,6 +59,28 @@ def _limit_text(service: ServiceHistory) -> str:
 def _recommended_text(service: ServiceHistory) -> str:
     recommended = service.recommended_limit_bytes
     return "—" if recommended is None else format_bytes(recommended)
+
+
+def killed_processes_text(service: ServiceHistory) -> str | None:
+    """Which processes the kernel killed, where its log told: `redis-server 3×, dd 1×`, and how
+    many of the kills were the host's own (it ran out of memory, not the service its limit)."""
+    if not service.killed_processes:
+        return None
+    text = ", ".join(f"{count.name} {count.kills}×" for count in service.killed_processes)
+    if service.host_oom_kills:
+        text += f" ({service.host_oom_kills} by the host's OOM killer: the machine ran out of memory)"
+    return text
+
+
+def build_kills_list(services: Sequence[ServiceHistory]) -> Text | None:
+    """`OOM kills by process` under the table: one line a service the kernel's log told of."""
+    lines = [(service.label, text) for service in services if (text := killed_processes_text(service))]
+    if not lines:
+        return None
+    out = Text("OOM KILLS BY PROCESS\n", style="bold")
+    for label, text in lines:
+        out.append(f"  {label}: ", style="bold").append(text + "\n")
+    return out
 
 
 def _since_text(since: datetime) -> str:
@@ -138,6 +160,9 @@ def build_report(
     if not services:
         return Group(title, Text(f"No memory history since {_since_text(since)}: run watch or up first."))
     parts: list[RenderableType] = [title, build_history_table(services)]
+    kills = build_kills_list(services)
+    if kills is not None:
+        parts.append(kills)
     if series:
         parts.append(TerminalChart(series))
     return Group(*parts)
@@ -158,6 +183,11 @@ def report_document(services: Sequence[ServiceHistory], since: datetime) -> dict
                 "p95_bytes": service.p95_bytes,
                 "memory_limit_bytes": service.memory_limit_bytes,
                 "oom_kills": service.oom_kills,
+                "host_oom_kills": service.host_oom_kills,
+                "killed_processes": [
+                    {"name": count.name, "kills": count.kills, "host_wide_kills": count.host_wide_kills}
+                    for count in service.killed_processes
+                ],
                 "recommended_limit_bytes": service.recommended_limit_bytes,
             }
             for service in services
@@ -195,7 +225,7 @@ def build_html_report(services: Sequence[ServiceHistory], series: Series, since:
                     format_bytes(service.peak_bytes),
                     format_bytes(service.p95_bytes),
                     _limit_text(service),
-                    str(service.oom_kills),
+                    " ".join(filter(None, (str(service.oom_kills), killed_processes_text(service)))),
                     _recommended_text(service),
                 )
             ),

@@ -123,6 +123,31 @@ def test_an_oom_kill_always_gets_a_row(store: HistoryStore) -> None:
     assert worker.oom_kills == 2
 
 
+def test_a_database_of_an_earlier_version_gets_the_process_columns(tmp_path: Path) -> None:
+    # The ooms table as the first release made it: no process, no host_wide.
+    path = tmp_path / "history.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, project TEXT,"
+            " started_at REAL NOT NULL, ended_at REAL);"
+            "CREATE TABLE ooms (run_id INTEGER NOT NULL, ts REAL NOT NULL, engine TEXT NOT NULL,"
+            " project TEXT, service TEXT NOT NULL, container TEXT NOT NULL);"
+            f"INSERT INTO runs VALUES (1, 'up', 'shop', {BASE.timestamp()}, NULL);"
+            f"INSERT INTO ooms VALUES (1, {BASE.timestamp() + 1}, 'local', 'shop', 'db', 'shop-db-1');"
+        )
+    old.close()
+    with HistoryStore(path, clock=ManualClock(BASE)) as store:
+        run = store.start_run("up", "shop", started_at=BASE)
+        store.record_oom(
+            run, BASE + timedelta(seconds=2), "local", "shop", "db", "shop-db-1", "postgres", 9, True
+        )
+        [db] = store.service_report(SINCE, "shop")
+    assert db.oom_kills == 2  # the old row counts, without a process
+    assert [(c.name, c.kills, c.host_wide_kills) for c in db.killed_processes] == [("postgres", 1, 1)]
+    assert db.host_oom_kills == 1
+
+
 def test_report_across_two_runs(store: HistoryStore) -> None:
     record_two_runs(store)
     report = {service.label: service for service in store.service_report(SINCE)}

@@ -83,8 +83,34 @@ def test_json(history: Path) -> None:
         "p95_bytes": 133 * MIB,  # 100..111 four times, 112..135 three: the 114th of 120 is 133
         "memory_limit_bytes": 512 * MIB,
         "oom_kills": 0,
+        "host_oom_kills": 0,
+        "killed_processes": [],
         "recommended_limit_bytes": 176 * MIB,
     }
+
+
+def test_the_kills_are_told_by_process(history: Path) -> None:
+    # The kernel's log named the processes: redis-server three times, a health check's dd once,
+    # and once the host ran out of memory (the service's limit did not cause that one).
+    with HistoryStore(history) as store:
+        run = store.start_run("watch", "shop", started_at=NOW - timedelta(minutes=30))
+        kills = [("redis-server", False), ("redis-server", False), ("dd", False), ("redis-server", True)]
+        for index, (process, host_wide) in enumerate(kills):
+            at = NOW - timedelta(minutes=29 - index)
+            store.record_oom(run, at, "default", "shop", "api", "shop-api-1", process, 60 * MIB, host_wide)
+        store.end_run(run)
+    api = next(s for s in json.loads(CliRunner().invoke(make_app(), ["--json"]).stdout)["services"]
+               if s["service"] == "api")  # fmt: skip
+    assert (api["oom_kills"], api["host_oom_kills"]) == (4, 1)
+    assert api["killed_processes"] == [
+        {"name": "redis-server", "kills": 3, "host_wide_kills": 1},
+        {"name": "dd", "kills": 1, "host_wide_kills": 0},
+    ]
+    text = CliRunner().invoke(make_app(), []).stdout
+    assert "OOM KILLS BY PROCESS" in text
+    assert (
+        "shop/api: redis-server 3×, dd 1× (1 by the host's OOM killer: the machine ran out of memory)" in text
+    )
 
 
 def test_json_for_one_project_and_a_short_window(history: Path) -> None:

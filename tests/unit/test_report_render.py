@@ -97,6 +97,8 @@ def test_json_document() -> None:
         "p95_bytes": int(135 * MIB * 0.9),
         "memory_limit_bytes": 512 * MIB,
         "oom_kills": 0,
+        "host_oom_kills": 0,
+        "killed_processes": [],
         "recommended_limit_bytes": 176 * MIB,
     }
     assert document["services"][1]["memory_limit_bytes"] is None
