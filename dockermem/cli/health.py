@@ -8,7 +8,8 @@ from dockermem.errors import ExitCode
 
 
 def health(project: ProjectOption = None, json: JsonOption = False) -> None:
-    """Report host, engine and container memory with threshold levels.
+    """Report host, engine and container memory with threshold levels, and the OOM kills the
+    kernel's log still holds of the containers listed (which process, how big).
 
     Exits 1 when anything is CRITICAL (75 %) or worse, so that a CI step can gate on it.
     """
@@ -20,7 +21,7 @@ def health(project: ProjectOption = None, json: JsonOption = False) -> None:
 
     settings = load_settings_or_exit()
     client = client_for(settings)
-    snapshot = run_async(lambda: take_snapshot(client, settings, project))
+    snapshot = run_async(lambda: take_snapshot(client, settings, project, post_mortem=True))
     if json:
         from dockermem.render.documents import health_document
 

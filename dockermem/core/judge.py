@@ -30,7 +30,7 @@ from dockermem.core.events import (
 )
 from dockermem.core.host import HostMemory
 from dockermem.core.leaks import GrowthFit, LeakPolicy, PeakBuckets, SlidingFit, describe_leak, is_leak
-from dockermem.core.oom import SAME_KILL_SECONDS, MemorySample, OomKill, OomKind, OomLedger
+from dockermem.core.oom import SAME_KILL_SECONDS, MemorySample, OomKill, OomKind, OomLedger, kernel_details
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.models import ContainerEvent, ContainerState, ContainerStats, ContainerSummary
 from dockermem.kernel.oom_log import KernelOomKill
@@ -306,6 +306,7 @@ class Judge:
         # The containers the engines' events named (one may die before any listing sees it).
         self._named_by_events: OrderedDict[str, Identity] = OrderedDict()
         self._kernel_waiting: deque[tuple[float, KernelOomKill]] = deque(maxlen=MAX_KERNEL_KILLS_WAITING)
+        self._host: HostMemory | None = None  # the latest tick's (a host-wide kill names it)
 
     # Each tick
 
@@ -316,8 +317,11 @@ class Judge:
         events: list[Event] = []
         rows: list[WatchedContainer] = []
         statuses: list[EngineStatus] = []
+        self._host = host
         for engine in engines:
             events += self._listing(moment, engine)
+            if self._kernel_waiting:
+                events += self._match_kernel_kills(moment)  # the listing may have named their container
             total = engine.memory_total_bytes or host.memory_total_bytes
             engine_rows: list[WatchedContainer] = []
             for reading in engine.readings:
@@ -332,8 +336,6 @@ class Judge:
             )
         host_level = self.rules.thresholds.level_for(host.memory_percent)
         events += self._judge_pressure(moment, host, host_level, statuses)
-        if self._kernel_waiting:
-            events += self._match_kernel_kills(moment)  # a listing may have named their container
         self._note(events)
         frame = Frame(
             moment.ts, elapsed_seconds, host, host_level, tuple(statuses), tuple(sorted(rows, key=_row_order))
@@ -568,8 +570,9 @@ class Judge:
             container_id = container.summary.id
         name = name or container_id[:12]
         sample = None if container is None else container.last_sample(at)
+        host = self._host if kernel is not None and kernel.host_wide else None
         kill = OomKill(
-            container_id, name, service, OomKind.PROCESS, at, sample, seen_by, project, engine, kernel
+            container_id, name, service, OomKind.PROCESS, at, sample, seen_by, project, engine, kernel, host
         )
         if not self.ledger.sighted(moment.clock, seen_by, kill):
             return []
@@ -578,7 +581,7 @@ class Judge:
         if container is not None:
             container.oom_kills += 1
             memory = container.memory_details()
-        details = {**memory, "seen_by": seen_by, **({} if kernel is None else kernel_details(kernel))}
+        details = {**memory, "seen_by": seen_by, **({} if kernel is None else kernel_details(kernel, host))}
         message = f"OOM kill in {name}"
         return [
             Event(EventType.OOM, moment.ts, engine, name, message, container_id, project, service, details)
@@ -656,27 +659,6 @@ class Judge:
         for event in events:
             if event.type is EventType.EMERGENCY:
                 self.emergency_seen = True
-
-
-def kernel_details(kill: KernelOomKill) -> dict[str, Any]:
-    """What an OOM event's details carry of the kernel log's record of the kill."""
-    process = kill.process
-    return {
-        "process": {
-            "name": process.name,
-            "pid": process.pid,
-            "rss_bytes": process.rss_bytes,
-            "anon_rss_bytes": process.anon_rss_bytes,
-            "file_rss_bytes": process.file_rss_bytes,
-            "shmem_rss_bytes": process.shmem_rss_bytes,
-        },
-        "constraint": "host" if kill.host_wide else "cgroup",
-        "cgroup_usage_bytes": kill.cgroup_usage_bytes,
-        "cgroup_limit_bytes": kill.cgroup_limit_bytes,
-        "top_processes": [
-            {"name": task.name, "pid": task.pid, "rss_bytes": task.rss_bytes} for task in kill.top_tasks()
-        ],
-    }
 
 
 def _row_order(row: WatchedContainer) -> tuple[str, str, str, str]:

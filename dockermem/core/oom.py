@@ -17,10 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from dockermem.docker.models import ContainerState
 from dockermem.kernel.oom_log import KernelOomKill
 from dockermem.units import format_bytes
+
+if TYPE_CHECKING:
+    from dockermem.core.host import HostMemory
 
 SIGKILL_EXIT = 137
 # One kill seen twice (the event and the counter) is seen within this long at least; so is the
@@ -61,6 +65,7 @@ class OomKill:
     project: str | None = None
     engine: str = "default"
     kernel: KernelOomKill | None = None  # the kernel log's record of it, where it could be read
+    host: HostMemory | None = None  # the host's memory as last read, for a kill by the host's OOM killer
 
     def describe(self) -> str:
         who = self.service or self.name
@@ -71,7 +76,7 @@ class OomKill:
         )
         when = f" at {self.at:%H:%M:%S}" if self.at else ""
         if self.kernel is not None:
-            return what + when + _kernel_account(self.kernel)
+            return what + when + kernel_account(self.kernel, self.host)
         memory = ""
         if self.last_sample is not None:
             limit = (
@@ -83,16 +88,54 @@ class OomKill:
         return what + when + memory
 
 
-def _kernel_account(kill: KernelOomKill) -> str:
-    """`: process memhog (pid 9444, 59.4MiB RSS) at 64.0MiB of its 64.0MiB limit`"""
+def kernel_account(kill: KernelOomKill, host: HostMemory | None = None) -> str:
+    """`: process memhog (pid 9444, 59.4MiB RSS) at 64.0MiB of its 64.0MiB limit; also held: sh 1.0MiB`"""
     process = kill.process
     text = f": process {process.name} (pid {process.pid}, {format_bytes(process.rss_bytes)} RSS)"
     if kill.host_wide:
-        return text + ", by the host's OOM killer: the machine ran out of memory, not the container's limit"
+        used, total = (0, 0) if host is None else (host.memory_used_bytes, host.memory_total_bytes)
+        at = "" if host is None else f" (the host at {format_bytes(used)} of {format_bytes(total)})"
+        return (
+            text + f", by the host's OOM killer: the machine ran out of memory{at}, not the container's limit"
+        )
     usage, limit = kill.cgroup_usage_bytes, kill.cgroup_limit_bytes
     if usage is not None and limit is not None:
         text += f" at {format_bytes(usage)} of its {format_bytes(limit)} limit"
+    others = kill.top_tasks()
+    if others:
+        text += "; also held: " + ", ".join(f"{task.name} {format_bytes(task.rss_bytes)}" for task in others)
     return text
+
+
+def kernel_details(kill: KernelOomKill, host: HostMemory | None = None) -> dict[str, Any]:
+    """What an OOM event's details carry of the kernel log's record of the kill (and, for the
+    host's own OOM killer, the host's memory as last read)."""
+    process = kill.process
+    host_memory = (
+        {}
+        if host is None
+        else {
+            "host_memory_used_bytes": host.memory_used_bytes,
+            "host_memory_total_bytes": host.memory_total_bytes,
+        }
+    )
+    return {
+        **host_memory,
+        "process": {
+            "name": process.name,
+            "pid": process.pid,
+            "rss_bytes": process.rss_bytes,
+            "anon_rss_bytes": process.anon_rss_bytes,
+            "file_rss_bytes": process.file_rss_bytes,
+            "shmem_rss_bytes": process.shmem_rss_bytes,
+        },
+        "constraint": "host" if kill.host_wide else "cgroup",
+        "cgroup_usage_bytes": kill.cgroup_usage_bytes,
+        "cgroup_limit_bytes": kill.cgroup_limit_bytes,
+        "top_processes": [
+            {"name": task.name, "pid": task.pid, "rss_bytes": task.rss_bytes} for task in kill.top_tasks()
+        ],
+    }
 
 
 @dataclass

@@ -213,7 +213,17 @@ class Session:
     def engine_event(self, engine: str, event: ContainerEvent) -> None:
         for listener in list(self._engine_listeners):
             listener(event)
-        self._emit_all(self.judge.engine_event(self._moment(), engine, event))
+        moment = self._moment()
+        if event.action in ("oom", "die"):
+            # The kernel logged the kill before the engine told of it: read first, so that the
+            # kill is told with its process, and a death with its cause.
+            self._emit_all(self._kernel_kills(moment))
+        self._emit_all(self.judge.engine_event(moment, engine, event))
+
+    def _kernel_kills(self, moment: Moment) -> list[Event]:
+        if self._kernel_log is None or not self._kernel_log.readable:
+            return []
+        return self.judge.kernel_kills(moment, self._kernel_log.read_kills())
 
     def engine_down(self, engine: str, message: str) -> None:
         self._emit_all(self.judge.engine_down(self._moment(), engine, message))
@@ -328,9 +338,9 @@ class Session:
         moment = self._moment()
         host = read_host_memory(host_cpu_since_start())
         readings = [feed.read(moment.clock, full=full) for feed in self._feeds]
+        # The kernel's account first: a kill the counters show too is then told with its process.
+        self._emit_all(self._kernel_kills(moment))
         frame, events = self.judge.tick(moment, moment.clock - self._started_at, host, readings)
-        if self._kernel_log is not None and self._kernel_log.readable:
-            events += self.judge.kernel_kills(moment, self._kernel_log.read_kills())
         self._emit_all(events)
         self.latest_frame = frame
         for observer in list(self._observers):

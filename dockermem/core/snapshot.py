@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import anyio
 
 from dockermem.clock import current_clock
 from dockermem.config import Settings
 from dockermem.core.concurrency import Slot
-from dockermem.core.engine_cache import cached_cgroup_layouts, cached_engine_info, keep_cgroup_layouts
+from dockermem.core.engine_cache import (
+    cached_cgroup_layouts,
+    cached_engine_info,
+    is_local_engine,
+    keep_cgroup_layouts,
+)
 from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
 from dockermem.core.readings import SOURCE_CGROUP, Readings, early_cpu_marks, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary, EngineInfo, NamedResource
+
+if TYPE_CHECKING:
+    from dockermem.core.postmortem import PostMortem
 
 # docker stats shows the engine's memory as the limit of a container that has none; limits
 # within this fraction of it are taken as "no limit" (stats rounds to four digits).
@@ -71,6 +80,7 @@ class ResourceSnapshot:
     containers: tuple[ContainerMemory, ...]
     source: str = "docker-stats"
     high_memory: tuple[ContainerMemory, ...] = field(default=())
+    post_mortem: PostMortem | None = None  # the kernel's logged OOM kills (`health` asks for them)
 
     @property
     def containers_memory_bytes(self) -> int:
@@ -146,9 +156,10 @@ def count_resources(
 
 
 async def take_snapshot(
-    client: DockerClient, settings: Settings, project: str | None = None
+    client: DockerClient, settings: Settings, project: str | None = None, *, post_mortem: bool = False
 ) -> ResourceSnapshot:
-    """Read host, engine and container memory and the resource counts, all at once.
+    """Read host, engine and container memory and the resource counts, all at once (and, with
+    `post_mortem`, the OOM kills the kernel's log holds of the containers in scope).
 
     The engine info may come from the engine-info cache; the container counts come from this
     snapshot's own `docker ps --all`."""
@@ -171,7 +182,13 @@ async def take_snapshot(
     if readings.learned:
         keep_cgroup_layouts(client, settings, [*layouts, *readings.learned])
     counts = count_resources(settings, thresholds, all_containers, networks_slot.value, volumes_slot.value)
-    return _assemble(settings, project, engine_slot.value, running, readings, counts)
+    snapshot = _assemble(settings, project, engine_slot.value, running, readings, counts)
+    if not post_mortem:
+        return snapshot
+    from dockermem.core.postmortem import read_post_mortem
+
+    in_scope = [c for c in all_containers if project is None or c.project == project]
+    return replace(snapshot, post_mortem=read_post_mortem(settings, in_scope, is_local_engine(client)))
 
 
 async def sample_memory(

@@ -36,13 +36,16 @@ class KernelLog:
         self.clock = clock or current_clock()
         self.notice: str | None = None
         self._fd: int | None = None
+        self._partial = b""
         self._parser = OomLogParser(os.sysconf("SC_PAGE_SIZE"))
 
-    def open(self) -> KernelLog:
-        """Start at the log's end (what it holds already is not news)."""
+    def open(self, *, from_start: bool = False) -> KernelLog:
+        """Start at the log's end (what it holds already is not news), or at the oldest record
+        the kernel still keeps (`from_start`: a post-mortem of kills already logged)."""
         try:
             self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            os.lseek(self._fd, 0, os.SEEK_END)
+            if not from_start:
+                os.lseek(self._fd, 0, os.SEEK_END)
         except OSError as error:
             self.close()
             self.notice = _why(self.path, error)
@@ -69,6 +72,8 @@ class KernelLog:
         """The OOM kills logged since the last call, each with its wall time."""
         kills: list[KernelOomKill] = []
         for data in self._read_available():
+            # /dev/kmsg gives whole records; a file (a recorded log) may be cut mid-line.
+            data, self._partial = _whole_lines(self._partial + data)
             for raw in _records(data):
                 record = parse_kmsg_record(raw)
                 if record is not None and (kill := self._parser.feed(record)) is not None:
@@ -100,6 +105,22 @@ class KernelLog:
         # The record's time is the kernel's clock since boot, which time.monotonic() reads too.
         ago = max(0.0, self.clock.monotonic() - kill.at_seconds)
         return replace(kill, at=self.clock.now() - timedelta(seconds=ago))
+
+
+def logged_kills(path: Path = KMSG, clock: Clock | None = None) -> tuple[list[KernelOomKill], str | None]:
+    """Every OOM kill the kernel's log still holds (its ring buffer: since boot on a quiet
+    machine), read once; and why it could not be read, when it could not."""
+    log = KernelLog(path, clock).open(from_start=True)
+    try:
+        return log.read_kills(), log.notice
+    finally:
+        log.close()
+
+
+def _whole_lines(data: bytes) -> tuple[bytes, bytes]:
+    """The whole lines of `data`, and what follows the last of them."""
+    end = data.rfind(b"\n") + 1
+    return data[:end], data[end:]
 
 
 def _records(data: bytes) -> list[bytes]:

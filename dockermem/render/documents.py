@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: `stats --json` should not load the preflight or cleanup code
     from dockermem.core.cleanup import CleanupOutcome, CleanupPlan
     from dockermem.core.counters import CleanupCounters
+    from dockermem.core.postmortem import PostMortem
     from dockermem.core.preflight import PreflightResult
     from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
 
@@ -66,6 +67,29 @@ def health_document(snapshot: ResourceSnapshot) -> dict[str, Any]:
             },
         },
         "containers": [container_document(container) for container in snapshot.containers],
+        **post_mortem_document(snapshot.post_mortem),
+    }
+
+
+def post_mortem_document(post_mortem: PostMortem | None) -> dict[str, Any]:
+    """`health --json`'s OOM kills from the kernel's log, and why it could not be read."""
+    if post_mortem is None:
+        return {}
+    from dockermem.core.oom import kernel_details
+
+    return {
+        "kernel_oom_kills": [
+            {
+                "at": None if logged.kill.at is None else logged.kill.at.isoformat(),
+                "container": logged.container.name,
+                "container_id": logged.container.id,
+                "project": logged.container.project,
+                "service": logged.container.service,
+                **kernel_details(logged.kill),
+            }
+            for logged in post_mortem.kills
+        ],
+        "notices": [] if post_mortem.notice is None else [post_mortem.notice],
     }
 
 

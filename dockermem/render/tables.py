@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from typing import TYPE_CHECKING
+
 from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.table import Table
@@ -11,6 +14,9 @@ from dockermem.core.counters import CleanupCounters
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.render.styles import format_bytes, format_percent, style_for
+
+if TYPE_CHECKING:
+    from dockermem.core.postmortem import PostMortem
 
 
 def _level_cell(level: ThresholdLevel, percent: float | None) -> Text:
@@ -121,10 +127,32 @@ def build_health_report(snapshot: ResourceSnapshot) -> Group:
     unlimited = [c.name for c in snapshot.containers if not c.has_limit]
     if unlimited:
         parts.append(Text(f"⚠️  No memory limit: {', '.join(unlimited)}", style="yellow"))
+    parts += post_mortem_lines(snapshot.post_mortem)
     worst = snapshot.worst_level
     parts.append(Text(f"Overall: {worst.marker} {worst.value.upper()}", style=style_for(worst)))
     parts.append(Rule(characters="="))
     return Group(*parts)
+
+
+def post_mortem_lines(post_mortem: PostMortem | None) -> list[RenderableType]:
+    """The OOM kills the kernel's log holds of the containers listed, a line each:
+    `12:03:11 worker (shop-worker-1): process memhog (pid 9444, 59.4MiB RSS) at 64.0MiB of its
+    64.0MiB limit`; or why the log could not be read."""
+    if post_mortem is None:
+        return []
+    if post_mortem.notice is not None:
+        return [Text(f"Note: {post_mortem.notice}", style="dim")]
+    if not post_mortem.kills:
+        return []
+    from dockermem.core.oom import kernel_account
+
+    lines: list[RenderableType] = [Text("OOM kills in the kernel's log:", style="bold red")]
+    for logged in post_mortem.kills:
+        container = logged.container
+        who = container.name if container.service is None else f"{container.service} ({container.name})"
+        when = "" if logged.kill.at is None else f"{logged.kill.at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC "
+        lines.append(Text(f"  {when}{who}{kernel_account(logged.kill)}"))
+    return lines
 
 
 def build_statistics(

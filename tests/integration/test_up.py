@@ -186,6 +186,7 @@ def test_process_oom_killed_inside_a_living_container_is_reported(
         "exit 1, the kill named", f"exit {result.returncode}: {verdict_line(out)}",
     )  # fmt: skip
     assert "a process in worker was OOM-killed" in out, result.stdout + result.stderr
+    assert ": process memhog (pid " in out and "of its 64.0MiB limit; also held: memhog" in out
     assert result.returncode == 1
     # The container itself lives on.
     assert engine_project.compose("ps", "--format", "{{.State}}").stdout.split() == ["running"]

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import (
     DEFAULT_ENGINE,
+    MIB,
     ComposeProject,
     Engine,
     PipeLines,
@@ -108,6 +109,8 @@ def test_silent_oom_kill_appears_once_and_fails_the_watch(
     project.up()
     project.wait_ready()
     container = project.container_id("host")
+    # A kill before the watch starts: in the kernel's log and the cgroup's counter, but not news.
+    project.engine.docker("exec", container, "memhog", "200", check=False)
     watcher = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "8",
          "--interval", "0.5"],
@@ -126,6 +129,12 @@ def test_silent_oom_kill_appears_once_and_fails_the_watch(
     )  # fmt: skip
     assert len(ooms) == 1, ooms
     assert ooms[0]["container"] == f"{project.name}-host-1"
+    # The kernel's log names the process: memhog, holding what the 64 MiB left it beside PID 1's
+    # 4 MiB (it allocates 1 MiB at a time), and PID 1 among what else the container held.
+    process = ooms[0]["process"]
+    assert process["name"] == "memhog" and 0.9 * 58 * MIB <= process["rss_bytes"] <= 64 * MIB, process
+    assert "memhog" in [task["name"] for task in ooms[0]["top_processes"]]
+    assert ooms[0]["constraint"] == "cgroup" and ooms[0]["cgroup_limit_bytes"] == 64 * MIB
     assert project.compose("ps", "--format", "{{.State}}").stdout.split() == ["running"]
     assert watcher.returncode == 1
     summary = of_type(lines, "summary")[0]

@@ -15,7 +15,7 @@ from dockermem.core.judge import Judge, JudgeRules
 from dockermem.core.oom import OomKind
 from dockermem.docker.models import ContainerEvent
 from dockermem.docker.parse import parse_container_states, parse_event
-from dockermem.kernel.oom_log import KernelOomKill, parse_kmsg_record, parse_oom_kills
+from dockermem.kernel.oom_log import KernelOomKill, parse_dmesg_line, parse_kmsg_record, parse_oom_kills
 from tests.builders import GIB, at, engine, event, host, reading, summary
 from tests.conftest import FIXTURES
 
@@ -323,3 +323,32 @@ def test_a_death_after_the_kernel_told_of_its_kill_says_it_was_oom_killed() -> N
     told = j.engine_event(at(0.2), "default", death)
     assert types(told) == ["oom", "exited"]
     assert told[1].message.endswith("exited with code 137 (OOM-killed)")
+
+
+def test_a_kill_by_the_hosts_oom_killer_names_the_hosts_memory() -> None:
+    lines = (FIXTURES / "kernel" / "documented-host-oom.dmesg").read_text().splitlines()
+    [kernel_kill] = parse_oom_kills([r for line in lines if (r := parse_dmesg_line(line)) is not None])
+    worker = summary("shop-worker-1", "worker", cid=kernel_kill.container_id or "")
+    j = judge()
+    j.tick(at(0), 0, host(97.0), [engine(reading(worker, 900))])
+    [oom] = j.kernel_kills(at(1), [kernel_kill])
+    assert oom.details["constraint"] == "host"
+    assert oom.details["host_memory_used_bytes"] == int(16 * GIB * 0.97)
+    [kill] = j.ledger.kills
+    assert "by the host's OOM killer: the machine ran out of memory (the host at 15.5GiB of 16.0GiB)" in (
+        kill.describe()
+    )
+
+
+def test_a_kill_names_what_else_the_container_held() -> None:
+    records = (FIXTURES / "kernel" / "docker-two.kmsg").read_bytes().splitlines(keepends=True)
+    second = parse_oom_kills([r for line in records if (r := parse_kmsg_record(line)) is not None])[1]
+    worker = summary("shop-worker-1", "worker", cid=second.container_id or "")
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(worker, 20, 64))])
+    j.kernel_kills(at(1), [second])
+    [kill] = j.ledger.kills
+    assert kill.describe().endswith(
+        ": process memhog (pid 10260, 43.4MiB RSS) at 64.0MiB of its 64.0MiB limit;"
+        " also held: memhog 20.1MiB, sleep 112KiB"
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dockermem.clock import ManualClock
-from dockermem.kernel.kmsg import KernelLog
+from dockermem.kernel.kmsg import KernelLog, logged_kills
 from dockermem.kernel.oom_log import (
     KernelOomKill,
     KernelRecord,
@@ -202,3 +202,14 @@ def test_an_unreadable_log_says_why_once(tmp_path: Path) -> None:
         reader = KernelLog(Path("/dev/kmsg")).open()
     assert not reader.readable and reader.read_kills() == []
     assert reader.notice is not None and reader.notice.startswith("the kernel log cannot be read (")
+
+
+def test_a_recorded_log_read_in_small_pieces_loses_no_kill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file is read in pieces that cut records in two; /dev/kmsg gives one record a read.
+    monkeypatch.setattr("dockermem.kernel.kmsg.READ_SIZE", 97)
+    log = tmp_path / "kmsg"
+    log.write_bytes((KERNEL / "docker-two.kmsg").read_bytes())
+    kills, notice = logged_kills(log)
+    assert notice is None and [kill.process.pid for kill in kills] == [10259, 10260]
