@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -85,8 +86,51 @@ def dockermem() -> None:
 def main() -> None:
     """Entry point of the `dockermem` script."""
     try:
-        app()
+        if "--json" in sys.argv[1:]:
+            _run_with_usage_errors_in_json()
+        else:
+            app()
     finally:
         # Everything the command made dies with the process: the interpreter's exit need not
         # sweep it all for reference cycles (some 30 ms at the end of a `stats`).
         gc.freeze()
+
+
+class _Tee:
+    """Standard error as it is, kept as well: what click said of a usage error."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.kept: list[str] = []
+
+    def write(self, text: str | bytes) -> int:
+        # click writes bytes where it takes the stream for a binary one.
+        self.kept.append(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+        if isinstance(text, bytes):
+            self.stream.flush()
+            return int(self.stream.buffer.write(text))
+        return int(self.stream.write(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _run_with_usage_errors_in_json() -> None:
+    """Under --json, a usage error click reports (an unknown option, a bad value) is a JSON
+    error on stdout too, as dockermem's own errors are (cli.common.fail)."""
+    from dockermem.cli.common import json_error_printed, print_json_error
+
+    tee = _Tee(sys.stderr)
+    sys.stderr = tee
+    try:
+        app()
+    except SystemExit as exit_:
+        said = [line.strip() for line in "".join(tee.kept).splitlines() if line.strip().startswith("Error: ")]
+        if exit_.code == 2 and said and not json_error_printed():
+            print_json_error(said[-1].removeprefix("Error: "), 2)
+        raise
+    finally:
+        sys.stderr = tee.stream

@@ -37,8 +37,38 @@ ProjectOption = Annotated[
     str | None,
     typer.Option("--project", "-p", help="Only this compose project.", callback=check_project_name),
 ]
+
+
+class _Output:
+    """Whether the command was asked for JSON (its error, too, is then a JSON object), and for
+    the whole of what compose said when it failed (--verbose)."""
+
+    json = False
+    verbose = False
+    error_printed = False
+
+
+def _json_asked(value: bool) -> bool:
+    _Output.json = value
+    return value
+
+
+def _verbose_asked(value: bool) -> bool:
+    _Output.verbose = value
+    return value
+
+
+VerboseOption = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="When compose fails, print all it said.", callback=_verbose_asked),
+]
+
+
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object (schema 1) instead of a report.")
+    bool,
+    typer.Option(
+        "--json", help="Print one JSON object (schema 1) instead of a report.", callback=_json_asked
+    ),
 ]
 
 
@@ -65,9 +95,24 @@ def check_scales(values: list[str] | None) -> list[str] | None:
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
-    """Print one line to stderr and give the exit to raise."""
+    """Print one line to stderr (and, under --json, the error as a JSON object on stdout, so
+    that a program reading stdout meets no empty string) and give the exit to raise."""
     print(f"dockermem: {message}", file=sys.stderr)
+    if _Output.json:
+        print_json_error(message, int(code))
     return typer.Exit(int(code))
+
+
+def print_json_error(message: str, code: int) -> None:
+    """`{"schema": 1, "ok": false, "error": ..., "exit_code": ...}` on stdout, once."""
+    import json
+
+    print(json.dumps({"schema": 1, "ok": False, "error": message, "exit_code": code}))
+    _Output.error_printed = True
+
+
+def json_error_printed() -> bool:
+    return _Output.error_printed
 
 
 def run_stoppable(main: Callable[[Stop], Awaitable[T]]) -> tuple[T, Stop]:
@@ -116,14 +161,23 @@ def run_async(main: Callable[[], Awaitable[T]]) -> T:
         # Task groups wrap what their tasks raised: report the first of dockermem's own.
         error = _first_leaf(group)
         if isinstance(error, DockermemError):
-            raise fail(str(error), error.exit_code) from None
+            raise _failed(error) from None
         if isinstance(error, KeyboardInterrupt):
             raise fail("interrupted", ExitCode.INTERRUPTED) from None
         raise
     except DockermemError as error:
-        raise fail(str(error), error.exit_code) from None
+        raise _failed(error) from None
     except KeyboardInterrupt:
         raise fail("interrupted", ExitCode.INTERRUPTED) from None
+
+
+def _failed(error: DockermemError) -> typer.Exit:
+    """One of dockermem's errors as one line (and, with --verbose, all compose said after it)."""
+    exit_ = fail(str(error), error.exit_code)
+    output = getattr(error, "output", "")
+    if _Output.verbose and output:
+        print(output.rstrip("\n"), file=sys.stderr)
+    return exit_
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

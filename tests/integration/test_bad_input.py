@@ -8,6 +8,7 @@ stays empty. Only the invalid compose file needs the real engine: compose itself
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -116,7 +117,7 @@ def test_a_bad_setting_is_refused_before_any_docker_call(
 
 @pytest.mark.parametrize("command", ["preflight", "up"])
 def test_an_unknown_profile_is_refused_before_any_docker_call(stand_in: StandIn, command: str) -> None:
-    result = dockermem(*COMMANDS[command], "--profile", "nope", env=stand_in.environment, timeout=60)
+    result = dockermem(*COMMANDS[command], "--memory-profile", "nope", env=stand_in.environment, timeout=60)
     assert_refused(result, "'nope'")
     assert stand_in.calls() == ""
 
@@ -156,4 +157,26 @@ def test_up_refuses_a_service_name_that_could_inject_before_any_docker_call(
 ) -> None:
     result = dockermem("up", "-f", FITS, "--", service, env=stand_in.environment, timeout=60)
     assert_refused(result, repr(service), usage=True)
+    assert stand_in.calls() == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "named", "usage"),
+    [
+        (("stats", "--json", "--bogus"), "No such option: --bogus", True),
+        (("health", "--json", "-p", "Bad Name"), "'Bad Name' is not a compose project name", True),
+        (("report", "--json", "--since", "soon"), "'soon' is not a duration", False),
+        (("preflight", "--json", "--memory-profile", "nope", "-f", FITS), "unknown profile 'nope'", False),
+    ],
+    ids=["unknown-option", "bad-project", "bad-since", "unknown-memory-profile"],
+)
+def test_under_json_bad_input_is_a_json_error_too(
+    stand_in: StandIn, args: tuple[str, ...], named: str, usage: bool
+) -> None:
+    # A program that parses stdout meets an error object, never an empty string.
+    result = dockermem(*args, env=stand_in.environment, timeout=60)
+    assert_refused(result, named, usage=usage)
+    document = json.loads(result.stdout)
+    assert (document["schema"], document["ok"], document["exit_code"]) == (1, False, 2)
+    assert named in document["error"]
     assert stand_in.calls() == ""
