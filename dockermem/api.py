@@ -1,6 +1,6 @@
 """dockermem's Python API: memory safety inside a test suite, on the same core as the CLI.
 
-    async with dockermem.stack("compose/test.yaml", profile="standard") as stack:
+    async with dockermem.stack("compose/test.yaml", memory_profile="standard") as stack:
         snapshot = await stack.snapshot()
         print(stack.health_report())
         async for event in stack.events():   # warnings, OOM kills, leaks as they happen
@@ -168,6 +168,8 @@ async def stack(
     project: str | None = None,
     profile: str | None = None,
     environment: Environment = "dedicated",
+    memory_profile: str | None = None,
+    compose_profiles: Sequence[str] = (),
     services: Sequence[str] = (),
     wait_timeout: float = 120.0,
     preflight: bool = True,
@@ -179,7 +181,9 @@ async def stack(
 
     `environment="dedicated"` gives this run a project name of its own and brings the stack
     down afterwards; `"shared"` reuses the project (compose keeps what runs) and leaves it up.
-    `keep` overrides what happens afterwards. `observers` are plugged into the session beside
+    `keep` overrides what happens afterwards. `memory_profile` is a named memory budget the
+    stack must fit within (`profile` is its former name); `compose_profiles` are compose's own
+    (`--profile`). `observers` are plugged into the session beside
     the history recorder (on unless the settings turn history off). Raises
     `PreflightFailedError` when the stack does not fit and `StackStartError` when it does not
     start.
@@ -187,7 +191,7 @@ async def stack(
     settings = settings or load_settings()
     client = client_for(settings)
     paths = tuple(Path(file) for file in files)
-    base = project or (await client.compose.config(paths)).name or "dockermem"
+    base = project or (await client.compose.config(paths, None, compose_profiles)).name or "dockermem"
     name = f"{base}-{secrets.token_hex(4)}" if environment == "dedicated" else project
     request = StartRequest(
         files=paths,
@@ -195,7 +199,8 @@ async def stack(
         services=tuple(services),
         wait_timeout_seconds=wait_timeout,
         preflight=preflight,
-        profile=profile,
+        memory_profile=memory_profile or profile,
+        compose_profiles=tuple(compose_profiles),
         down_on_failure=environment == "dedicated",
     )
     watching = list(observers)

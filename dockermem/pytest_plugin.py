@@ -267,7 +267,7 @@ class DockermemSession:
         try:
             self.stack = self._exit.enter_context(
                 dockermem.sync.stack(
-                    *options.files, project=options.project, profile=options.profile,
+                    *options.files, project=options.project, memory_profile=options.profile,
                     environment=options.environment, settings=options.settings(),
                     observers=[self.tracker, self.github],
                     # A worker's stack was checked with all the others by the controller.
@@ -365,7 +365,7 @@ class ControllerSession:
         started = time.monotonic()
         try:
             self.stack = self._exit.enter_context(
-                dockermem.sync.stack(*options.files, project=options.project, profile=options.profile,
+                dockermem.sync.stack(*options.files, project=options.project, memory_profile=options.profile,
                                      environment=options.environment, settings=settings, observers=observers)
             )  # fmt: skip
         except DockermemError as error:

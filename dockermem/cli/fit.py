@@ -8,7 +8,7 @@ import typer
 
 from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, run_async
 from dockermem.cli.output import print_json, print_renderable
-from dockermem.cli.preflight import FileOption
+from dockermem.cli.preflight import ComposeProfileOption, EnvFileOption, FileOption
 from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ def fit(
     ],
     file: FileOption = None,
     project: ProjectOption = None,
+    profile: ComposeProfileOption = None,
+    env_file: EnvFileOption = None,
     json: JsonOption = False,
 ) -> None:
     """How many parallel test workers (for example `pytest -n`) fit beside the stack:
@@ -65,7 +67,10 @@ def fit(
     size = _worker_size(per_worker)
     settings = load_settings_or_exit()
     client = client_for(settings)
-    result = run_async(lambda: fit_workers(client, settings, file or [], project, size))
+    result = run_async(
+        lambda: fit_workers(client, settings, file or [], project, size, compose_profiles=profile or (),
+                            env_files=env_file or ())
+    )  # fmt: skip
     if json:
         from dockermem.render.fit import fit_document
 

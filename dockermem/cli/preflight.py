@@ -7,17 +7,26 @@ from typing import Annotated
 
 import typer
 
-from dockermem.cli.common import JsonOption, ProjectOption, load_settings_or_exit, run_async
+from dockermem.cli.common import JsonOption, ProjectOption, VerboseOption, load_settings_or_exit, run_async
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.errors import ExitCode
 
 FileOption = Annotated[
     list[Path] | None, typer.Option("--file", "-f", help="Compose file (repeatable, as with docker compose).")
 ]
-ProfileOption = Annotated[
+ComposeProfileOption = Annotated[
+    list[str] | None,
+    typer.Option("--profile", help="Enable a compose profile (repeatable), as with docker compose."),
+]
+EnvFileOption = Annotated[
+    list[Path] | None,
+    typer.Option("--env-file", help="An env file for compose (repeatable), as with docker compose."),
+]
+MemoryProfileOption = Annotated[
     str | None,
     typer.Option(
-        "--profile", help="Judge by a named memory profile (minimal, standard, full, performance) or 'auto'."
+        "--memory-profile",
+        help="A named memory budget the stack must fit within (minimal, standard, full, performance).",
     ),
 ]
 
@@ -25,8 +34,11 @@ ProfileOption = Annotated[
 def preflight(
     file: FileOption = None,
     project: ProjectOption = None,
-    profile: ProfileOption = None,
+    profile: ComposeProfileOption = None,
+    env_file: EnvFileOption = None,
+    memory_profile: MemoryProfileOption = None,
     json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Check that a compose stack fits in the memory there is, before it starts.
 
@@ -37,7 +49,10 @@ def preflight(
 
     settings = load_settings_or_exit()
     client = client_for(settings)
-    result = run_async(lambda: run_preflight(client, settings, file or [], project, profile))
+    result = run_async(
+        lambda: run_preflight(client, settings, file or [], project, memory_profile,
+                              compose_profiles=profile or (), env_files=env_file or ())
+    )  # fmt: skip
     if json:
         from dockermem.render.documents import preflight_document
 

@@ -19,7 +19,7 @@ from dockermem.cli.common import (
     run_stoppable,
 )
 from dockermem.cli.output import print_renderable
-from dockermem.cli.preflight import FileOption, ProfileOption
+from dockermem.cli.preflight import ComposeProfileOption, EnvFileOption, FileOption, MemoryProfileOption
 from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ def up(
     no_preflight: Annotated[
         bool, typer.Option("--no-preflight", help="Start without the preflight.")
     ] = False,
-    profile: ProfileOption = None,
+    profile: ComposeProfileOption = None,
+    env_file: EnvFileOption = None,
+    memory_profile: MemoryProfileOption = None,
     down_on_failure: Annotated[
         bool, typer.Option("--down-on-failure", help="Bring the stack down when it fails to start.")
     ] = False,
@@ -98,9 +100,10 @@ def up(
     from dockermem.core.lifecycle import run_up
 
     ranges = parse_scales(scale)
-    _check_scaling(ranges, autoscale, duration, no_preflight, profile)
+    _check_scaling(ranges, autoscale, duration, no_preflight, memory_profile)
     settings = load_settings_or_exit({"sample_interval_seconds": interval})
-    request = _request(file, project, services, wait_timeout, no_preflight, profile, down_on_failure, ranges,
+    request = _request(file, project, services, wait_timeout, no_preflight, memory_profile, down_on_failure,
+                       ranges, compose_profiles=profile, env_files=env_file,
                        build=build, force_recreate=force_recreate, remove_orphans=remove_orphans)  # fmt: skip
     from dockermem.cli.progress import StartProgress
     from dockermem.cli.up_output import ScaledLines, StartReport
@@ -136,8 +139,10 @@ def _check_scaling(
     if ranges and no_preflight and (autoscale or not all(r.fixed for r in ranges)):
         raise fail("--scale MIN..MAX chooses by the preflight's budget: drop --no-preflight", ExitCode.USAGE)
     if ranges and profile not in (None, "auto"):
-        raise fail(f"--scale counts replicas at their limits: it cannot be judged by --profile {profile}",
-                   ExitCode.USAGE)  # fmt: skip
+        raise fail(
+            f"--scale counts replicas at their limits: it cannot be judged by --memory-profile {profile}",
+            ExitCode.USAGE,
+        )
 
 
 def _request(
@@ -146,9 +151,12 @@ def _request(
     services: list[str] | None,
     wait_timeout: float,
     no_preflight: bool,
-    profile: str | None,
+    memory_profile: str | None,
     down_on_failure: bool,
     ranges: tuple[ScaleRange, ...],
+    *,
+    compose_profiles: list[str] | None,
+    env_files: list[Path] | None,
     **compose_flags: bool,
 ) -> StartRequest:
     from dockermem.core.lifecycle import StartRequest
@@ -160,7 +168,9 @@ def _request(
         services=tuple(services or ()),
         wait_timeout_seconds=wait_timeout,
         preflight=not no_preflight,
-        profile=profile,
+        memory_profile=memory_profile,
+        compose_profiles=tuple(compose_profiles or ()),
+        env_files=tuple(env_files or ()),
         down_on_failure=down_on_failure,
         compose_options=options,
         scale=ranges,

@@ -104,6 +104,9 @@ async def fit_workers(
     files: Sequence[Path],
     project: str | None,
     per_worker: WorkerSize | None,
+    *,
+    compose_profiles: Sequence[str] = (),
+    env_files: Sequence[Path] = (),
 ) -> WorkerPlan:
     """(preflight budget − the stack's need) // the size of one worker (None: the size the
     history recorded for this stack's suite; none recorded is bad usage, exit 2).
@@ -113,7 +116,9 @@ async def fit_workers(
     stack's own, and already counted in the need)."""
     if per_worker is not None and per_worker.bytes <= 0:
         raise ConfigError(f"--per-worker {per_worker.bytes}: a worker must need more than 0 bytes")
-    preflight = await run_preflight(client, settings, files, project)
+    preflight = await run_preflight(
+        client, settings, files, project, compose_profiles=compose_profiles, env_files=env_files
+    )
     size = per_worker or recorded_worker_size(settings, preflight.project)
     if size is None:
         raise ConfigError(

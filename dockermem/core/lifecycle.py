@@ -59,7 +59,9 @@ class StartRequest:
     services: tuple[str, ...] = ()
     wait_timeout_seconds: float = 120.0
     preflight: bool = True
-    profile: str | None = None
+    memory_profile: str | None = None  # a named memory budget (`--memory-profile`)
+    compose_profiles: tuple[str, ...] = ()  # compose's own `--profile`
+    env_files: tuple[Path, ...] = ()  # compose's `--env-file`
     down_on_failure: bool = False
     compose_options: tuple[str, ...] = ()
     # `--scale SERVICE=MIN..MAX`: the replica counts are chosen against the preflight's budget.
@@ -150,15 +152,22 @@ class StartPlan:
 async def plan_start(client: DockerClient, settings: Settings, request: StartRequest) -> StartPlan:
     """The preflight (with the replica counts of `--scale`), or without it compose's config."""
     if not request.preflight:
-        config = await client.compose.config(request.files, request.project)
+        config = await client.compose.config(request.files, request.project, request.compose_profiles,
+                                             request.env_files)  # fmt: skip
         # Without the preflight there is no budget to choose by: only fixed counts (SERVICE=N).
         replicas = {scale.service: scale.maximum for scale in request.scale}
         return StartPlan(request.project or config.name, None, None, config, replicas)
     if request.scale:
-        fit = await plan_scale(client, settings, request.files, request.project, request.scale)
+        fit = await plan_scale(
+            client, settings, request.files, request.project, request.scale,
+            compose_profiles=request.compose_profiles, env_files=request.env_files,
+        )  # fmt: skip
         preflight, scale_plan = fit.preflight, fit.plan
     else:
-        preflight = await run_preflight(client, settings, request.files, request.project, request.profile)
+        preflight = await run_preflight(
+            client, settings, request.files, request.project, request.memory_profile,
+            compose_profiles=request.compose_profiles, env_files=request.env_files,
+        )  # fmt: skip
         scale_plan = None
     replicas = {} if scale_plan is None else scale_plan.replicas
     # Compose takes the name from the file unless -p is given; follow the same one.
@@ -315,8 +324,9 @@ async def _compose_up(
     async def compose_up() -> ComposeRun | None:
         with ready_scope:
             return await client.compose.up(
-                request.files, request.project, request.services, request.wait_timeout_seconds, options
-            )
+                request.files, request.project, request.services, request.wait_timeout_seconds, options,
+                request.compose_profiles, request.env_files,
+            )  # fmt: skip
         return None
 
     async with tasks_beside(end_wait_when_ready):
@@ -368,7 +378,7 @@ async def _analyse(
     ok = compose_ok and not ooms and not stopped
     brought_down = False
     if not ok and request.down_on_failure and not stopped:
-        await client.compose.down(request.files, request.project)
+        await client.compose.down(request.files, request.project, request.compose_profiles, request.env_files)
         brought_down = True
     return replace(
         before_analysis,

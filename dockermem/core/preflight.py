@@ -42,10 +42,24 @@ class ServiceNeed:
     counted_bytes: int
     counted_from: str = "limit"  # "limit", "recorded peak" or "default"
     replicas: int = 1  # `deploy.replicas`, `scale` or `up --scale`; each counts at counted_bytes
+    recorded_runs: int = 0  # the runs its recorded peak was taken over
 
     @property
     def unbounded(self) -> bool:
         return self.limit_bytes is None
+
+    @property
+    def estimate(self) -> str:
+        """How its figure was had: `declared` (its limit), `recorded` (its peak in the history)
+        or `default` (a guess: `unbounded_service_gb`)."""
+        return {"limit": "declared", "recorded peak": "recorded"}.get(self.counted_from, "default")
+
+    @property
+    def estimate_text(self) -> str:
+        """`declared`, `recorded over 3 runs`, `default guess`."""
+        if self.estimate == "recorded":
+            return f"recorded over {self.recorded_runs} run{'s' if self.recorded_runs != 1 else ''}"
+        return "default guess" if self.estimate == "default" else "declared"
 
     @property
     def total_bytes(self) -> int:
@@ -123,14 +137,27 @@ class PreflightResult:
     counts: tuple[CountCheck, ...]
     recommendations: tuple[str, ...]
     config: ComposeProjectConfig | None = None  # the stack as `docker compose config` resolved it
+    declared_bytes: int | None = None  # what the services count for (required, without a profile)
+    profile_bytes: int | None = None  # the named memory profile's budget
+    compose_profiles: tuple[str, ...] = ()  # compose's own profiles, as given
 
     @property
     def available_bytes(self) -> int:
         return self.budget.available_bytes
 
     @property
+    def within_profile(self) -> bool:
+        """The services fit within the named memory profile (true without one)."""
+        return self.profile_bytes is None or (self.declared_bytes or 0) <= self.profile_bytes
+
+    @property
     def memory_ok(self) -> bool:
-        return self.required_bytes <= self.available_bytes
+        return self.required_bytes <= self.available_bytes and self.within_profile
+
+    @property
+    def guessed_bytes(self) -> int:
+        """What the services counted at the default guess (no limit, no history) add up to."""
+        return sum(service.total_bytes for service in self.services if service.estimate == "default")
 
     @property
     def ok(self) -> bool:
@@ -150,28 +177,25 @@ def profile_bytes(settings: Settings, name: str) -> int:
 
 
 def service_needs(
-    config: ComposeProjectConfig, unbounded_bytes: int, recorded_peaks: Mapping[str, int] | None = None
+    config: ComposeProjectConfig, unbounded_bytes: int, history: Sequence[ServiceHistory] = ()
 ) -> tuple[ServiceNeed, ...]:
     """Each service at its limit (the worst case); one without a limit at its recorded peak
     when history has one, else at the default."""
-    peaks = recorded_peaks or {}
-    return tuple(
-        ServiceNeed(
-            name=service.name,
-            limit_bytes=service.limit_bytes,
-            reservation_bytes=service.reservation_bytes,
-            counted_bytes=service.limit_bytes
-            if service.limit_bytes is not None
-            else peaks.get(service.name, unbounded_bytes),
-            counted_from="limit"
-            if service.limit_bytes is not None
-            else "recorded peak"
-            if service.name in peaks
-            else "default",
-            replicas=service.replicas,
-        )
-        for service in config.services
-    )
+    recorded = {row.service: row for row in history if row.samples > 0}
+    needs = []
+    for service in config.services:
+        row = recorded.get(service.name)
+        if service.limit_bytes is not None:
+            counted, source, runs = service.limit_bytes, "limit", 0
+        elif row is not None:
+            counted, source, runs = row.peak_bytes, "recorded peak", row.runs
+        else:
+            counted, source, runs = unbounded_bytes, "default", 0
+        needs.append(
+            ServiceNeed(service.name, service.limit_bytes, service.reservation_bytes, counted, source,
+                        service.replicas, runs)
+        )  # fmt: skip
+    return tuple(needs)
 
 
 def recorded_services(settings: Settings, project: str) -> list[ServiceHistory]:
@@ -185,9 +209,17 @@ def recorded_services(settings: Settings, project: str) -> list[ServiceHistory]:
         return store.service_report(current_clock().now() - timedelta(days=HISTORY_DAYS), project)
 
 
-def recorded_peaks(settings: Settings, project: str) -> dict[str, int]:
-    """Each service's peak in the last 30 days of history (nothing when there is none)."""
-    return {row.service: row.peak_bytes for row in recorded_services(settings, project) if row.samples > 0}
+def host_kills_advice(history: Sequence[ServiceHistory]) -> list[str]:
+    """What the recorded kills of the host's own OOM killer say: the machine, not a limit, ran
+    out while this stack ran."""
+    kills = sum(row.host_oom_kills for row in history)
+    if not kills:
+        return []
+    times = "once" if kills == 1 else f"{kills} times"
+    return [
+        f"The host ran out of memory {times} while this stack ran in the last {HISTORY_DAYS} days (the "
+        "kernel's own OOM killer, not a container's limit): leave more memory free beside it"
+    ]
 
 
 def networks_added(config: ComposeProjectConfig) -> int:
@@ -277,10 +309,16 @@ async def run_preflight(
     project: str | None = None,
     profile: str | None = None,
     replicas: Mapping[str, int] | None = None,
+    *,
+    compose_profiles: Sequence[str] = (),
+    env_files: Sequence[Path] = (),
 ) -> PreflightResult:
-    """Compare what the stack needs (declared limits, or a named profile) with what is available.
+    """Compare what the stack needs with what is available. The need is what its services
+    declare (or, without a limit, their recorded peak or the default). A named memory profile
+    (`profile`) is a budget the stack must fit within: it never lowers the need.
 
-    `replicas` sets a service's count (`up --scale`); one not named counts as its file says."""
+    `replicas` sets a service's count (`up --scale`); one not named counts as its file says.
+    `compose_profiles` and `env_files` are compose's own `--profile` and `--env-file`."""
     if profile is not None and profile != AUTO_PROFILE:
         profile_bytes(settings, profile)  # an unknown profile is bad usage: before any docker call
     config_slot: Slot[ComposeProjectConfig] = Slot()
@@ -289,28 +327,47 @@ async def run_preflight(
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(config_slot.fill, lambda: client.compose.config(files, project))
+        tasks.start_soon(
+            config_slot.fill, lambda: client.compose.config(files, project, compose_profiles, env_files)
+        )
         tasks.start_soon(engine_slot.fill, lambda: cached_engine_info(client, settings))
         tasks.start_soon(containers_slot.fill, client.container.ls)
         tasks.start_soon(networks_slot.fill, client.network.ls)
         tasks.start_soon(volumes_slot.fill, client.volume.ls)
     config = config_slot.value
+    await refuse_memory_profile_names(client, settings, files, project, compose_profiles, env_files)
     budget = await measure_budget(client, settings, engine_slot.value)
-    unbounded = any(service.limit_bytes is None for service in config.services)
-    peaks = recorded_peaks(settings, project or config.name) if unbounded else {}
-    services = service_needs(config, int(settings.unbounded_service_gb * GIB), peaks)
+    history = recorded_services(settings, project or config.name)
+    unbounded_bytes = int(settings.unbounded_service_gb * GIB)
+    services = service_needs(config, unbounded_bytes, history)
     if replicas:
         services = tuple(replace(s, replicas=replicas.get(s.name, s.replicas)) for s in services)
-    if profile is None or profile == AUTO_PROFILE:
-        required = sum(service.total_bytes for service in services)
-    else:
-        required = profile_bytes(settings, profile)
+    declared = sum(service.total_bytes for service in services)
+    budget_bytes = None if profile is None or profile == AUTO_PROFILE else profile_bytes(settings, profile)
+    required = declared if budget_bytes is None else max(declared, budget_bytes)
     counts = check_counts(
         settings, config, containers_slot.value, networks_slot.value, volumes_slot.value, replicas
     )
+    short = required > budget.available_bytes
+    others: list[ProjectUsage] = []
+    alternatives: list[str] = []
+    if short:
+        async with anyio.create_task_group() as tasks:
 
-    others = await project_usage(client, settings, config.name) if required > budget.available_bytes else []
-    advice = recommendations(settings, required, budget, services, counts, others)
+            async def find_others() -> None:
+                others.extend(await project_usage(client, settings, config.name))
+
+            async def find_alternatives() -> None:
+                alternatives.extend(
+                    await compose_profile_alternatives(
+                        client, files, project, env_files, compose_profiles, budget.available_bytes,
+                        unbounded_bytes, history,
+                    )
+                )  # fmt: skip
+
+            tasks.start_soon(find_others)
+            tasks.start_soon(find_alternatives)
+    advice = recommendations(settings, required, budget, services, counts, others, profile, declared)
     return PreflightResult(
         project=config.name,
         profile=profile,
@@ -318,9 +375,78 @@ async def run_preflight(
         budget=budget,
         services=services,
         counts=counts,
-        recommendations=tuple(advice),
+        recommendations=tuple(advice + alternatives + host_kills_advice(history)),
         config=config,
+        declared_bytes=declared,
+        profile_bytes=budget_bytes,
+        compose_profiles=tuple(compose_profiles),
     )
+
+
+async def refuse_memory_profile_names(
+    client: DockerClient,
+    settings: Settings,
+    files: Sequence[Path],
+    project: str | None,
+    compose_profiles: Sequence[str],
+    env_files: Sequence[Path],
+) -> None:
+    """`--profile standard` where the files declare no compose profile `standard`: the user
+    meant the memory profile, which `--profile` named before it meant compose's (bad usage)."""
+    named = [name for name in compose_profiles if name in settings.profiles_gb]
+    if not named:
+        return
+    declared = await client.compose.profiles(files, project, env_files)
+    for name in named:
+        if name not in declared:
+            raise ConfigError(
+                f"--profile {name}: the compose files declare no profile {name!r} (--profile enables "
+                f"compose's profiles); for the memory profile, use --memory-profile {name}"
+            )
+
+
+# At most this many of a file's compose profiles are tried as alternatives (a config each).
+MAX_PROFILE_ALTERNATIVES = 8
+
+
+async def compose_profile_alternatives(
+    client: DockerClient,
+    files: Sequence[Path],
+    project: str | None,
+    env_files: Sequence[Path],
+    given: Sequence[str],
+    available: int,
+    unbounded_bytes: int,
+    history: Sequence[ServiceHistory],
+) -> list[str]:
+    """For a stack that does not fit: the compose profiles of its files that do, each alone,
+    largest first (`COMPOSE_PROFILES=errors-only needs 14.0GiB and fits`)."""
+    try:
+        declared = await client.compose.profiles(files, project, env_files)
+    except DockermemError:
+        return []  # a compose without `config --profiles`: no alternatives to offer
+    candidates = [name for name in declared if [name] != list(given)][:MAX_PROFILE_ALTERNATIVES]
+    needs: dict[str, int] = {}
+
+    async def need_of(name: str) -> None:
+        config = await client.compose.config(files, project, [name], env_files)
+        needs[name] = sum(service.total_bytes for service in service_needs(config, unbounded_bytes, history))
+
+    async with anyio.create_task_group() as tasks:
+        for name in candidates:
+            tasks.start_soon(need_of, name)
+    fitting = sorted(((need, name) for name, need in needs.items() if need <= available), reverse=True)
+    if not fitting and needs:
+        each = ", ".join(f"{name} needs {format_bytes(need)}" for name, need in sorted(needs.items()))
+        return [f"None of the files' compose profiles fits either: {each}."]
+    return [
+        f"COMPOSE_PROFILES={name} needs {format_bytes(need)} and fits (compose's --profile {name})."
+        for need, name in fitting
+    ]
+
+
+# A list of services in a recommendation names this many, then says how many more.
+NAMED_IN_A_LIST = 5
 
 
 def recommendations(
@@ -330,44 +456,63 @@ def recommendations(
     services: Sequence[ServiceNeed],
     counts: Sequence[CountCheck],
     other_projects: Sequence[ProjectUsage],
+    profile: str | None = None,
+    declared: int | None = None,
 ) -> list[str]:
     """What to do about a stack that does not fit, and about services without a limit."""
     advice: list[str] = []
     available = budget.available_bytes
+    declared = required if declared is None else declared
+    budget_bytes = None if profile is None or profile == AUTO_PROFILE else profile_bytes(settings, profile)
+    if budget_bytes is not None and declared > budget_bytes:
+        advice.append(
+            f"The services declare {format_bytes(declared)}, more than the memory profile '{profile}' "
+            f"({format_bytes(budget_bytes)}): a profile is a budget, and never lowers what the services need."
+        )
     if required > available:
         short = format_bytes(required - available)
         advice.append(
             f"The stack needs {format_bytes(required)} but {format_bytes(available)} is available "
             f"(after a {format_bytes(budget.margin_bytes)} margin): short by {short}."
         )
-        smaller = [
-            (size, name)
-            for name, size_gb in settings.profiles_gb.items()
-            if (size := int(size_gb * GIB)) <= available and size < required
-        ]
-        if smaller:
-            size, name = max(smaller)
-            advice.append(f"Use the smaller profile '{name}' ({format_bytes(size)}), which fits.")
         advice.extend(
-            f"Stopping project '{usage.project}' ({usage.containers} running containers) "
+            f"Stopping project '{usage.project}' ({plural(usage.containers, 'running container')}) "
             f"would free about {format_bytes(usage.memory_bytes)}."
             for usage in other_projects
             if usage.memory_bytes > 0
         )
     advice.extend(
-        f"{count.kind.capitalize()}: {count.current} exist and the stack adds {count.adding}, above the "
-        f"maximum of {count.maximum}; `dockermem cleanup` removes stopped test resources."
+        f"{count.kind.capitalize()}: {count.current} {'exists' if count.current == 1 else 'exist'} and the "
+        f"stack adds {count.adding}, above the "
+        f"maximum of {count.maximum}. `dockermem cleanup` removes stopped test resources."
         for count in counts
         if not count.ok
     )
-    unbounded = [service for service in services if service.unbounded]
-    if unbounded:
-        counted = ", ".join(
-            f"{service.name} ({format_bytes(service.counted_bytes)}, {service.counted_from})"
-            for service in unbounded
+    guessed = sum(service.total_bytes for service in services if service.estimate == "default")
+    if required and guessed * 2 > declared:
+        advice.append(
+            f"More than half of the need ({format_bytes(guessed)} of {format_bytes(declared)}) is a default "
+            f"guess of {format_bytes(int(settings.unbounded_service_gb * GIB))} a service without a limit or "
+            "a recorded peak: set their limits, or run the stack once under `dockermem up` to record them."
         )
-        advice.append(f"No memory limit on {counted}; set mem_limit or deploy.resources.limits.memory.")
+    unbounded = [service for service in services if service.unbounded and service.replicas > 0]
+    if unbounded:
+        named = ", ".join(
+            f"{service.name} ({format_bytes(service.counted_bytes)}, {service.estimate_text})"
+            for service in unbounded[:NAMED_IN_A_LIST]
+        )
+        more = len(unbounded) - NAMED_IN_A_LIST
+        named += f" and {more} more" if more > 0 else ""
+        advice.append(
+            f"No memory limit on {plural(len(unbounded), 'service')}: {named}. "
+            "Set mem_limit or deploy.resources.limits.memory."
+        )
     return advice
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 service`, `57 services`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def with_replicas(
@@ -386,5 +531,6 @@ def with_replicas(
     required = sum(service.total_bytes for service in services)
     advice = recommendations(settings, required, result.budget, services, counts, [])
     return replace(
-        result, required_bytes=required, services=services, counts=counts, recommendations=tuple(advice)
-    )
+        result, required_bytes=required, declared_bytes=required, services=services, counts=counts,
+        recommendations=tuple(advice),
+    )  # fmt: skip

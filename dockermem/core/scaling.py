@@ -137,12 +137,16 @@ async def plan_scale(
     files: Sequence[Path],
     project: str | None,
     ranges: Sequence[ScaleRange],
+    *,
+    compose_profiles: Sequence[str] = (),
+    env_files: Sequence[Path] = (),
 ) -> ScaleFit:
     """Run the preflight with each scaled service at its MIN, then choose the replica counts
     within the budget it measured. An unknown service is bad usage (ConfigError, exit 2)."""
     at_minimum = await run_preflight(
-        client, settings, files, project, None, replicas={r.service: r.minimum for r in ranges}
-    )
+        client, settings, files, project, None, replicas={r.service: r.minimum for r in ranges},
+        compose_profiles=compose_profiles, env_files=env_files,
+    )  # fmt: skip
     plan = plan_from_preflight(at_minimum, ranges)
     if not plan.ok:
         return ScaleFit(at_minimum, plan)

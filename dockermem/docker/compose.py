@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dockermem.docker.models import ComposeContainer, ComposeProjectConfig, ComposeRun
 from dockermem.docker.parse import parse_compose_config, parse_compose_ps
-from dockermem.docker.runner import DockerRunner, failure_error
+from dockermem.docker.runner import CommandResult, DockerRunner, failure_error
 from dockermem.errors import ComposeFileError, DockerUnavailableError
 
 # Compose logs in logfmt (`time="..." level=warning msg="The \"X\" variable is not set..."`),
@@ -57,8 +57,10 @@ def _compose_line(raw: str) -> tuple[str, bool]:
     return line, False
 
 
-def compose_args(files: Sequence[Path], project: str | None, profiles: Sequence[str] = ()) -> list[str]:
-    """`docker compose` with its file, project and profile options."""
+def compose_args(
+    files: Sequence[Path], project: str | None, profiles: Sequence[str] = (), env_files: Sequence[Path] = ()
+) -> list[str]:
+    """`docker compose` with its file, project, profile and env-file options."""
     args = ["compose"]
     for file in files:
         args += ["--file", str(file)]
@@ -66,6 +68,8 @@ def compose_args(files: Sequence[Path], project: str | None, profiles: Sequence[
         args += ["--project-name", project]
     for profile in profiles:
         args += ["--profile", profile]
+    for env_file in env_files:
+        args += ["--env-file", str(env_file)]
     return args
 
 
@@ -76,20 +80,40 @@ class ComposeCommands:
         self.runner = runner
 
     async def config(
-        self, files: Sequence[Path], project: str | None = None, profiles: Sequence[str] = ()
+        self,
+        files: Sequence[Path],
+        project: str | None = None,
+        profiles: Sequence[str] = (),
+        env_files: Sequence[Path] = (),
     ) -> ComposeProjectConfig:
-        """What compose makes of the given files (its interpolation, overrides and extends).
-        A file compose rejects is a `ComposeFileError` that leads with compose's own words."""
+        """What compose makes of the given files (its interpolation, overrides and extends),
+        with the compose profiles given enabled. A file compose rejects is a
+        `ComposeFileError` that leads with compose's own words."""
         result = await self.runner.run(
-            [*compose_args(files, project, profiles), "config", "--format", "json"], check=False
+            [*compose_args(files, project, profiles, env_files), "config", "--format", "json"], check=False
         )
-        if result.returncode != 0:
-            error = failure_error(result.argv, result.returncode, result.stderr)
-            if isinstance(error, DockerUnavailableError):
-                raise error
-            message = compose_failure_message(result.stderr) or f"exit code {result.returncode}"
-            raise ComposeFileError(f"compose rejected the file: {message}", result.stderr)
+        self._raise_rejected(result)
         return parse_compose_config(result.stdout)
+
+    async def profiles(
+        self, files: Sequence[Path], project: str | None = None, env_files: Sequence[Path] = ()
+    ) -> list[str]:
+        """The compose profiles the files declare (`docker compose config --profiles`)."""
+        result = await self.runner.run(
+            [*compose_args(files, project, (), env_files), "config", "--profiles"], check=False
+        )
+        self._raise_rejected(result)
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    @staticmethod
+    def _raise_rejected(result: CommandResult) -> None:
+        if result.returncode == 0:
+            return
+        error = failure_error(result.argv, result.returncode, result.stderr)
+        if isinstance(error, DockerUnavailableError):
+            raise error
+        message = compose_failure_message(result.stderr) or f"exit code {result.returncode}"
+        raise ComposeFileError(f"compose rejected the file: {message}", result.stderr)
 
     async def ps(self, files: Sequence[Path], project: str | None = None) -> list[ComposeContainer]:
         """The containers of a compose project, stopped ones included."""
@@ -103,9 +127,11 @@ class ComposeCommands:
         services: Sequence[str],
         wait_timeout: float,
         extra_args: Sequence[str] = (),
+        profiles: Sequence[str] = (),
+        env_files: Sequence[Path] = (),
     ) -> ComposeRun:
         """`docker compose up -d --wait`; never retried; SIGINT first when cancelled."""
-        args = [*compose_args(files, project), "up", "--detach", "--wait"]
+        args = [*compose_args(files, project, profiles, env_files), "up", "--detach", "--wait"]
         args += ["--wait-timeout", str(max(1, round(wait_timeout))), *extra_args, "--", *services]
         result = await self.runner.run(
             args, time_limit=wait_timeout + 120, retries=0, check=False, grace_seconds=10
@@ -136,8 +162,20 @@ class ComposeCommands:
             message = compose_failure_message(result.stderr)
             raise failure_error(result.argv, result.returncode, result.stderr, detail=message)
 
-    async def down(self, files: Sequence[Path], project: str | None) -> ComposeRun:
+    async def down(
+        self,
+        files: Sequence[Path],
+        project: str | None,
+        profiles: Sequence[str] = (),
+        env_files: Sequence[Path] = (),
+    ) -> ComposeRun:
         """`docker compose down` (containers and networks; named volumes are kept)."""
-        args = [*compose_args(files, project), "down", "--remove-orphans", "--timeout", "5"]
+        args = [
+            *compose_args(files, project, profiles, env_files),
+            "down",
+            "--remove-orphans",
+            "--timeout",
+            "5",
+        ]
         result = await self.runner.run(args, time_limit=180, retries=0, check=False)
         return ComposeRun(result.returncode, compose_failure_message(result.stderr), result.stderr)

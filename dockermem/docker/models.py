@@ -86,7 +86,7 @@ class ComposeProjectConfig:
 
     name: str
     services: tuple[ComposeService, ...]
-    networks: tuple[str, ...]
+    networks: tuple[str, ...]  # those compose creates (external ones left out), as volumes
     volumes: tuple[str, ...]
 
 

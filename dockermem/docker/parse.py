@@ -333,8 +333,16 @@ def parse_compose_config(text: str) -> ComposeProjectConfig:
     return ComposeProjectConfig(
         name=_optional_string(document, "name") or "",
         services=tuple(services),
-        networks=tuple(sorted(str(key) for key in _mapping(document.get("networks")))),
-        volumes=tuple(sorted(str(key) for key in _mapping(document.get("volumes")))),
+        networks=_created(document.get("networks")),
+        volumes=_created(document.get("volumes")),
+    )
+
+
+def _created(declared: object) -> tuple[str, ...]:
+    """The networks or volumes compose creates: those declared, less the `external` ones (they
+    must exist already, and compose never makes them)."""
+    return tuple(
+        sorted(str(key) for key, value in _mapping(declared).items() if not _mapping(value).get("external"))
     )
 
 

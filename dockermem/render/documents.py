@@ -114,7 +114,12 @@ def preflight_document(result: PreflightResult) -> dict[str, Any]:
         "ok": result.ok,
         "project": result.project,
         "profile": result.profile,
+        "memory_profile": result.profile,
+        "memory_profile_bytes": result.profile_bytes,
+        "compose_profiles": list(result.compose_profiles),
         "required_bytes": result.required_bytes,
+        "declared_bytes": result.declared_bytes,
+        "guessed_bytes": result.guessed_bytes,
         "available_bytes": result.available_bytes,
         "margin_bytes": budget.margin_bytes,
         "shortfall_bytes": result.shortfall_bytes,
@@ -129,6 +134,8 @@ def preflight_document(result: PreflightResult) -> dict[str, Any]:
                 "reservation_bytes": service.reservation_bytes,
                 "counted_bytes": service.counted_bytes,
                 "counted_from": service.counted_from,
+                "estimate": service.estimate,
+                "recorded_runs": service.recorded_runs if service.estimate == "recorded" else None,
                 "replicas": service.replicas,
             }
             for service in result.services

@@ -14,8 +14,10 @@ def build_preflight_report(result: PreflightResult) -> Group:
     """PASS or FAIL, need / available / margin side by side, services, counts and advice."""
     verdict = Text("PASS", style="bold green") if result.ok else Text("FAIL", style="bold white on red")
     title = Text.assemble("Preflight ", verdict, f"  project {result.project}")
+    if result.compose_profiles:
+        title.append(f"  compose profiles {', '.join(result.compose_profiles)}")
     if result.profile:
-        title.append(f"  profile {result.profile}")
+        title.append(f"  memory profile {result.profile}")
     budget = result.budget
     figures = Table(show_header=True, box=None)
     for column in ("Need", "Available", "Margin", "Host available", "Engine free", "Cap"):
@@ -59,12 +61,21 @@ def build_preflight_report(result: PreflightResult) -> Group:
     parts: list[RenderableType] = [title, figures, services, counts]
     if result.recommendations:
         parts.append(Text("Recommendations:", style="bold"))
-        parts.extend(Text(f"  • {line}") for line in result.recommendations)
+        # Each a bullet whose wrapped lines hang under its first word, at any width.
+        advice = Table.grid(padding=(0, 1, 0, 0))
+        advice.add_column(no_wrap=True)
+        advice.add_column(ratio=1)
+        for line in result.recommendations:
+            advice.add_row("  •", line)
+        parts.append(advice)
     return Group(*parts)
 
 
-def _counted_text(service: ServiceNeed) -> str:
-    total = format_bytes(service.total_bytes)
-    if service.replicas == 1:
-        return total
-    return f"{total} ({service.replicas} × {format_bytes(service.counted_bytes)})"
+def _counted_text(service: ServiceNeed) -> Text:
+    """`64.0MiB declared`, `1.20GiB recorded over 3 runs`, `512MiB default guess` (with the
+    replicas: `2 × 64.0MiB declared`)."""
+    figure = format_bytes(service.total_bytes)
+    if service.replicas != 1:
+        figure = f"{figure} ({service.replicas} × {format_bytes(service.counted_bytes)})"
+    style = "yellow" if service.estimate == "default" else "dim"
+    return Text.assemble(figure, " ", (service.estimate_text, style))

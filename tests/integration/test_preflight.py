@@ -52,23 +52,26 @@ def test_stack_larger_than_the_machine_fails_with_its_shortfall() -> None:
     )
     assert document["ok"] is False
     assert document["shortfall_bytes"] == document["required_bytes"] - document["available_bytes"]
-    assert any("smaller profile" in line for line in document["recommendations"])
+    assert not any("profile" in line for line in document["recommendations"])  # no memory profile helps
 
 
-def test_named_profile_replaces_the_declared_figures() -> None:
-    document = json.loads(
-        dockermem(
-            "preflight",
-            "--json",
-            "--profile",
-            "minimal",
-            "-f",
-            str(REPO / "compose/test/huge.yaml"),
-            env=cli_env(),
-        ).stdout
-    )
-    assert document["required_bytes"] == int(1.4 * GIB)
-    assert document["ok"] is True
+def test_a_memory_profile_never_lowers_what_the_services_declare() -> None:
+    # 500 GiB declared: a 1.4 GiB budget cannot pass it (it once did, at the profile's figure).
+    huge = str(REPO / "compose/test/huge.yaml")
+    result = dockermem("preflight", "--json", "--memory-profile", "minimal", "-f", huge, env=cli_env())
+    document = json.loads(result.stdout)
+    assert result.returncode == 1 and document["ok"] is False
+    assert (document["required_bytes"], document["declared_bytes"]) == (500 * GIB, 500 * GIB)
+    assert (document["memory_profile"], document["memory_profile_bytes"]) == ("minimal", int(1.4 * GIB))
+    assert any("more than the memory profile 'minimal'" in line for line in document["recommendations"])
+
+
+def test_a_memory_profile_is_the_budget_a_small_stack_reserves() -> None:
+    fits = str(REPO / "compose/test/fits.yaml")
+    result = dockermem("preflight", "--json", "--memory-profile", "minimal", "-f", fits, env=cli_env())
+    document = json.loads(result.stdout)
+    assert result.returncode == 0 and document["ok"] is True
+    assert (document["required_bytes"], document["declared_bytes"]) == (int(1.4 * GIB), 96 * MIB)
 
 
 def test_budget_is_capped_by_docker_max_memory_gb() -> None:
@@ -107,10 +110,13 @@ def test_unbounded_services_are_listed_and_counted_at_the_default() -> None:
             "reservation_bytes": None,
             "counted_bytes": GIB // 4,
             "counted_from": "default",
+            "estimate": "default",
+            "recorded_runs": None,
             "replicas": 1,
         }
     ]
-    assert any("No memory limit on free" in line for line in document["recommendations"])
+    assert any(line.startswith("No memory limit on 1 service: free (256MiB, default guess).")
+               for line in document["recommendations"])  # fmt: skip
 
 
 def test_unbounded_service_counts_at_its_recorded_peak(tmp_path: Path) -> None:
@@ -127,18 +133,26 @@ def test_unbounded_service_counts_at_its_recorded_peak(tmp_path: Path) -> None:
     with HistoryStore(history) as store:
         run = store.start_run("watch", "dockermem-unbounded")
         store.record_frame(run, recorded)
+        # The kernel's own OOM killer took a process of it once: the host ran out, not its limit.
+        store.record_oom(
+            run, recorded.ts, "default", "dockermem-unbounded", "free", "c1", "python", MIB, True
+        )
         store.end_run(run)
     result = dockermem(
         "preflight", "--json", "-f", str(REPO / "compose/test/unbounded.yaml"),
         env=cli_env(DOCKERMEM_HISTORY_FILE=str(history)),
     )  # fmt: skip
-    service = json.loads(result.stdout)["services"][0]
+    document = json.loads(result.stdout)
+    service = document["services"][0]
     assert (service["counted_bytes"], service["counted_from"]) == (100 * MIB, "recorded peak")
+    assert (service["estimate"], service["recorded_runs"]) == ("recorded", 1)
+    assert any(line.startswith("The host ran out of memory once while this stack ran") for line in
+               document["recommendations"])  # fmt: skip
 
 
-def test_unknown_profile_is_bad_usage() -> None:
+def test_unknown_memory_profile_is_bad_usage() -> None:
     result = dockermem(
-        "preflight", "--profile", "gigantic", "-f", str(REPO / "compose/test/fits.yaml"), env=cli_env()
+        "preflight", "--memory-profile", "gigantic", "-f", str(REPO / "compose/test/fits.yaml"), env=cli_env()
     )
     assert result.returncode == 2
     assert "unknown profile 'gigantic'" in result.stderr
