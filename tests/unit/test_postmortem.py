@@ -4,6 +4,7 @@ engine lists, in the JSON document and the text report."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -26,7 +27,7 @@ def settings_with_log(tmp_path: Path) -> Settings:
     return Settings(kernel_log=str(log))
 
 
-def text_of(lines: list[object]) -> str:
+def text_of(lines: Sequence[object]) -> str:
     console = Console(width=200, record=True, color_system=None)
     for line in lines:
         console.print(line)
