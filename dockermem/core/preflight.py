@@ -281,12 +281,12 @@ async def measure_budget(client: DockerClient, settings: Settings, engine: Engin
     )
 
 
-async def project_usage(client: DockerClient, settings: Settings, exclude: str) -> list[ProjectUsage]:
-    """Memory of the running compose projects other than `exclude`, largest first. Advice only:
-    when it cannot be read, there is none."""
-    running = [
-        c for c in await client.container.ls() if c.state == "running" and c.project and c.project != exclude
-    ]
+async def project_usage(
+    client: DockerClient, settings: Settings, exclude: str, listed: Sequence[ContainerSummary]
+) -> list[ProjectUsage]:
+    """Memory of the running compose projects other than `exclude` (of the containers listed),
+    largest first. Advice only: when it cannot be read, there is none."""
+    running = [c for c in listed if c.state == "running" and c.project and c.project != exclude]
     try:
         readings = await read_containers(client, settings, running)
     except DockermemError:
@@ -349,24 +349,8 @@ async def run_preflight(
         settings, config, containers_slot.value, networks_slot.value, volumes_slot.value, replicas
     )
     short = required > budget.available_bytes
-    others: list[ProjectUsage] = []
-    alternatives: list[str] = []
-    if short:
-        async with anyio.create_task_group() as tasks:
-
-            async def find_others() -> None:
-                others.extend(await project_usage(client, settings, config.name))
-
-            async def find_alternatives() -> None:
-                alternatives.extend(
-                    await compose_profile_alternatives(
-                        client, files, project, env_files, compose_profiles, budget.available_bytes,
-                        unbounded_bytes, history,
-                    )
-                )  # fmt: skip
-
-            tasks.start_soon(find_others)
-            tasks.start_soon(find_alternatives)
+    others = await project_usage(client, settings, config.name, containers_slot.value) if short else []
+    alternatives = compose_profile_alternatives(config, services, budget.available_bytes) if short else []
     advice = recommendations(settings, required, budget, services, counts, others, profile, declared)
     return PreflightResult(
         project=config.name,
@@ -405,44 +389,29 @@ async def refuse_memory_profile_names(
             )
 
 
-# At most this many of a file's compose profiles are tried as alternatives (a config each).
-MAX_PROFILE_ALTERNATIVES = 8
-
-
-async def compose_profile_alternatives(
-    client: DockerClient,
-    files: Sequence[Path],
-    project: str | None,
-    env_files: Sequence[Path],
-    given: Sequence[str],
-    available: int,
-    unbounded_bytes: int,
-    history: Sequence[ServiceHistory],
+def compose_profile_alternatives(
+    config: ComposeProjectConfig, services: Sequence[ServiceNeed], available: int
 ) -> list[str]:
-    """For a stack that does not fit: the compose profiles of its files that do, each alone,
-    largest first (`COMPOSE_PROFILES=errors-only needs 14.0GiB and fits`)."""
-    try:
-        declared = await client.compose.profiles(files, project, env_files)
-    except DockermemError:
-        return []  # a compose without `config --profiles`: no alternatives to offer
-    candidates = [name for name in declared if [name] != list(given)][:MAX_PROFILE_ALTERNATIVES]
-    needs: dict[str, int] = {}
+    """For a stack that does not fit: the smaller stacks its active compose profiles make, each
+    alone, that do fit, largest first (`COMPOSE_PROFILES=errors-only needs 14.0GiB and fits`).
+    A profile only adds services to those that have none, so every smaller choice is made of
+    services compose already resolved: no other compose call is needed."""
+    profiles_of = {service.name: service.profiles for service in config.services}
+    active = sorted({name for profiles in profiles_of.values() for name in profiles})
+    if not active:
+        return []
 
-    async def need_of(name: str) -> None:
-        config = await client.compose.config(files, project, [name], env_files)
-        needs[name] = sum(service.total_bytes for service in service_needs(config, unbounded_bytes, history))
+    def need(profile: str | None) -> int:
+        chosen = [s for s in services if not profiles_of.get(s.name) or profile in profiles_of[s.name]]
+        return sum(service.total_bytes for service in chosen)
 
-    async with anyio.create_task_group() as tasks:
-        for name in candidates:
-            tasks.start_soon(need_of, name)
-    fitting = sorted(((need, name) for name, need in needs.items() if need <= available), reverse=True)
-    if not fitting and needs:
-        each = ", ".join(f"{name} needs {format_bytes(need)}" for name, need in sorted(needs.items()))
-        return [f"None of the files' compose profiles fits either: {each}."]
-    return [
-        f"COMPOSE_PROFILES={name} needs {format_bytes(need)} and fits (compose's --profile {name})."
-        for need, name in fitting
-    ]
+    choices = [(need(name), f"COMPOSE_PROFILES={name}") for name in active if len(active) > 1]
+    choices.append((need(None), "Without compose profiles (COMPOSE_PROFILES empty), the stack"))
+    fitting = sorted((choice for choice in choices if choice[0] <= available), reverse=True)
+    if not fitting:
+        each = ", ".join(f"{what.split(',')[0]} {format_bytes(needed)}" for needed, what in sorted(choices))
+        return [f"No smaller choice of compose profiles fits either ({each})."]
+    return [f"{what} needs {format_bytes(needed)} and fits." for needed, what in fitting]
 
 
 # A list of services in a recommendation names this many, then says how many more.

@@ -78,6 +78,7 @@ class ComposeService:
     replicas: int = 1  # `deploy.replicas` or `scale`
     depends_on: tuple[ServiceDependency, ...] = ()
     post_start: bool = False  # has `post_start` hooks: commands compose runs after the start
+    profiles: tuple[str, ...] = ()  # the compose profiles that enable it (none: always enabled)
 
 
 @dataclass(frozen=True)

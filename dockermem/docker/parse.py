@@ -328,6 +328,7 @@ def parse_compose_config(text: str) -> ComposeProjectConfig:
                 replicas=_replicas(service, f"{name} replicas"),
                 depends_on=_dependencies(service),
                 post_start=bool(service.get("post_start")),
+                profiles=tuple(str(name) for name in service.get("profiles") or () if isinstance(name, str)),
             )
         )
     return ComposeProjectConfig(
