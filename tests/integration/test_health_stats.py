@@ -141,11 +141,16 @@ def test_unreachable_daemon_gives_exit_69_and_one_line() -> None:
     for command in (["health"], ["stats", "--json"]):
         result = dockermem(*command, env=cli_env(DOCKER_HOST="unix:///nonexistent/docker.sock"))
         assert result.returncode == 69
-        assert result.stdout == ""
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         assert "unix:///nonexistent/docker.sock" in lines[0]
         assert "Traceback" not in result.stderr
+        if "--json" in command:  # the error as a JSON object on stdout too
+            assert json.loads(result.stdout) == {
+                "schema": 1, "ok": False, "error": lines[0].removeprefix("dockermem: "), "exit_code": 69,
+            }  # fmt: skip
+        else:
+            assert result.stdout == ""
 
 
 def test_missing_docker_binary_gives_exit_69() -> None:

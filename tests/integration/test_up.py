@@ -194,8 +194,8 @@ def test_process_oom_killed_inside_a_living_container_is_reported(
 
 def verdict_line(out: str) -> str:
     """The analysis's verdict on memory, as a reliability row shows it."""
-    start = out.find("Memory ")
-    return out[start:].split(". ")[0] if start >= 0 else out[-200:]
+    starts = [at for at in (out.find("Memory was"), out.find("Memory does not")) if at >= 0]
+    return out[min(starts) :].split(". ")[0] if starts else out[-200:]
 
 
 def test_never_healthy_service_times_out_with_the_analysis(project: ComposeProject) -> None:
