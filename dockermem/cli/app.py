@@ -12,7 +12,7 @@ import gc
 import importlib
 import sys
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -78,8 +78,23 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from dockermem import __version__
+
+        print(f"dockermem {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def dockermem() -> None:
+def dockermem(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Memory safety for docker compose test stacks."""
 
 

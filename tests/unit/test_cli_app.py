@@ -21,9 +21,9 @@ RUN_TIME_MODULES = (
 )
 
 
-def run_help() -> subprocess.CompletedProcess[str]:
+def run_help(option: str = "--help") -> subprocess.CompletedProcess[str]:
     code = (
-        "import sys; sys.argv = ['dockermem', '--help']\n"
+        f"import sys; sys.argv = ['dockermem', {option!r}]\n"
         "from dockermem.cli.app import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         f"print('LOADED', sorted(m for m in {RUN_TIME_MODULES!r} if m in sys.modules))"
@@ -39,3 +39,13 @@ def test_help_lists_every_command_in_order() -> None:
 def test_help_loads_no_run_time_module() -> None:
     last = run_help().stdout.strip().splitlines()[-1]
     assert last == "LOADED []"
+
+
+def test_version_is_printed_without_loading_a_command() -> None:
+    from dockermem import __version__
+
+    for option in ("--version", "-V"):
+        lines = run_help(option).stdout.strip().splitlines()
+        assert lines == [f"dockermem {__version__}", "LOADED []"]
+        done = subprocess.run([sys.executable, "-m", "dockermem", option], capture_output=True, text=True)
+        assert (done.returncode, done.stdout, done.stderr) == (0, f"dockermem {__version__}\n", "")
