@@ -15,6 +15,7 @@ import pytest
 
 from dockermem.core.history import recommend_limit
 from dockermem.docker.parse import parse_size
+from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import MIB, cli_env, dockermem
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine", "roomy_counts")]
@@ -62,7 +63,7 @@ def projects_created(since: datetime, prefix: str) -> set[str]:
 
 
 def test_one_stack_for_the_run_and_every_worker_attached_to_it(
-    pytester: pytest.Pytester, stack: Path
+    pytester: pytest.Pytester, stack: Path, reliability: ReliabilityRecorder
 ) -> None:
     seen = pytester.path / "seen"
     seen.mkdir()
@@ -82,8 +83,14 @@ def test_sees_the_stack(dockermem_stack, worker_id, n):
     result.assert_outcomes(passed=4)
     workers = {path.name.split("-")[0] for path in seen.iterdir()}
     projects = {path.read_text() for path in seen.iterdir()}
+    created = projects_created(started, base)
+    reliability(
+        "xdist", "`pytest -n 2 --dockermem stack.yaml`, 4 tests that read the stack",
+        "2 workers, one compose project for the run, both attached to it",
+        f"workers {sorted(workers)}; projects created {len(created)}; named by the workers {len(projects)}",
+    )  # fmt: skip
     assert workers == {"gw0", "gw1"}
-    assert len(projects) == 1 and projects_created(started, base) == projects
+    assert len(projects) == 1 and created == projects
     assert f"stack {projects.pop()} started in" in result.stdout.str()
 
 
@@ -155,7 +162,10 @@ def test_big_export(dockermem_stack, later):
 
 
 def test_n_auto_starts_only_the_workers_that_fit_beside_the_stack(
-    pytester: pytest.Pytester, stack: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester,
+    stack: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reliability: ReliabilityRecorder,
 ) -> None:
     monkeypatch.setenv("DOCKERMEM_SAFETY_MARGIN_GB", "0")
     pytester.makepyfile(test_two="def test_a(): pass\ndef test_b(): pass\n")
@@ -163,6 +173,11 @@ def test_n_auto_starts_only_the_workers_that_fit_beside_the_stack(
     monkeypatch.setenv("DOCKER_MAX_MEMORY_GB", repr(700 / 1024))
     one = run(pytester, "-n", "auto", "--dockermem", str(stack), "--dockermem-per-worker", "512m")
     one.assert_outcomes(passed=2)
+    started = re.search(r"created: (\d+)/(\d+) worker", one.stdout.str())
+    reliability(
+        "xdist", "`pytest -n auto --dockermem-per-worker 512m` on 2 CPUs, 700 MiB of budget, a 96 MiB stack",
+        "1 worker started, not 2", f"workers started: {started.group(1) if started else '?'}",
+    )  # fmt: skip
     assert (
         "dockermem: -n auto -> 1 workers: (700MiB budget - 96.0MiB stack) / 512MiB per worker"
         in one.stdout.str()
@@ -178,7 +193,9 @@ def test_n_auto_starts_only_the_workers_that_fit_beside_the_stack(
     assert "not even one test worker fits: (500MiB budget - 96.0MiB stack) / 512MiB per worker" in output
 
 
-def test_the_size_of_a_worker_is_learnt_from_the_run_before(pytester: pytest.Pytester, stack: Path) -> None:
+def test_the_size_of_a_worker_is_learnt_from_the_run_before(
+    pytester: pytest.Pytester, stack: Path, reliability: ReliabilityRecorder
+) -> None:
     held = pytester.path / "held"
     held.mkdir()
     pytester.makepyfile(
@@ -201,6 +218,12 @@ def test_hold(dockermem_stack, worker_id, n):
     holding = max(int(path.read_text()) for path in held.iterdir())
     recorded = json.loads(dockermem("report", "--since", "1h", "--json", "-p", base, env=cli_env()).stdout)
     [workers] = [row for row in recorded["services"] if row["service"] == "pytest-worker"]
+    reliability(
+        "xdist", "`pytest -n 2`: each worker holds 150 MiB in its test; the run's recorded worker peak",
+        "the recorded peak within 20 % of what a worker held",
+        f"held {holding / MIB:.1f} MiB, recorded {workers['peak_bytes'] / MIB:.1f} MiB "
+        f"({100 * (workers['peak_bytes'] - holding) / holding:+.1f} %)",
+    )  # fmt: skip
     assert abs(workers["peak_bytes"] - holding) <= 0.20 * holding, (
         workers["peak_bytes"] / MIB,
         holding / MIB,
