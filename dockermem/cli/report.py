@@ -33,6 +33,12 @@ def report(
         seconds = parse_duration_seconds(since)
     except ValueError as error:
         raise fail(f"--since: {error}", ExitCode.USAGE) from None
+    if html is not None:
+        from importlib.util import find_spec
+
+        if find_spec("matplotlib") is None:
+            raise fail("--html draws its charts with matplotlib, which the html extra installs: "
+                       "pip install 'dockermem[html]'", ExitCode.USAGE)  # fmt: skip
     settings = load_settings_or_exit()
     start = current_clock().now() - timedelta(seconds=seconds)
     try:

@@ -168,3 +168,16 @@ def test_importing_the_command_loads_no_chart_or_database_module() -> None:
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "[]"
+
+
+def test_html_without_its_extra_says_how_to_get_it(
+    history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as in an install without dockermem[html]
+    page = tmp_path / "report.html"
+    result = CliRunner().invoke(make_app(), ["--html", str(page)])
+    assert result.exit_code == 2 and not page.exists()
+    assert result.stderr.strip() == (
+        "dockermem: --html draws its charts with matplotlib, which the html extra installs: "
+        "pip install 'dockermem[html]'"
+    )
