@@ -258,6 +258,36 @@ def bench_corpus_preflight() -> list[Row]:
     return rows
 
 
+def bench_install() -> list[Row]:
+    """A fresh virtualenv's `pip install` of a local dockermem wheel, dependencies from pip's
+    cache as a CI job's: wall time, and what it adds to site-packages."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+        subprocess.run([*pip, "wheel", "--no-deps", "--quiet", "--wheel-dir", str(folder), str(REPO)],
+                       check=True, capture_output=True)  # fmt: skip
+        wheel = next(folder.glob("dockermem-*.whl"))
+        venv = folder / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+
+        def site_size() -> int:
+            return sum(path.stat().st_size for path in (venv / "lib").rglob("*") if path.is_file())
+
+        before = site_size()
+        seconds = run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(wheel)]
+        )
+        added_mb = (site_size() - before) / 1e6
+    return [
+        Row("`pip install dockermem` (local wheel, fresh virtualenv): wall time", seconds, None, "s",
+            f"< 5 s (issue 19): {'✓' if seconds < 5 else '✗'}", ""),
+        Row("`pip install dockermem`: what it adds to site-packages", added_mb, None, "MB",
+            f"< 25 MB (issue 19): {'✓' if added_mb < 25 else '✗'}", ""),
+    ]  # fmt: skip
+
+
 def bench_up() -> list[Row]:
     demo = str(REPO / "compose" / "demo.yaml")
 
@@ -468,7 +498,7 @@ def table(rows: list[Row]) -> str:
 def main() -> None:
     run_id = uuid.uuid4().hex[:8]
     age_engine(run_id)
-    rows: list[Row] = [bench_help()]
+    rows: list[Row] = [bench_help(), *bench_install()]
     rows += bench_preflight()
     rows += bench_corpus_preflight()
     rows += bench_up()
