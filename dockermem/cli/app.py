@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
+from collections import deque
 from collections.abc import Iterator, MutableMapping
 from typing import Annotated, Any
 
@@ -116,7 +117,8 @@ class _Tee:
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
-        self.kept: list[str] = []
+        # The last writes only: a `watch --json` may write to stderr for hours.
+        self.kept: deque[str] = deque(maxlen=64)
 
     def write(self, text: str | bytes) -> int:
         # click writes bytes where it takes the stream for a binary one.
