@@ -404,6 +404,20 @@ class HistoryStore:
         services.sort(key=lambda entry: (entry.project or "", entry.service))
         return services
 
+    def host_oom_kills(self, since: datetime, project: str | None = None) -> int:
+        """The kills by the host's own OOM killer recorded since a time (the machine ran out)."""
+        connection = self._read()
+        if connection is None:
+            return 0
+        try:
+            row = connection.execute(
+                "SELECT COUNT(*) FROM ooms WHERE host_wide = 1 AND ts >= ? AND (? IS NULL OR project = ?)",
+                (since.timestamp(), project, project),
+            ).fetchone()
+        except sqlite3.DatabaseError as error:
+            raise self._unreadable(error) from None
+        return int(row[0])
+
     def series(
         self, since: datetime, project: str | None = None, max_points: int = MAX_SERIES_POINTS
     ) -> dict[str, list[tuple[datetime, int]]]:

@@ -209,10 +209,20 @@ def recorded_services(settings: Settings, project: str) -> list[ServiceHistory]:
         return store.service_report(current_clock().now() - timedelta(days=HISTORY_DAYS), project)
 
 
-def host_kills_advice(history: Sequence[ServiceHistory]) -> list[str]:
+def recorded_host_kills(settings: Settings, project: str) -> int:
+    """The host's own OOM kills recorded while the project ran, over the last 30 days (a
+    cheaper question than `recorded_services`, for a stack whose services all have a limit)."""
+    from dockermem.core.history import HistoryStore
+
+    if not settings.history or not settings.history_path.exists():
+        return 0
+    with HistoryStore(settings.history_path) as store:
+        return store.host_oom_kills(current_clock().now() - timedelta(days=HISTORY_DAYS), project)
+
+
+def host_kills_advice(kills: int) -> list[str]:
     """What the recorded kills of the host's own OOM killer say: the machine, not a limit, ran
     out while this stack ran."""
-    kills = sum(row.host_oom_kills for row in history)
     if not kills:
         return []
     times = "once" if kills == 1 else f"{kills} times"
@@ -337,7 +347,15 @@ async def run_preflight(
     config = config_slot.value
     await refuse_memory_profile_names(client, settings, files, project, compose_profiles, env_files)
     budget = await measure_budget(client, settings, engine_slot.value)
-    history = recorded_services(settings, project or config.name)
+    # The whole history (each service's peak) only for services without a limit to count by it.
+    recorded_as = project or config.name
+    unbounded = any(service.limit_bytes is None for service in config.services)
+    history = recorded_services(settings, recorded_as) if unbounded else []
+    host_kills = (
+        sum(row.host_oom_kills for row in history)
+        if unbounded
+        else recorded_host_kills(settings, recorded_as)
+    )
     unbounded_bytes = int(settings.unbounded_service_gb * GIB)
     services = service_needs(config, unbounded_bytes, history)
     if replicas:
@@ -359,7 +377,7 @@ async def run_preflight(
         budget=budget,
         services=services,
         counts=counts,
-        recommendations=tuple(advice + alternatives + host_kills_advice(history)),
+        recommendations=tuple(advice + alternatives + host_kills_advice(host_kills)),
         config=config,
         declared_bytes=declared,
         profile_bytes=budget_bytes,

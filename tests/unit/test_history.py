@@ -288,3 +288,13 @@ def test_a_second_store_reads_while_the_first_writes(store: HistoryStore) -> Non
         assert [service.peak_bytes for service in reader.service_report(SINCE)] == [64 * MIB]
         store.record_frame(run, frame(10, container("api", 96)))
         assert [service.peak_bytes for service in reader.service_report(SINCE)] == [96 * MIB]
+
+
+def test_the_hosts_own_kills_are_counted_per_project(store: HistoryStore) -> None:
+    run = store.start_run("up", "shop", started_at=BASE)
+    store.record_oom(run, BASE, "local", "shop", "db", "shop-db-1", "postgres", 9, True)
+    store.record_oom(run, BASE, "local", "shop", "db", "shop-db-1", "postgres", 9, False)
+    store.record_oom(run, BASE, "local", "other", "api", "other-api-1", "node", 9, True)
+    assert store.host_oom_kills(SINCE, "shop") == 1
+    assert store.host_oom_kills(SINCE) == 2
+    assert store.host_oom_kills(BASE + timedelta(seconds=1), "shop") == 0
