@@ -134,8 +134,10 @@ def exit_for(verdict: Verdict, stop: Stop | None = None) -> None:
     from dockermem.core.session import Verdict
 
     if verdict is Verdict.INTERRUPTED:
+        # The run's own document (watch's summary) is already out: one line on stderr only.
         signal_number = None if stop is None else stop.signal_number
-        raise fail("interrupted", ExitCode.for_signal(signal_number))
+        print("dockermem: interrupted", file=sys.stderr)
+        raise typer.Exit(int(ExitCode.for_signal(signal_number)))
     if verdict is Verdict.ENGINE_LOST:
         raise typer.Exit(int(ExitCode.DOCKER_UNAVAILABLE))
     if verdict is Verdict.FAILED:

@@ -502,7 +502,11 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
         present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
         for name, declaration in columns:
             if name not in present:
-                connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+                try:
+                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+                except sqlite3.OperationalError as error:  # another process may have added it first
+                    if "duplicate column" not in str(error):
+                        raise
 
 
 class _Transaction:

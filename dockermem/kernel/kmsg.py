@@ -68,10 +68,15 @@ class KernelLog:
     def readable(self) -> bool:
         return self._fd is not None
 
-    def read_kills(self) -> list[KernelOomKill]:
-        """The OOM kills logged since the last call, each with its wall time."""
+    def read_kills(self, *, to_the_end: bool = False) -> list[KernelOomKill]:
+        """The OOM kills logged since the last call, each with its wall time. A session reads
+        at most MAX_RECORDS_PER_READ records a call (the rest at its next tick); `to_the_end`
+        reads all there is, and the last line of a recorded log that has no newline."""
         kills: list[KernelOomKill] = []
-        for data in self._read_available():
+        chunks = self._read_available(None if to_the_end else MAX_RECORDS_PER_READ)
+        if to_the_end:
+            chunks.append(b"\n")  # the end: a recorded log's last line, whole
+        for data in chunks:
             # /dev/kmsg gives whole records; a file (a recorded log) may be cut mid-line.
             data, self._partial = _whole_lines(self._partial + data)
             for raw in _records(data):
@@ -80,9 +85,9 @@ class KernelLog:
                     kills.append(self._dated(kill))
         return kills
 
-    def _read_available(self) -> list[bytes]:
+    def _read_available(self, limit: int | None) -> list[bytes]:
         chunks: list[bytes] = []
-        while self._fd is not None and len(chunks) < MAX_RECORDS_PER_READ:
+        while self._fd is not None and (limit is None or len(chunks) < limit):
             try:
                 data = os.read(self._fd, READ_SIZE)
             except BlockingIOError:
@@ -112,7 +117,7 @@ def logged_kills(path: Path = KMSG, clock: Clock | None = None) -> tuple[list[Ke
     machine), read once; and why it could not be read, when it could not."""
     log = KernelLog(path, clock).open(from_start=True)
     try:
-        return log.read_kills(), log.notice
+        return log.read_kills(to_the_end=True), log.notice
     finally:
         log.close()
 

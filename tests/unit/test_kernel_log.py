@@ -213,3 +213,15 @@ def test_a_recorded_log_read_in_small_pieces_loses_no_kill(
     log.write_bytes((KERNEL / "docker-two.kmsg").read_bytes())
     kills, notice = logged_kills(log)
     assert notice is None and [kill.process.pid for kill in kills] == [10259, 10260]
+
+
+def test_a_post_mortem_reads_the_whole_log_and_its_last_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More records than a session reads a tick, and a last line with no newline after it.
+    monkeypatch.setattr("dockermem.kernel.kmsg.MAX_RECORDS_PER_READ", 3)
+    log = tmp_path / "kmsg"
+    log.write_bytes((KERNEL / "docker-two.kmsg").read_bytes().rstrip(b"\n"))
+    monkeypatch.setattr("dockermem.kernel.kmsg.READ_SIZE", 200)
+    kills, notice = logged_kills(log)
+    assert notice is None and [kill.process.pid for kill in kills] == [10259, 10260]
