@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dockermem.config import Settings
 from dockermem.core.history import recommend_limit
-from dockermem.core.preflight import recorded_services, run_preflight, with_replicas
+from dockermem.core.preflight import recorded_runs, run_preflight, with_replicas
 from dockermem.core.snapshot import take_snapshot
 from dockermem.docker.client import DockerClient
 from dockermem.errors import ConfigError
@@ -40,7 +40,7 @@ class WorkerSize:
 def recorded_worker_size(settings: Settings, project: str) -> WorkerSize | None:
     """The size of one test worker of this stack's suite as the history has it (the peak of
     the last 30 days' runs, plus the headroom), or None when no run recorded one."""
-    for service in recorded_services(settings, project):
+    for service in recorded_runs(settings, project).services:
         if service.service == WORKER_SERVICE and service.samples > 0:
             size = recommend_limit(service.peak_bytes)
             return WorkerSize(size, "recorded", service.runs, service.peak_bytes)

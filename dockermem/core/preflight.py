@@ -157,7 +157,7 @@ class PreflightResult:
     @property
     def guessed_bytes(self) -> int:
         """What the services counted at the default guess (no limit, no history) add up to."""
-        return sum(service.total_bytes for service in self.services if service.estimate == "default")
+        return guessed_bytes(self.services)
 
     @property
     def ok(self) -> bool:
@@ -198,26 +198,38 @@ def service_needs(
     return tuple(needs)
 
 
-def recorded_services(settings: Settings, project: str) -> list[ServiceHistory]:
-    """What the history says of each service of the project over the last 30 days (nothing
-    when history is off or was never recorded)."""
+@dataclass(frozen=True)
+class RecordedRuns:
+    """What the history says of a project over the last 30 days."""
+
+    services: list[ServiceHistory]  # each service's peak (empty unless asked for)
+    host_oom_kills: int  # the host's own OOM kills while the project ran
+
+
+def recorded_runs(settings: Settings, project: str, *, with_peaks: bool = True) -> RecordedRuns:
+    """The project's recorded runs of the last 30 days: the host's OOM kills, and each service's
+    peak when `with_peaks` (the costlier question, only worth asking for a service without a
+    limit to count by). Nothing when history is off or was never recorded."""
     from dockermem.core.history import HistoryStore  # sqlite3: only when a history file exists
 
     if not settings.history or not settings.history_path.exists():
-        return []
+        return RecordedRuns([], 0)
+    since = current_clock().now() - timedelta(days=HISTORY_DAYS)
     with HistoryStore(settings.history_path) as store:
-        return store.service_report(current_clock().now() - timedelta(days=HISTORY_DAYS), project)
+        if not with_peaks:
+            return RecordedRuns([], store.host_oom_kills(since, project))
+        services = store.service_report(since, project)
+        return RecordedRuns(services, sum(row.host_oom_kills for row in services))
 
 
-def recorded_host_kills(settings: Settings, project: str) -> int:
-    """The host's own OOM kills recorded while the project ran, over the last 30 days (a
-    cheaper question than `recorded_services`, for a stack whose services all have a limit)."""
-    from dockermem.core.history import HistoryStore
+def guessed_bytes(services: Sequence[ServiceNeed]) -> int:
+    """What the services counted at the default guess (no limit, no history) add up to."""
+    return sum(service.total_bytes for service in services if service.estimate == "default")
 
-    if not settings.history or not settings.history_path.exists():
-        return 0
-    with HistoryStore(settings.history_path) as store:
-        return store.host_oom_kills(current_clock().now() - timedelta(days=HISTORY_DAYS), project)
+
+def memory_profile_budget(settings: Settings, profile: str | None) -> int | None:
+    """The budget of a named memory profile; None without one (or with `auto`)."""
+    return None if profile is None or profile == AUTO_PROFILE else profile_bytes(settings, profile)
 
 
 def host_kills_advice(kills: int) -> list[str]:
@@ -329,8 +341,7 @@ async def run_preflight(
 
     `replicas` sets a service's count (`up --scale`); one not named counts as its file says.
     `compose_profiles` and `env_files` are compose's own `--profile` and `--env-file`."""
-    if profile is not None and profile != AUTO_PROFILE:
-        profile_bytes(settings, profile)  # an unknown profile is bad usage: before any docker call
+    budget_bytes = memory_profile_budget(settings, profile)  # an unknown one: before any docker call
     config_slot: Slot[ComposeProjectConfig] = Slot()
     engine_slot: Slot[EngineInfo] = Slot()
     containers_slot: Slot[list[ContainerSummary]] = Slot()
@@ -350,18 +361,11 @@ async def run_preflight(
     # The whole history (each service's peak) only for services without a limit to count by it.
     recorded_as = project or config.name
     unbounded = any(service.limit_bytes is None for service in config.services)
-    history = recorded_services(settings, recorded_as) if unbounded else []
-    host_kills = (
-        sum(row.host_oom_kills for row in history)
-        if unbounded
-        else recorded_host_kills(settings, recorded_as)
-    )
-    unbounded_bytes = int(settings.unbounded_service_gb * GIB)
-    services = service_needs(config, unbounded_bytes, history)
+    recorded = recorded_runs(settings, recorded_as, with_peaks=unbounded)
+    services = service_needs(config, int(settings.unbounded_service_gb * GIB), recorded.services)
     if replicas:
         services = tuple(replace(s, replicas=replicas.get(s.name, s.replicas)) for s in services)
     declared = sum(service.total_bytes for service in services)
-    budget_bytes = None if profile is None or profile == AUTO_PROFILE else profile_bytes(settings, profile)
     required = declared if budget_bytes is None else max(declared, budget_bytes)
     counts = check_counts(
         settings, config, containers_slot.value, networks_slot.value, volumes_slot.value, replicas
@@ -369,7 +373,9 @@ async def run_preflight(
     short = required > budget.available_bytes
     others = await project_usage(client, settings, config.name, containers_slot.value) if short else []
     alternatives = compose_profile_alternatives(config, services, budget.available_bytes) if short else []
-    advice = recommendations(settings, required, budget, services, counts, others, profile, declared)
+    advice = recommendations(
+        settings, required, budget, services, counts, others, declared, profile, budget_bytes
+    )
     return PreflightResult(
         project=config.name,
         profile=profile,
@@ -377,7 +383,7 @@ async def run_preflight(
         budget=budget,
         services=services,
         counts=counts,
-        recommendations=tuple(advice + alternatives + host_kills_advice(host_kills)),
+        recommendations=tuple(advice + alternatives + host_kills_advice(recorded.host_oom_kills)),
         config=config,
         declared_bytes=declared,
         profile_bytes=budget_bytes,
@@ -443,14 +449,16 @@ def recommendations(
     services: Sequence[ServiceNeed],
     counts: Sequence[CountCheck],
     other_projects: Sequence[ProjectUsage],
-    profile: str | None = None,
     declared: int | None = None,
+    profile: str | None = None,
+    budget_bytes: int | None = None,
 ) -> list[str]:
-    """What to do about a stack that does not fit, and about services without a limit."""
+    """What to do about a stack that does not fit, and about services without a limit.
+    `declared` is what the services count for (`required` without a memory profile);
+    `budget_bytes` is the memory profile `profile`'s budget."""
     advice: list[str] = []
     available = budget.available_bytes
     declared = required if declared is None else declared
-    budget_bytes = None if profile is None or profile == AUTO_PROFILE else profile_bytes(settings, profile)
     if budget_bytes is not None and declared > budget_bytes:
         advice.append(
             f"The services declare {format_bytes(declared)}, more than the memory profile '{profile}' "
@@ -475,7 +483,7 @@ def recommendations(
         for count in counts
         if not count.ok
     )
-    guessed = sum(service.total_bytes for service in services if service.estimate == "default")
+    guessed = guessed_bytes(services)
     if required and guessed * 2 > declared:
         advice.append(
             f"More than half of the need ({format_bytes(guessed)} of {format_bytes(declared)}) is a default "
