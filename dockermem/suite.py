@@ -58,6 +58,8 @@ class TestTracker(Observer):
         with self._lock:
             if event.type is EventType.LEAK:
                 self.leaks[event.who] = event.message
+            elif event.type is EventType.LEAK_CLEARED:
+                self.leaks.pop(event.who, None)
             if event.type in TIED_TO_TESTS:
                 self._pending.append(event)
 
@@ -149,6 +151,8 @@ class WorkerTimeline(Observer):
         with self._lock:
             if event.type is EventType.LEAK:
                 self.leaks[event.who] = event.message
+            elif event.type is EventType.LEAK_CLEARED:
+                self.leaks.pop(event.who, None)
             if event.type not in TIED_TO_TESTS:
                 return
             at = event.ts.timestamp()

@@ -21,6 +21,8 @@ from dockermem.core.session import Observer, Session
 from dockermem.errors import ConfigError
 
 ALERTED = frozenset({EventType.EMERGENCY, EventType.OOM, EventType.LEAK})
+# Posted (whatever the interval) to take back an alert this webhook was sent.
+TAKEN_BACK = {EventType.LEAK_CLEARED: EventType.LEAK}
 QUEUE_SIZE = 100
 POST_TIMEOUT_SECONDS = 5.0
 
@@ -43,6 +45,7 @@ class WebhookAlerter(Observer):
     failures: list[str] = field(default_factory=list)
     sent: int = 0
     _last_sent: dict[tuple[str, str], float] = field(default_factory=dict)
+    _standing: set[tuple[str, str, EventType]] = field(default_factory=set)  # alerts not taken back
     _send: MemoryObjectSendStream[Event] | None = None
     _receive: MemoryObjectReceiveStream[Event] | None = None
 
@@ -52,13 +55,22 @@ class WebhookAlerter(Observer):
 
     def event(self, event: Event) -> None:
         """Keeps the events worth an alert (drops them if the queue is full)."""
-        if event.type not in ALERTED or self._send is None:
+        if self._send is None:
             return
         key = (event.engine, event.container or "")
-        now = self.clock.monotonic()
-        if now - self._last_sent.get(key, -math.inf) < self.min_interval_seconds:
+        taken_back = TAKEN_BACK.get(event.type)
+        if taken_back is not None:
+            if (*key, taken_back) not in self._standing:
+                return
+            self._standing.discard((*key, taken_back))
+        elif event.type in ALERTED:
+            now = self.clock.monotonic()
+            if now - self._last_sent.get(key, -math.inf) < self.min_interval_seconds:
+                return
+            self._last_sent[key] = now
+            self._standing.add((*key, event.type))
+        else:
             return
-        self._last_sent[key] = now
         try:
             self._send.send_nowait(event)
         except anyio.WouldBlock:
@@ -108,6 +120,11 @@ class WebhookAlerter(Observer):
 
 def slack_payload(event: Event) -> dict[str, str]:
     """Slack's incoming-webhook form: one `text`."""
-    marker = {EventType.EMERGENCY: "🚨", EventType.OOM: "💥", EventType.LEAK: "📈"}[event.type]
+    marker = {
+        EventType.EMERGENCY: "🚨",
+        EventType.OOM: "💥",
+        EventType.LEAK: "📈",
+        EventType.LEAK_CLEARED: "✅",
+    }[event.type]
     engine = f" [{event.engine}]" if event.engine and event.engine != "default" else ""
     return {"text": f"{marker} dockermem{engine}: {event.message}"}

@@ -16,7 +16,7 @@ from dockermem.core.thresholds import ThresholdLevel
 
 
 class EventType(Enum):
-    """What happened. Memory: warning, recovered, critical, emergency, oom, leak. A container's
+    """What happened. Memory: warning, recovered, critical, emergency, oom, leak, leak-cleared. A container's
     life: started, healthy, unhealthy, exited, gone. The session's own doing or trouble:
     scaled, cleanup, stream-restarted, engine-down, error, notice."""
 
@@ -25,7 +25,8 @@ class EventType(Enum):
     CRITICAL = "critical"  # the host or an engine reached CRITICAL (75 %)
     EMERGENCY = "emergency"  # a container, the host or an engine reached EMERGENCY (90 %)
     OOM = "oom"
-    LEAK = "leak"
+    LEAK = "leak"  # steady growth toward the limit, with what it rests on
+    LEAK_CLEARED = "leak-cleared"  # ... taken back: memory fell, or stopped growing
     STARTED = "started"
     HEALTHY = "healthy"
     UNHEALTHY = "unhealthy"

@@ -29,7 +29,18 @@ from dockermem.core.events import (
     WatchedContainer,
 )
 from dockermem.core.host import HostMemory
-from dockermem.core.leaks import GrowthFit, LeakPolicy, PeakBuckets, SlidingFit, describe_leak, is_leak
+from dockermem.core.leaks import (
+    RECENT_GROWTH_SECONDS,
+    DropWatch,
+    GrowthFit,
+    LeakPolicy,
+    PeakBuckets,
+    SlidingFit,
+    describe_leak,
+    format_eta,
+    is_leak,
+    shown_trend,
+)
 from dockermem.core.oom import SAME_KILL_SECONDS, MemorySample, OomKill, OomKind, OomLedger, kernel_details
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.models import ContainerEvent, ContainerState, ContainerStats, ContainerSummary
@@ -126,6 +137,8 @@ class ContainerJudge:
     summary: ContainerSummary
     window_seconds: float
     growth: SlidingFit = field(init=False)
+    recent_growth: SlidingFit = field(init=False)
+    drops: DropWatch = field(init=False)
     history: PeakBuckets = field(init=False)
     latest: ContainerStats | None = None
     peak_bytes: int = 0
@@ -137,6 +150,8 @@ class ContainerJudge:
 
     def __post_init__(self) -> None:
         self.growth = SlidingFit(self.window_seconds, MAX_WINDOW_POINTS)
+        self.recent_growth = SlidingFit(RECENT_GROWTH_SECONDS, MAX_WINDOW_POINTS)
+        self.drops = DropWatch()
         self.history = PeakBuckets(self.window_seconds, SPARKLINE_BUCKETS)
 
     @property
@@ -157,6 +172,8 @@ class ContainerJudge:
         self.latest = stats
         self.peak_bytes = max(self.peak_bytes, stats.memory_usage_bytes)
         self.growth.add(moment.clock, float(stats.memory_usage_bytes))
+        self.recent_growth.add(moment.clock, float(stats.memory_usage_bytes))
+        dropped = self.drops.add(moment.clock, stats.memory_usage_bytes)
         self.history.add(moment.clock, stats.memory_usage_bytes)
         limit = stats.memory_limit_bytes
         if limit is not None and limit >= engine_total * NO_LIMIT_FRACTION:
@@ -169,9 +186,9 @@ class ContainerJudge:
         events = [
             *self._warning(moment, percent, limit, rules),
             *self._emergency(moment, level, share, limit is not None),
-            *self._leak(moment, fit, limit, rules.leak),
+            *self._leak(moment, fit, limit, rules.leak, dropped),
         ]
-        row = self._row(stats, limit, percent, level, fit)
+        row = self._row(stats, limit, percent, level, fit, rules.leak)
         return row, events, self._new_counter_kills(reading.oom_kills)
 
     def _new_counter_kills(self, count: int | None) -> int:
@@ -213,22 +230,55 @@ class ContainerJudge:
         return []
 
     def _leak(
-        self, moment: Moment, fit: GrowthFit | None, limit: int | None, policy: LeakPolicy
+        self, moment: Moment, fit: GrowthFit | None, limit: int | None, policy: LeakPolicy, dropped: bool
     ) -> list[Event]:
-        leaking = fit is not None and is_leak(fit, limit, policy)
-        events = []
-        if leaking and not self.leaking and fit is not None:
-            remaining = None if limit is None else fit.seconds_to(limit)
-            events.append(
-                self.event(
-                    moment, EventType.LEAK, describe_leak(self.summary.service or self.name, fit, limit),
-                    mib_per_minute=round(fit.mib_per_minute, 3),
-                    seconds_to_limit=None if remaining is None else round(remaining, 1),
-                    r_squared=round(fit.r_squared, 4),
-                )
-            )  # fmt: skip
-        self.leaking = leaking
-        return events
+        """A `leak` when the growth is steady and large enough (`is_leak`), saying what it rests
+        on; taken back by a `leak-cleared` once memory falls (a drop) or stops growing. Growth
+        with a drop in the window is a cycle (a batch, a collector), not a leak: no `leak`."""
+        if self.leaking:
+            if not dropped and self._still_growing(policy):
+                return []
+            self.leaking = False
+            return [self._leak_cleared(moment, dropped)]
+        if fit is None or self.drops.dropped_within(moment.clock, self.window_seconds):
+            return []
+        if not is_leak(fit, limit, policy):
+            return []
+        self.leaking = True
+        remaining = None if limit is None else fit.seconds_to(limit)
+        return [
+            self.event(
+                moment, EventType.LEAK, describe_leak(self.summary.service or self.name, fit, limit),
+                mib_per_minute=round(fit.mib_per_minute, 3),
+                seconds_to_limit=None if remaining is None else round(remaining, 1),
+                r_squared=round(fit.r_squared, 4),
+                span_seconds=round(fit.span_seconds, 1),
+                samples=fit.points,
+            )
+        ]  # fmt: skip
+
+    def _still_growing(self, policy: LeakPolicy) -> bool:
+        """Whether the last `RECENT_GROWTH_SECONDS` still grow at half a leak's least rate (too
+        few seconds to tell: still growing)."""
+        recent = self.recent_growth.fit()
+        if recent is None or recent.span_seconds < RECENT_GROWTH_SECONDS / 2:
+            return True
+        return recent.mib_per_minute >= policy.min_mib_per_minute / 2
+
+    def _leak_cleared(self, moment: Moment, dropped: bool) -> Event:
+        who = self.summary.service or self.name
+        recent = self.recent_growth.fit()
+        if dropped and self.drops.last_drop is not None:
+            fell = self.drops.last_drop[1]
+            now = self.latest.memory_usage_bytes if self.latest is not None else 0
+            message = f"{who}: no longer growing: memory fell by {format_bytes(fell)} to {format_bytes(now)}"
+            return self.event(moment, EventType.LEAK_CLEARED, message, reason="fell", fell_bytes=fell)
+        rate = 0.0 if recent is None else recent.mib_per_minute
+        span = 0.0 if recent is None else recent.span_seconds
+        message = f"{who}: no longer growing ({rate:+.1f} MiB/min over the last {format_eta(span)})"
+        return self.event(
+            moment, EventType.LEAK_CLEARED, message, reason="stopped", mib_per_minute=round(rate, 3)
+        )
 
     def _row(
         self,
@@ -237,6 +287,7 @@ class ContainerJudge:
         percent: float | None,
         level: ThresholdLevel,
         fit: GrowthFit | None,
+        policy: LeakPolicy,
     ) -> WatchedContainer:
         seconds_to_limit = None
         if fit is not None and limit is not None and self.leaking:
@@ -252,7 +303,9 @@ class ContainerJudge:
             memory_percent=percent,
             cpu_percent=stats.cpu_percent,
             level=level,
-            trend_mib_per_minute=None if fit is None else round(fit.mib_per_minute, 2),
+            trend_mib_per_minute=(
+                round(fit.mib_per_minute, 2) if self.leaking and fit is not None else shown_trend(fit, policy)
+            ),
             seconds_to_limit=None if seconds_to_limit is None else round(seconds_to_limit, 1),
             leaking=self.leaking,
             recent_usage=self.history.peaks(),

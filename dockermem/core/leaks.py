@@ -85,12 +85,57 @@ def is_leak(fit: GrowthFit, limit_bytes: int | None, policy: LeakPolicy) -> bool
 
 
 def describe_leak(name: str, fit: GrowthFit, limit_bytes: int | None) -> str:
-    """`api: +12 MiB/min, limit in ~4 min`."""
-    text = f"{name}: +{fit.mib_per_minute:.1f} MiB/min"
+    """`api: +12.0 MiB/min over 64 s (33 samples), limit in ~4 min`: the rate, what it rests on,
+    and when the limit is reached at that rate."""
+    evidence = f"over {format_eta(fit.span_seconds)} ({fit.points} samples)"
+    text = f"{name}: +{fit.mib_per_minute:.1f} MiB/min {evidence}"
     remaining = None if limit_bytes is None else fit.seconds_to(limit_bytes)
     if remaining is not None:
         text += f", limit in ~{format_eta(remaining)}"
     return text
+
+
+# Below this span of samples a growth rate is not shown: two seconds of a starting service say
+# nothing of its course.
+MIN_TREND_SECONDS = 10.0
+# "Is it still growing?" is asked of the last this many seconds (the leak window is minutes long,
+# and a fit over it keeps a slope for minutes after the growth stopped).
+RECENT_GROWTH_SECONDS = 20.0
+# A fall from the highest point since the last fall by this much (or this share of that point,
+# whichever is larger) is a drop: memory was given back, so the growth was a cycle.
+DROP_MIB = 4.0
+DROP_FRACTION = 0.05
+
+
+def shown_trend(fit: GrowthFit | None, policy: LeakPolicy) -> float | None:
+    """The growth rate a view shows (MiB/min): None until the samples span `MIN_TREND_SECONDS`,
+    0.0 below the rate a leak must reach (noise of a flat container is not a trend)."""
+    if fit is None or fit.span_seconds < MIN_TREND_SECONDS or fit.points < policy.min_points:
+        return None
+    rate = fit.mib_per_minute
+    return 0.0 if abs(rate) < policy.min_mib_per_minute else round(rate, 2)
+
+
+class DropWatch:
+    """When memory last fell: the time of the last drop (`DROP_MIB`, `DROP_FRACTION`) from the
+    highest size since the drop before."""
+
+    def __init__(self) -> None:
+        self.highest_bytes = 0
+        self.last_drop: tuple[float, int] | None = None  # (time, bytes given back)
+
+    def add(self, time: float, size_bytes: int) -> bool:
+        """Take a sample; True when it is a drop."""
+        fell = self.highest_bytes - size_bytes
+        if fell >= max(DROP_MIB * MIB, DROP_FRACTION * self.highest_bytes):
+            self.last_drop = (time, fell)
+            self.highest_bytes = size_bytes
+            return True
+        self.highest_bytes = max(self.highest_bytes, size_bytes)
+        return False
+
+    def dropped_within(self, now: float, seconds: float) -> bool:
+        return self.last_drop is not None and now - self.last_drop[0] <= seconds
 
 
 def format_eta(seconds: float) -> str:

@@ -11,6 +11,7 @@ from dockermem.units import format_bytes
 ANNOTATED = {
     EventType.WARNING: "warning",
     EventType.LEAK: "warning",
+    EventType.LEAK_CLEARED: "notice",  # the leak's warning taken back
     EventType.CRITICAL: "warning",
     EventType.EMERGENCY: "error",
     EventType.OOM: "error",

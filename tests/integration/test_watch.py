@@ -76,6 +76,26 @@ def test_slow_steady_growth_is_flagged_once_it_held_for_the_span(project: Compos
     assert leaks[0]["mib_per_minute"] == pytest.approx(30, rel=0.20)
 
 
+def test_a_sawtooth_leak_is_taken_back_at_its_first_drop_and_not_raised_again(
+    project: ComposeProject,
+) -> None:
+    # 40 MiB over 8 s, given back, again (a batch job, or a collector): a fast fill is flagged
+    # early, then the first drop takes it back, and the cycles after it raise nothing.
+    service = memhog_service(4, "128m", checked=False)
+    loop = "while true; do memhog 0 5 40 & hog=$$!; sleep 8; kill $$hog; wait $$hog; done"  # $$: compose
+    service["command"] = ["sh", "-c", loop]
+    project.services = {"batch": service}
+    project.up()
+    code, lines = watch_lines(project.name, 26)
+    alarms = [line for line in lines if line["type"] in ("leak", "leak-cleared")]
+    assert [line["type"] for line in alarms] == ["leak", "leak-cleared"], alarms
+    raised, cleared = alarms
+    assert "samples)" in raised["message"]  # what it rests on
+    usage = [round(s["containers"][0]["memory_usage_bytes"] / MIB, 1) for s in of_type(lines, "sample")]
+    assert cleared["reason"] == "fell" and cleared["fell_bytes"] >= 20 * MIB, (alarms, usage)
+    assert code == 0
+
+
 def test_memory_holding_still_is_not_a_leak(project: ComposeProject) -> None:
     project.services = {"still": memhog_service(40, "128m", checked=False)}
     project.up()

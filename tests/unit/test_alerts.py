@@ -51,6 +51,24 @@ def test_only_emergency_oom_and_leak_and_one_per_container_per_interval(webhook:
     assert alerter.sent == 3 and alerter.failures == []
 
 
+def test_a_leak_alerted_is_taken_back_whatever_the_interval_and_one_never_sent_is_not(
+    webhook: WebhookReceiver,
+) -> None:
+    clock = ManualClock(START)
+    alerter = WebhookAlerter(webhook.url, min_interval_seconds=300, clock=clock)
+    offers = [
+        (0, happened(EventType.LEAK, message="api: +300.0 MiB/min")),
+        (8, happened(EventType.LEAK_CLEARED, message="api: no longer growing")),  # within 300 s
+        (9, happened(EventType.LEAK_CLEARED, message="again")),  # nothing standing to take back
+        (10, happened(EventType.LEAK_CLEARED, container="shop-db-1")),  # its leak was never sent
+    ]
+    post_all(alerter, offers, clock)
+    assert webhook.bodies == [
+        '{"text": "\\ud83d\\udcc8 dockermem: api: +300.0 MiB/min"}',
+        '{"text": "\\u2705 dockermem: api: no longer growing"}',
+    ]
+
+
 def test_a_receiver_that_fails_is_said_without_its_url(webhook: WebhookReceiver) -> None:
     webhook.status = 500
     clock = ManualClock(START)

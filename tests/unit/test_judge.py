@@ -76,7 +76,55 @@ def test_steady_growth_is_one_leak_with_its_rate() -> None:
         leaks += [e for e in events if e.type is EventType.LEAK]
     assert len(leaks) == 1
     assert leaks[0].details["mib_per_minute"] == pytest.approx(120)
-    assert leaks[0].message.startswith("api: +120.0 MiB/min, limit in ~")
+    assert leaks[0].message.startswith("api: +120.0 MiB/min over 5 s (6 samples), limit in ~")
+    assert (leaks[0].details["span_seconds"], leaks[0].details["samples"]) == (5.0, 6)
+
+
+def watched(j: Judge, usage_at: Sequence[float], step: float = 0.5, limit: float = 256) -> list[Event]:
+    """The leak events of a container whose usage (MiB) is read every `step` seconds."""
+    seen: list[Event] = []
+    for number, usage in enumerate(usage_at):
+        second = number * step
+        _, events = j.tick(at(second), second, host(), [engine(reading(API, usage, limit))])
+        seen += [e for e in events if e.type in (EventType.LEAK, EventType.LEAK_CLEARED)]
+    return seen
+
+
+def test_a_sawtooth_is_taken_back_at_its_first_drop_and_never_raised_again() -> None:
+    # 40 MiB over 16 s, given back, again: a batch job, or a collector. 100 s of it.
+    usage = [60 + 40 * ((number * 0.5) % 16) / 16 for number in range(200)]
+    seen = watched(judge(), usage)
+    assert types(seen) == ["leak", "leak-cleared"]  # the early warning of a fast fill, taken back
+    raised, cleared = seen
+    assert raised.ts < at(16).ts <= cleared.ts < at(17).ts
+    assert cleared.details["reason"] == "fell"
+    assert cleared.message.startswith("api: no longer growing: memory fell by ")
+
+
+def test_a_steady_fill_is_a_leak_before_the_limit_and_stays_one() -> None:
+    usage = [60 + 2 * number for number in range(90)]  # 4 MiB/s toward 256 MiB: limit at 49 s
+    seen = watched(judge(), usage)
+    assert types(seen) == ["leak"]
+    assert seen[0].ts < at(45).ts
+
+
+def test_a_leak_that_stops_growing_is_taken_back_once() -> None:
+    usage = [60 + 2 * number for number in range(40)] + [139.0] * 80  # grows 20 s, then flat
+    seen = watched(judge(), usage)
+    assert types(seen) == ["leak", "leak-cleared"]
+    assert seen[1].details["reason"] == "stopped"
+    assert at(20).ts < seen[1].ts <= at(20 + 20).ts
+
+
+def test_no_trend_is_shown_before_ten_seconds_of_samples_and_noise_is_flat() -> None:
+    j = judge()
+    trends = []
+    for number, usage in enumerate([61.7, 61.8, 61.7, 61.8] * 10):
+        second = number * 0.5
+        frame, _ = j.tick(at(second), second, host(), [engine(reading(API, usage, 256))])
+        trends.append(frame.containers[0].trend_mib_per_minute)
+    assert trends[:20] == [None] * 20  # under 10 s
+    assert set(trends[20:]) == {0.0}
 
 
 def test_the_host_and_engine_episodes() -> None:

@@ -24,7 +24,11 @@ def test_steady_growth_slope_is_exact() -> None:
     assert fit.mib_per_minute == pytest.approx(12.0)
     assert fit.r_squared == pytest.approx(1.0)
     assert is_leak(fit, 512 * MIB, POLICY)
-    assert describe_leak("api", fit, 512 * MIB) == "api: +12.0 MiB/min, limit in ~32 min"  # (512 - 124) / 12
+    # (512 - 124) / 12
+    assert (
+        describe_leak("api", fit, 512 * MIB)
+        == "api: +12.0 MiB/min over 2 min (121 samples), limit in ~32 min"
+    )
 
 
 def test_noise_is_not_a_leak() -> None:
