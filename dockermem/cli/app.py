@@ -72,7 +72,7 @@ app = typer.Typer(
     name="dockermem",
     cls=LazyGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help: rendering it with rich costs more than the 200 ms a --help may take.
     rich_markup_mode=None,
@@ -99,13 +99,14 @@ def dockermem(
     """Memory safety for docker compose test stacks."""
 
 
-def main() -> None:
-    """Entry point of the `dockermem` script."""
+def main(prog_name: str = "dockermem") -> None:
+    """Entry point of the `dockermem` script (and of `python -m dockermem`, under the same name:
+    the name also keys shell completion's `_DOCKERMEM_COMPLETE`)."""
     try:
         if "--json" in sys.argv[1:]:
-            _run_with_usage_errors_in_json()
+            _run_with_usage_errors_in_json(prog_name)
         else:
-            app()
+            app(prog_name=prog_name)
     finally:
         # Everything the command made dies with the process: the interpreter's exit need not
         # sweep it all for reference cycles (some 30 ms at the end of a `stats`).
@@ -135,7 +136,7 @@ class _Tee:
         return getattr(self.stream, name)
 
 
-def _run_with_usage_errors_in_json() -> None:
+def _run_with_usage_errors_in_json(prog_name: str) -> None:
     """Under --json, a usage error click reports (an unknown option, a bad value) is a JSON
     error on stdout too, as dockermem's own errors are (cli.common.fail)."""
     from dockermem.cli.common import json_error_printed, print_json_error
@@ -143,7 +144,7 @@ def _run_with_usage_errors_in_json() -> None:
     tee = _Tee(sys.stderr)
     sys.stderr = tee
     try:
-        app()
+        app(prog_name=prog_name)
     except SystemExit as exit_:
         said = [line.strip() for line in "".join(tee.kept).splitlines() if line.strip().startswith("Error: ")]
         if exit_.code == 2 and said and not json_error_printed():
