@@ -2,7 +2,7 @@
 
 A command's module is imported, and its click command built, only when that command is asked
 for: typer builds a command by evaluating the annotations of all its options, and building all
-eight cost every run some 15 ms. `--help` still lists them all (it builds each, for its short
+of them cost every run some 15 ms. `--help` still lists them all (it builds each, for its short
 help).
 """
 
@@ -18,13 +18,15 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-# Each is the module dockermem.cli.<name> with a function <name>; this is the order of --help.
-COMMANDS = ("preflight", "up", "watch", "health", "stats", "cleanup", "report", "fit")
+# Each is the module dockermem.cli.<name> with a function <name> ('-' read as '_'); this is the
+# order of --help.
+COMMANDS = ("preflight", "up", "watch", "health", "stats", "cleanup", "report", "fit", "install-plugin")
 
 
 def build_command(name: str) -> typer.core.TyperCommand:
     """The click command of `dockermem <name>`, made from its module's function."""
-    function = getattr(importlib.import_module(f"dockermem.cli.{name}"), name)
+    python_name = name.replace("-", "_")
+    function = getattr(importlib.import_module(f"dockermem.cli.{python_name}"), python_name)
     single = typer.Typer(add_completion=False, rich_markup_mode=None)
     single.command(name)(function)
     command = typer.main.get_command(single)
@@ -72,7 +74,7 @@ app = typer.Typer(
     name="dockermem",
     cls=LazyGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help: rendering it with rich costs more than the 200 ms a --help may take.
     rich_markup_mode=None,
@@ -99,13 +101,18 @@ def dockermem(
     """Memory safety for docker compose test stacks."""
 
 
-def main() -> None:
-    """Entry point of the `dockermem` script."""
+def main(prog_name: str = "dockermem", shell_completion: bool = True) -> None:
+    """Entry point of the `dockermem` script (and of `python -m dockermem`, under the same name:
+    the name also keys shell completion's `_DOCKERMEM_COMPLETE`). `shell_completion=False`
+    leaves out --install-completion and --show-completion (`docker mem`: the docker CLI completes
+    its plugins itself)."""
+    # Typer has no public switch for it once the app is made; the group is built on the call.
+    app._add_completion = shell_completion
     try:
         if "--json" in sys.argv[1:]:
-            _run_with_usage_errors_in_json()
+            _run_with_usage_errors_in_json(prog_name)
         else:
-            app()
+            app(prog_name=prog_name)
     finally:
         # Everything the command made dies with the process: the interpreter's exit need not
         # sweep it all for reference cycles (some 30 ms at the end of a `stats`).
@@ -135,7 +142,7 @@ class _Tee:
         return getattr(self.stream, name)
 
 
-def _run_with_usage_errors_in_json() -> None:
+def _run_with_usage_errors_in_json(prog_name: str) -> None:
     """Under --json, a usage error click reports (an unknown option, a bad value) is a JSON
     error on stdout too, as dockermem's own errors are (cli.common.fail)."""
     from dockermem.cli.common import json_error_printed, print_json_error
@@ -143,7 +150,7 @@ def _run_with_usage_errors_in_json() -> None:
     tee = _Tee(sys.stderr)
     sys.stderr = tee
     try:
-        app()
+        app(prog_name=prog_name)
     except SystemExit as exit_:
         said = [line.strip() for line in "".join(tee.kept).splitlines() if line.strip().startswith("Error: ")]
         if exit_.code == 2 and said and not json_error_printed():

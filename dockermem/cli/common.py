@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from dockermem.cli.completion import complete_project
 from dockermem.errors import ConfigError, DockermemError, ExitCode
 
 if TYPE_CHECKING:
@@ -35,7 +36,13 @@ def check_project_name(value: str | None) -> str | None:
 
 ProjectOption = Annotated[
     str | None,
-    typer.Option("--project", "-p", help="Only this compose project.", callback=check_project_name),
+    typer.Option(
+        "--project",
+        "-p",
+        help="Only this compose project.",
+        callback=check_project_name,
+        autocompletion=complete_project,
+    ),
 ]
 
 

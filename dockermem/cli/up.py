@@ -18,6 +18,7 @@ from dockermem.cli.common import (
     report_history_errors,
     run_stoppable,
 )
+from dockermem.cli.completion import complete_scale, complete_service
 from dockermem.cli.output import print_renderable
 from dockermem.cli.preflight import ComposeProfileOption, EnvFileOption, FileOption, MemoryProfileOption
 from dockermem.errors import ExitCode
@@ -40,7 +41,12 @@ def _check_services(values: list[str] | None) -> list[str] | None:
 
 def up(
     services: Annotated[
-        list[str] | None, typer.Argument(help="Only these services (default: all).", callback=_check_services)
+        list[str] | None,
+        typer.Argument(
+            help="Only these services (default: all).",
+            callback=_check_services,
+            autocompletion=complete_service,
+        ),
     ] = None,
     file: FileOption = None,
     project: ProjectOption = None,
@@ -73,6 +79,7 @@ def up(
             help="Run as many replicas as fit the preflight budget, within MIN..MAX (or SERVICE=N). "
             "Repeatable.",
             callback=check_scales,
+            autocompletion=complete_scale,
         ),
     ] = None,
     autoscale: Annotated[

@@ -16,6 +16,7 @@ from dockermem.cli.common import (
     report_history_errors,
     run_stoppable,
 )
+from dockermem.cli.completion import complete_scale
 from dockermem.cli.output import print_json, print_renderable
 from dockermem.cli.preflight import FileOption
 from dockermem.errors import ExitCode
@@ -69,6 +70,7 @@ def watch(
             metavar="SERVICE=MIN..MAX",
             help="With --autoscale: the replica range of a service of the stack (repeatable).",
             callback=check_scales,
+            autocompletion=complete_scale,
         ),
     ] = None,
     autoscale: Annotated[

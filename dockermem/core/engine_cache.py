@@ -24,6 +24,7 @@ from typing import Any, TypeGuard
 from dockermem.clock import current_clock
 from dockermem.config import Settings
 from dockermem.docker.cgroup import CgroupLayout
+from dockermem.docker.cli_plugin import docker_config_dir
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import DOCKER, PODMAN, EngineInfo
 
@@ -56,7 +57,7 @@ def engine_key(context: str | None, environ: Mapping[str, str]) -> EngineKey | N
     The context is chosen as the docker CLI chooses it: `--context`, else the default context
     when DOCKER_HOST is set, else DOCKER_CONTEXT, else the config file's currentContext.
     """
-    config_dir = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    config_dir = docker_config_dir(environ)
     if context:
         name = context
     elif environ.get("DOCKER_HOST"):

@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import anyio
 import anyio.abc
 
 from dockermem.background import tasks_beside
+from dockermem.docker.cli_plugin import docker_config_dir
 from dockermem.errors import (
     DaemonUnreachableError,
     DockerCommandError,
@@ -252,7 +252,7 @@ def find_compose_plugin(
     if environ.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"):
         return None  # set, it makes the binary take its arguments as a plugin's: the CLI's way
     try:
-        config_dir = Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+        config_dir = docker_config_dir(environ)
     except (RuntimeError, KeyError):
         return None  # no home directory to look in: the CLI knows what it makes of that
     try:
