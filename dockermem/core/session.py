@@ -30,7 +30,7 @@ from dockermem.core.concurrency import Stop
 from dockermem.core.engine_cache import cached_engine_info, is_local_engine
 from dockermem.core.events import Event, EventType, Frame, SessionSummary
 from dockermem.core.feed import FULL_READ_EVERY, EngineFeed
-from dockermem.core.host import host_cpu_since_start, read_host_memory, start_cpu_window
+from dockermem.core.host import HostCpu, read_host_memory
 from dockermem.core.judge import Judge, JudgeRules, Moment
 from dockermem.core.oom import SAME_KILL_SECONDS
 from dockermem.docker.client import DockerClient
@@ -122,6 +122,7 @@ class Session:
         self._feeds: list[EngineFeed] = []
         self._tasks: anyio.abc.TaskGroup | None = None
         self._started_at = 0.0
+        self._host_cpu = HostCpu()
         self._started_wall = self.clock.now()
         self._ticked: anyio.Event | None = None
         # The kernel's OOM kills (by default settings.kernel_log, when the engines are local).
@@ -252,7 +253,7 @@ class Session:
             feed.memory_total_bytes = info.memory_total_bytes
             self._feeds.append(feed)
         self._started_at = self.clock.monotonic()
-        start_cpu_window()
+        self._host_cpu.start()
         notices = self._open_kernel_log(infos)
         try:
             with unwrapped_errors():
@@ -336,7 +337,7 @@ class Session:
 
     def _tick(self, *, full: bool = False) -> Frame:
         moment = self._moment()
-        host = read_host_memory(host_cpu_since_start())
+        host = read_host_memory(self._host_cpu.busy_percent())
         readings = [feed.read(moment.clock, full=full) for feed in self._feeds]
         # The kernel's account first: a kill the counters show too is then told with its process.
         self._emit_all(self._kernel_kills(moment))

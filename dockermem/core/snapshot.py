@@ -18,7 +18,7 @@ from dockermem.core.engine_cache import (
     is_local_engine,
     keep_cgroup_layouts,
 )
-from dockermem.core.host import HostMemory, host_cpu_since_start, read_host_memory, start_cpu_window
+from dockermem.core.host import HostCpu, HostMemory, read_host_memory
 from dockermem.core.readings import SOURCE_CGROUP, Readings, early_cpu_marks, read_containers
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
 from dockermem.docker.client import DockerClient
@@ -94,9 +94,10 @@ class ResourceSnapshot:
 
     @property
     def worst_level(self) -> ThresholdLevel:
-        """The highest level of anything in the snapshot: what `health`'s exit code gates on."""
+        """The highest level of any row the snapshot shows (host memory and CPU, the counts,
+        the containers): what `health`'s verdict and exit code follow."""
         return worst_level(
-            [self.host_memory_level]
+            [self.host_memory_level, self.host_cpu_level]
             + [count.level for count in self.counts]
             + [container.level for container in self.containers]
         )
@@ -167,7 +168,8 @@ async def take_snapshot(
     engine_slot: Slot[EngineInfo] = Slot()
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
-    start_cpu_window()
+    host_cpu = HostCpu()
+    host_cpu.start()
     layouts = cached_cgroup_layouts(client, settings)
     early_cpu = early_cpu_marks(settings, layouts)
     async with anyio.create_task_group() as tasks:
@@ -182,24 +184,13 @@ async def take_snapshot(
     if readings.learned:
         keep_cgroup_layouts(client, settings, [*layouts, *readings.learned])
     counts = count_resources(settings, thresholds, all_containers, networks_slot.value, volumes_slot.value)
-    snapshot = _assemble(settings, project, engine_slot.value, running, readings, counts)
+    snapshot = _assemble(settings, project, engine_slot.value, running, readings, counts, host_cpu)
     if not post_mortem:
         return snapshot
     from dockermem.core.postmortem import read_post_mortem
 
     in_scope = [c for c in all_containers if project is None or c.project == project]
     return replace(snapshot, post_mortem=read_post_mortem(settings, in_scope, is_local_engine(client)))
-
-
-async def sample_memory(
-    client: DockerClient, settings: Settings, project: str | None, engine: EngineInfo
-) -> ResourceSnapshot:
-    """Host and container memory only, on an engine already known (no resource counts):
-    what a monitor takes every few seconds beside a compose that is working."""
-    listed = await client.container.ls(project=project)
-    running = [c for c in listed if c.state == "running"]
-    readings = await read_containers(client, settings, running)
-    return _assemble(settings, project, engine, running, readings, ())
 
 
 def _assemble(
@@ -209,9 +200,10 @@ def _assemble(
     running: list[ContainerSummary],
     readings: Readings,
     counts: tuple[ResourceCount, ...],
+    host_cpu: HostCpu,
 ) -> ResourceSnapshot:
     thresholds = Thresholds.from_settings(settings)
-    host = read_host_memory(host_cpu_since_start())
+    host = read_host_memory(host_cpu.busy_percent())
     by_id = {c.id: c for c in running}
     containers = tuple(
         sorted(

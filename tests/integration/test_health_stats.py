@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +167,49 @@ def test_bad_environment_value_gives_exit_2() -> None:
     result = dockermem("health", env=cli_env(DOCKER_MAX_MEMORY_GB="abc"))
     assert result.returncode == 2
     assert "DOCKER_MAX_MEMORY_GB='abc'" in result.stderr
+
+
+def proc_stat_marks() -> tuple[int, int]:
+    """Busy and total ticks of all CPUs so far, from /proc/stat as vmstat reads it."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    busy = user + nice + system + irq + softirq + steal
+    return busy, busy + idle + iowait
+
+
+def stats_beside_proc_stat() -> tuple[float, float]:
+    """`stats --json`'s host CPU, and /proc/stat's busy share over the same run less the CPU
+    time of the run itself (dockermem and the docker commands it ran: reaped children)."""
+    busy_before, total_before = proc_stat_marks()
+    children_before = os.times()
+    result = dockermem("stats", "--json", env=cli_env())
+    busy_after, total_after = proc_stat_marks()
+    children_after = os.times()
+    assert result.returncode == 0, result.stderr
+    own_seconds = (children_after.children_user + children_after.children_system) - (
+        children_before.children_user + children_before.children_system
+    )
+    own_ticks = own_seconds * os.sysconf("SC_CLK_TCK")
+    others = 100.0 * (busy_after - busy_before - own_ticks) / (total_after - total_before)
+    return json.loads(result.stdout)["host"]["cpu_percent"], others
+
+
+def test_host_cpu_is_the_load_there_not_dockermem_s_own_work() -> None:
+    # One CPU kept busy by a container (--cpus 1): a known share of this machine's CPUs. What
+    # stats says must agree, within 10 points, with /proc/stat over the same run less the
+    # run's own CPU time, though its own start-up (a burst of about a CPU for a few hundred ms)
+    # falls in its window. The median of three runs.
+    engine = ENGINES[0]
+    name = unique_name("dmbusy")
+    busy_loop = ["sh", "-c", "while :; do :; done"]
+    engine.docker("run", "-d", "--name", name, "--network", "none", "--cpus", "1", "--label",
+                  "dockermem.test=1", "dockermem/memhog:test", *busy_loop)  # fmt: skip
+    try:
+        seen = [stats_beside_proc_stat() for _ in range(3)]
+        reported = sorted(r for r, _ in seen)[1]
+        others = sorted(o for _, o in seen)[1]
+        assert others >= 0.8 * 100.0 / (os.cpu_count() or 1), seen  # the busy CPU is there
+        assert abs(reported - others) <= 10, seen
+    finally:
+        engine.docker("rm", "-f", name, check=False)
