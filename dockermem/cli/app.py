@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 # Each is the module dockermem.cli.<name> with a function <name>; this is the order of --help.
-COMMANDS = ("preflight", "up", "watch", "health", "stats", "cleanup", "report", "fit")
+COMMANDS = ("preflight", "up", "watch", "health", "stats", "cleanup", "report", "fit", "schema")
 
 
 def build_command(name: str) -> typer.core.TyperCommand:
