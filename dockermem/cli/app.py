@@ -20,7 +20,9 @@ from typer.core import TyperGroup
 
 # Each is the module dockermem.cli.<name> with a function <name> ('-' read as '_'); this is the
 # order of --help.
-COMMANDS = ("preflight", "up", "watch", "health", "stats", "cleanup", "report", "fit", "install-plugin")
+COMMANDS = (
+    "preflight", "up", "watch", "health", "stats", "cleanup", "report", "fit", "schema", "install-plugin",
+)  # fmt: skip
 
 
 def build_command(name: str) -> typer.core.TyperCommand:

@@ -138,8 +138,13 @@ def cgroup_stats(
     if cpu_start is not None:
         start_ns, start_time = cpu_start
         elapsed = now - start_time
-        if reading.cpu_usage_ns is not None and start_ns is not None and elapsed > 0:
-            cpu = round(100.0 * (reading.cpu_usage_ns - start_ns) / (elapsed * 1e9), 2)
+        # A container restarted within the window has a new cgroup, its CPU time counted from 0
+        # again: less than at the start, so the window measures nothing (not a negative %).
+        used_ns = (
+            None if reading.cpu_usage_ns is None or start_ns is None else reading.cpu_usage_ns - start_ns
+        )
+        if used_ns is not None and used_ns >= 0 and elapsed > 0:
+            cpu = round(100.0 * used_ns / (elapsed * 1e9), 2)
     limit = reading.memory_limit_bytes
     return ContainerStats(
         id=summary.id,

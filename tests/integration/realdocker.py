@@ -19,6 +19,7 @@ import anyio.abc
 import yaml
 
 from tests.conftest import REPO
+from tests.schemas import check_document, check_json_output, dockermem_args
 
 MIB = 1024 * 1024
 MEMHOG_IMAGE = "dockermem/memhog:test"
@@ -103,10 +104,12 @@ ENGINES = (
 def dockermem(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """The real command, as a user runs it."""
-    return subprocess.run(
+    """The real command, as a user runs it (what it prints under --json checked against its schema)."""
+    result = subprocess.run(
         [sys.executable, "-m", "dockermem", *args], capture_output=True, text=True, env=env, timeout=timeout
     )
+    check_json_output(args, result.stdout)
+    return result
 
 
 def unique_name(prefix: str) -> str:
@@ -206,6 +209,7 @@ class JsonLines:
                 raw, self._pending = self._pending.split(b"\n", 1)
                 if raw.strip():
                     line = json.loads(raw)
+                    check_document("watch", line)
                     read.append(line)
                     self.lines.append(line)
                     if needle in raw.decode():
@@ -256,11 +260,11 @@ def finish(
     stderr: PipeLines | None = None,
 ) -> tuple[str, str]:
     """Wait for a process to end: its whole stdout and stderr (with what was read through
-    `PipeLines` before)."""
+    `PipeLines` before); a dockermem's --json output checked against its schema."""
     out, err = process.communicate(timeout=timeout)
-    return (stdout.consumed if stdout else "") + (out or ""), (stderr.consumed if stderr else "") + (
-        err or ""
-    )
+    out = (stdout.consumed if stdout else "") + (out or "")
+    check_json_output(dockermem_args(process.args), out)
+    return out, (stderr.consumed if stderr else "") + (err or "")
 
 
 def wait_until(predicate: object, timeout: float = 60, what: str = "condition") -> None:

@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ReliabilityRecorder
-from tests.integration.realdocker import ComposeProject, docker, dockermem, memhog_service, run_container
+from tests.integration.realdocker import (
+    ComposeProject,
+    docker,
+    dockermem,
+    finish,
+    memhog_service,
+    run_container,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 ROUNDS = 3
@@ -157,7 +164,7 @@ def test_a_resource_made_while_the_sweep_runs_survives_it(
         while not (tmp_path / "sweeping").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         project.compose("create", "new")  # made after the sweep began, before it lists
-        out, err = sweep.communicate(timeout=60)
+        out, err = finish(sweep, 60)
         removed = json.loads(out)["removed"]["containers"]
         survivor = project.container_id("new")
         reliability(

@@ -50,7 +50,7 @@ def test_two_engines_in_one_watch_and_a_daemon_restart(second_daemon: SecondDaem
         )  # fmt: skip
         time.sleep(4)
         second_daemon.restart()
-        out, err = watcher.communicate(timeout=90)
+        out, err = finish(watcher, 90)
     finally:
         docker("rm", "-f", main_name, check=False)
     assert "Traceback" not in err, err

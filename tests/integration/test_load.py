@@ -3,7 +3,6 @@ descriptors flat."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import MEMHOG_IMAGE, docker, unique_name
+from tests.schemas import dockermem_args, json_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 CONTAINERS = int(os.environ.get("DOCKERMEM_LOAD_CONTAINERS", "300"))
@@ -56,7 +56,8 @@ def test_watch_over_many_containers_stays_on_time_and_flat(
             time.sleep(SECONDS / 2 - 5)
             rss_last, fds_last = process.memory_info().rss, process.num_fds()
             _, err = watcher.communicate(timeout=120)
-        samples = [json.loads(line) for line in output.read_text().splitlines() if '"type": "sample"' in line]
+        lines = json_output(dockermem_args(watcher.args), output.read_text())
+        samples = [line for line in lines if line["type"] == "sample"]
     finally:
         names = [f"{project}-{index}" for index in range(CONTAINERS)]
         for start_at in range(0, len(names), 100):

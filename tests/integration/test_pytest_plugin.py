@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.integration.realdocker import MIB
+from tests.schemas import json_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine", "roomy_counts")]
 pytest_plugins = ["pytester"]
@@ -114,7 +115,7 @@ def test_hold(dockermem_stack):
     from dockermem.docker.parse import parse_size
 
     peak = parse_size(peak_text)
-    stats = json.loads(stats_file.read_text())
+    [stats] = json_output(["stats", "--json"], stats_file.read_text())
     usage = stats["containers"][0]["memory_usage_bytes"]
     assert abs(peak - usage) <= 0.10 * usage, (peak / MIB, usage / MIB)
     assert abs(usage - 40 * MIB) <= 4 * MIB

@@ -21,6 +21,7 @@ from tests.integration.realdocker import (
     cli_env,
     docker,
     dockermem,
+    finish,
     memhog_service,
     wait_until,
 )
@@ -278,7 +279,7 @@ def test_watch_autoscale_prints_scaled_events_as_json(project: ComposeProject) -
     try:
         time.sleep(4)
         docker("exec", "-d", f"{project.name}-w-3", "memhog", "48")
-        out, err = process.communicate(timeout=120)
+        out, err = finish(process, 120)
     finally:
         if process.poll() is None:
             process.kill()

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ReliabilityRecorder
-from tests.integration.realdocker import ComposeProject, docker, dockermem, memhog_service, unique_name
+from tests.integration.realdocker import (
+    ComposeProject,
+    docker,
+    dockermem,
+    finish,
+    memhog_service,
+    unique_name,
+)
 from tests.webhook import WebhookReceiver
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
@@ -80,7 +87,7 @@ def test_planted_secrets_appear_in_no_output(
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         )
         project.compose("exec", "-T", "app", "memhog", "200", check=False)  # an OOM kill: an alert is sent
-        out, err = watcher.communicate(timeout=60)
+        out, err = finish(watcher, 60)
         outputs["watch --json"] = out + err
         outputs["step summary"] = (tmp_path / "summary.md").read_text()
         report = dockermem("report", "--json", "--since", "1h", "--html", str(tmp_path / "r.html"), env=env)

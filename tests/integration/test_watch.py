@@ -21,6 +21,7 @@ from tests.integration.realdocker import (
     finish,
     memhog_service,
 )
+from tests.schemas import dockermem_args, json_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -34,8 +35,7 @@ def watch_lines(
         capture_output=True, text=True, env=engine.env(**extra), timeout=duration + 60,
     )  # fmt: skip
     assert "Traceback" not in result.stderr, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    return result.returncode, lines
+    return result.returncode, json_output(dockermem_args(result.args), result.stdout)
 
 
 def of_type(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.realdocker import ComposeProject, cli_env, dockermem, memhog_service, unique_name
+from tests.integration.realdocker import (
+    ComposeProject,
+    cli_env,
+    dockermem,
+    finish,
+    memhog_service,
+    unique_name,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 MIB = 1024**2
@@ -68,7 +75,7 @@ def test_metrics_endpoint_parses_and_matches_stats_json(steady: ComposeProject) 
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         stats = json.loads(dockermem("stats", "--json", "-p", steady.name, env=cli_env()).stdout)
     finally:
-        watcher.communicate(timeout=60)
+        finish(watcher, 60)
     usage = samples_by(text, "container_memory_working_set_bytes")
     limits = samples_by(text, "container_spec_memory_limit_bytes")
     levels = samples_by(text, "dockermem_threshold_level")

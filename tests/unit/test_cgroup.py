@@ -17,8 +17,10 @@ from dockermem.core.engine_cache import (
     write_cached_engine_info,
     write_cached_layouts,
 )
-from dockermem.docker.cgroup import CgroupLayout, CgroupReader
+from dockermem.core.readings import cgroup_stats
+from dockermem.docker.cgroup import CgroupLayout, CgroupReader, CgroupReading
 from dockermem.docker.models import EngineInfo
+from tests.builders import summary
 from tests.conftest import FIXTURES
 
 MIB = 1024**2
@@ -201,3 +203,16 @@ def test_a_learnt_layout_is_kept_for_the_next_reader(tmp_path: Path) -> None:
     write_cached_engine_info(state, key, engine, 1010.0, 60)  # the info asked again: the layout stays
     assert read_cached_layouts(state, key, 60, 1011.0) == [layout]
     assert read_cached_layouts(state, key, 60, 1100.0) == []  # past the TTL
+
+
+@pytest.mark.parametrize(
+    ("start_ns", "now_ns", "expected"), [(1_000_000_000, 1_500_000_000, 50.0), (900_000_000, 4_000_000, None)]
+)
+def test_cpu_percent_over_a_window_in_which_the_container_restarted_is_not_measured(
+    start_ns: int, now_ns: int, expected: float | None
+) -> None:
+    """A restart gives the container a new cgroup whose CPU time starts at 0 again: the window
+    measures nothing (seen as -2.14 % in a watch before)."""
+    reading = CgroupReading("c1", 1024, None, cpu_usage_ns=now_ns, oom_kills=0)
+    stats = cgroup_stats(summary("api", "api"), reading, (start_ns, 10.0), now=11.0)
+    assert stats.cpu_percent == expected
