@@ -194,7 +194,7 @@ def build_watch_view(
     table: RenderableType = _rows_table(frame, shown, offset, selected, settings)
     if not rows:
         table = Text("(no container matches the filter)" if frame.containers else "(no running containers)")
-    footer = _footer(rows, offset, len(shown), settings)
+    footer = _footer(len(rows), offset, shown, settings)
     event_lines = [event_line(event) for event in events[len(events) - max(0, events_kept) :]]
     return WatchView(Group(*header, table, footer, *event_lines), Screen(keys, page))
 
@@ -315,14 +315,14 @@ def _row_cells(row: WatchedContainer, name: str, wide: bool, spark_width: int) -
     return cells
 
 
-def _footer(rows: Sequence[WatchedContainer], offset: int, shown: int, settings: ViewSettings) -> Text:
-    below = len(rows) - offset - shown
+def _footer(total: int, offset: int, shown: Sequence[WatchedContainer], settings: ViewSettings) -> Text:
+    below = total - offset - len(shown)
     parts = []
     if below > 0:
         parts.append(f"… {below} more rows" + (": ↓ to scroll" if settings.interactive else ""))
     if offset > 0:
         parts.append(f"{offset} above" + (": ↑" if settings.interactive else ""))
-    if any(row.memory_limit_bytes is None for row in rows):
+    if any(row.memory_limit_bytes is None for row in shown):
         parts.append("* no limit: line drawn 0 to its own peak")
     return Text("  ".join(parts), style="dim", no_wrap=True, overflow="ellipsis")
 
@@ -340,8 +340,9 @@ def build_container_detail(
     if row is None:
         return Group(Text(f"{key} is no longer running", style="bold"), back)
     project = the_project(frame.containers)
-    title = Text(f"{short_name(row, project)}", style="bold")
-    title.append(f"  {row.name}  engine {row.engine}  id {row.id[:12]}", style="dim")
+    name = short_name(row, project)
+    title = Text(name, style="bold")
+    title.append(("" if name == row.name else f"  {row.name}") + f"  engine {row.engine}  id {row.id[:12]}")
     limit = row.memory_limit_bytes
     facts = Text(
         f"usage {format_bytes(row.memory_usage_bytes)} of "
