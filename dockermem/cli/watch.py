@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,6 +24,8 @@ from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
     from dockermem.config import Settings
+    from dockermem.core.concurrency import Stop
+    from dockermem.core.events import SessionSummary
     from dockermem.core.session import Observer
 
 
@@ -92,10 +95,13 @@ def watch(
 ) -> None:
     """Live memory of every container: usage against limit, trend, leak prediction, OOM kills.
 
-    Ctrl-C ends it with each container's peak. With --duration it ends by itself.
+    In a terminal: q quits (with each container's peak), s sorts, / filters, the arrows and
+    PgUp/PgDn scroll, Enter shows a container's detail. Ctrl-C interrupts it (exit 130). With
+    --duration it ends by itself.
     """
     import sys
 
+    from dockermem.cli.watch_keys import keys_available
     from dockermem.cli.watch_output import WatchOutput
     from dockermem.core.client import client_for
     from dockermem.core.session import Session, session_verdict, watch_for
@@ -111,7 +117,8 @@ def watch(
     engines = [(name, client_for(settings, name)) for name in context or []] or [
         ("default", client_for(settings))
     ]
-    output = WatchOutput(json=json, live=sys.stdout.isatty() and not json, multiple_engines=len(engines) > 1)
+    live = sys.stdout.isatty() and not json
+    output = WatchOutput(json, live, multiple_engines=len(engines) > 1, keys=live and keys_available())
     observers = [output, *_observers(settings, json, metrics_port, metrics_address, no_history)]
     if autoscale:
         from dockermem.core.autoscale import Autoscaler
@@ -119,8 +126,13 @@ def watch(
         observers.append(Autoscaler(settings, tuple(file or ()), project, ranges))
 
     session = Session(settings, engines, project=project, observers=observers)
+
+    def watching(stop: Stop) -> Awaitable[SessionSummary]:
+        output.quit = stop.request  # q: the watch ends as at the end of --duration
+        return watch_for(session, duration, stop)
+
     with output:
-        summary, stop = run_stoppable(lambda stop: watch_for(session, duration, stop))
+        summary, stop = run_stoppable(watching)
     if json:
         from dockermem.render.watch import summary_document
 
