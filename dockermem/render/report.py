@@ -356,10 +356,14 @@ def build_html_report(
         else f"<p>No memory history since {since_text}.</p>"
     )
     by_label = {service.label: service for service in services}
+    moments = [t for values in series.values() for t, _ in values]
+    moments += [mark.ts for chosen in (marks or {}).values() for mark in chosen]
+    window = (min(moments), max(moments)) if moments else None
+    marks = marks or {}
     charts = [
         f'<figure class="chart" id="chart-{index}" data-service="{html.escape(label)}">'
         f"<figcaption>{html.escape(label)}</figcaption>"
-        f"{build_svg_chart(label, values, by_label.get(label), (marks or {}).get(label, ()))}</figure>"
+        f"{build_svg_chart(label, values, by_label.get(label), marks.get(label, ()), window)}</figure>"
         for index, (label, values) in enumerate(sorted(series.items()))
         if values
     ]
@@ -380,11 +384,13 @@ def build_svg_chart(
     values: Sequence[tuple[datetime, int]],
     service: ServiceHistory | None,
     marks: Sequence[ChartMark] = (),
+    window: tuple[datetime, datetime] | None = None,
 ) -> str:
     """One service's memory over time as an inline `<svg>` element (text kept as text, which
     matplotlib escapes): its usage, its limit (dashed), the recommended limit (a broad pale band
     drawn under the limit, so that it shows even where the two are equal), its OOM kills and
-    the leaks watch called; the time axis labelled, the legend outside the data."""
+    the leaks watch called; the time axis labelled (over `window`, shared by the report's charts),
+    the legend outside the data."""
     import matplotlib  # heavy: only the HTML report needs it
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
@@ -423,6 +429,8 @@ def build_svg_chart(
         ax.set_ylabel("memory (MiB)")
         ax.set_xlabel("time (UTC)")
         ax.set_ylim(0, max(top, 1.0) * 1.1)
+        if window is not None and window[0] < window[1]:
+            ax.set_xlim(_date_number(window[0]), _date_number(window[1]))
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
         locator = AutoDateLocator()  # type: ignore[no-untyped-call]
