@@ -32,7 +32,7 @@ engines: images
 	@scripts/ensure-engines
 
 tools:
-	@scripts/ensure-tools faketime=faketime
+	@scripts/ensure-tools faketime=faketime chromium=chromium
 
 demo: venv images
 	$(BIN)/dockermem up -f $(DEMO)
