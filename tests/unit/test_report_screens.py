@@ -14,7 +14,7 @@ from rich.console import Console
 
 from dockermem.clock import ManualClock
 from dockermem.core.history import HistoryStore
-from dockermem.render.report import build_report, time_ticks, value_ticks
+from dockermem.render.report import build_report, build_terminal_chart, time_ticks, value_ticks
 from tests.recorded import record_history
 
 START = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
@@ -102,3 +102,12 @@ def test_value_ticks_are_round_and_reach_the_top() -> None:
     assert value_ticks(111, 4) == [0, 50, 100, 150]
     assert value_ticks(0.4) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert value_ticks(25.8) == [0, 10, 20, 30]
+
+
+def test_each_series_has_a_colour_of_its_own() -> None:
+    series = {f"s{index}": [(START + timedelta(seconds=5 * step), (10 * index + step) * 1024**2)
+                            for step in range(18)] for index in range(4)}  # fmt: skip
+    console = Console(width=80, file=io.StringIO(), color_system="256", record=True)
+    console.print(build_terminal_chart(series, 80))
+    colours = set(re.findall(r"\x1b\[38;5;(\d+)m", console.export_text(styles=True)))
+    assert len(colours) == 4
