@@ -32,7 +32,7 @@ engines: images
 	@scripts/ensure-engines
 
 tools:
-	@scripts/ensure-tools faketime=faketime tmux=tmux
+	@scripts/ensure-tools faketime=faketime tmux=tmux chromium=chromium
 
 demo: venv images
 	$(BIN)/dockermem up -f $(DEMO)

@@ -18,6 +18,8 @@ SETTING_VARIABLES = (
     "DOCKER_MAX_NETWORKS",
     "DOCKER_MAX_VOLUMES",
 )
+# The test run's own variables, not dockermem settings: kept.
+TEST_VARIABLES = ("DOCKERMEM_REQUIRE_DOCKER", "DOCKERMEM_TEST_ARTIFACTS")
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +30,7 @@ def quiet_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKERMEM_STATE_DIR", str(tmp_path / "state"))
     for name in list(os.environ):
         if name in SETTING_VARIABLES or (name.startswith("DOCKERMEM_") and name != "DOCKERMEM_STATE_DIR"):
-            if name != "DOCKERMEM_REQUIRE_DOCKER":
+            if name not in TEST_VARIABLES:
                 monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 

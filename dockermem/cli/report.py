@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -21,8 +22,10 @@ def report(
     ] = None,
     json: JsonOption = False,
 ) -> None:
-    """Memory history of past watch and up runs: per service its peak, p95, limit, OOM kills
-    and a recommended limit (the peak plus 30 %), with a chart of memory over time."""
+    """Memory history of past watch and up runs: per service its peak, p95 (from 20 samples), limit,
+    OOM kills and advice: a recommended limit (the peak plus 30 %), or "fix the leak" when memory
+    was still climbing at the end of the run; with a chart of memory over time. --html says the
+    file it wrote (on stderr under --json)."""
     from datetime import timedelta
 
     from dockermem.clock import current_clock
@@ -45,13 +48,14 @@ def report(
         with HistoryStore(settings.history_path) as store:
             services = store.service_report(start, project)
             series = store.series(start, project) if html is not None or not json else {}
+            marks = store.chart_marks(start, project) if html is not None else {}
     except HistoryError as error:
         raise fail(str(error), error.exit_code) from None
     if html is not None:
         from dockermem.render.report import build_html_report
 
         try:
-            html.write_text(build_html_report(services, series, start), encoding="utf-8")
+            html.write_text(build_html_report(services, series, start, marks), encoding="utf-8")
         except OSError as error:
             raise fail(f"cannot write {html}: {error.strerror}", ExitCode.USAGE) from None
     if json:
@@ -62,3 +66,5 @@ def report(
         from dockermem.render.report import build_report
 
         print_renderable(build_report(services, start, series))
+    if html is not None:
+        print(f"HTML report written to {html}", file=sys.stderr if json else sys.stdout)

@@ -18,12 +18,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 from dockermem.clock import Clock, current_clock
+from dockermem.core.sizing import MIN_PERCENTILE_SAMPLES, Leak, climbing_at_end
 from dockermem.errors import HistoryError
 
 if TYPE_CHECKING:
     # Only recording needs the session's modules (core/recorder.py imports them): `report` and
     # the preflight's recorded peaks read the database without them.
-    from dockermem.core.events import Frame
+    from dockermem.core.events import Event, Frame
 
 HISTORY_FILE = "history.sqlite3"
 SCHEMA_VERSION = 1
@@ -69,7 +70,17 @@ CREATE TABLE IF NOT EXISTS ooms (
     process_rss_bytes INTEGER,
     host_wide INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS leaks (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    ts REAL NOT NULL,
+    engine TEXT NOT NULL,
+    project TEXT,
+    service TEXT NOT NULL,
+    container TEXT NOT NULL,
+    mib_per_minute REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples (ts);
+CREATE INDEX IF NOT EXISTS leaks_by_time ON leaks (ts);
 CREATE INDEX IF NOT EXISTS samples_by_service ON samples (project, service, ts);
 CREATE INDEX IF NOT EXISTS samples_by_run ON samples (run_id);
 CREATE INDEX IF NOT EXISTS ooms_by_time ON ooms (ts);
@@ -132,6 +143,46 @@ FROM ooms WHERE ts >= :since AND (:project IS NULL OR project = :project) AND pr
 GROUP BY project, service, process
 ORDER BY project, service, COUNT(*) DESC, process
 """
+# Each service's latest run in the window: the run its leak is judged by.
+LATEST_RUN = """
+latest_run AS (
+    SELECT project, service, MAX(run_id) AS run_id
+    FROM samples WHERE ts >= :since AND (:project IS NULL OR project = :project)
+    GROUP BY project, service
+)"""
+
+# The leaks `watch` called in each service's latest run: the fastest growth it saw.
+LEAKS_QUERY = f"""
+WITH {LATEST_RUN}
+SELECT l.project, l.service, MAX(l.mib_per_minute)
+FROM leaks AS l
+JOIN latest_run AS r ON r.project IS l.project AND r.service = l.service AND r.run_id = l.run_id
+WHERE l.ts >= :since
+GROUP BY l.project, l.service
+"""
+
+# Each service's latest run, one point per frame (its containers' highest usage): whether memory
+# was still climbing when the run ended.
+LATEST_RUN_POINTS_QUERY = f"""
+WITH {LATEST_RUN}
+SELECT s.project, s.service, s.ts, MAX(s.memory_usage_bytes)
+FROM samples AS s
+JOIN latest_run AS r ON r.project IS s.project AND r.service = s.service AND r.run_id = s.run_id
+WHERE s.ts >= :since
+GROUP BY s.project, s.service, s.ts
+ORDER BY s.project, s.service, s.ts
+"""
+
+# What the charts mark: OOM kills and the leaks watch called.
+MARKS_QUERY = """
+SELECT project, service, ts, 'oom', NULL FROM ooms
+WHERE ts >= :since AND (:project IS NULL OR project = :project)
+UNION ALL
+SELECT project, service, ts, 'leak', mib_per_minute FROM leaks
+WHERE ts >= :since AND (:project IS NULL OR project = :project)
+ORDER BY 3
+"""
+
 # Columns added to a table after its first release (a database made before gets them).
 ADDED_COLUMNS = {
     "ooms": (
@@ -178,11 +229,28 @@ class ServiceHistory:
     # killed, most first, and how many of the kills were the host's (it ran out of memory).
     killed_processes: tuple[KilledProcessCount, ...] = ()
     host_oom_kills: int = 0
+    # Growth in the service's latest run that makes its peak useless for sizing (then
+    # `recommended_limit_bytes` is None): a leak watch called, or memory still climbing at the end.
+    leak: Leak | None = None
 
     @property
     def label(self) -> str:
         """`project/service`, or the service alone when it has no project."""
         return service_label(self.project, self.service)
+
+    @property
+    def p95_known(self) -> bool:
+        """Whether there are samples enough for p95 to mean more than the peak."""
+        return self.samples >= MIN_PERCENTILE_SAMPLES
+
+
+@dataclass(frozen=True)
+class ChartMark:
+    """Something to mark on a service's chart: an OOM kill, or a leak watch called (its rate)."""
+
+    ts: datetime
+    kind: Literal["oom", "leak"]
+    mib_per_minute: float | None = None
 
 
 @dataclass(frozen=True)
@@ -345,6 +413,18 @@ class HistoryStore:
                  process_rss_bytes, int(host_wide)),
             )  # fmt: skip
 
+    def record_leak(self, run_id: int, leak: Event, project: str | None) -> None:
+        """Keep a `leak` event of watch's (its container and growth rate), under `project` (the
+        name the run records its project as): `report` advises no limit for the service."""
+        container = leak.container or ""
+        with self._write() as connection:
+            connection.execute(
+                "INSERT INTO leaks (run_id, ts, engine, project, service, container, mib_per_minute)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, leak.ts.timestamp(), leak.engine, project, leak.service or container, container,
+                 float(leak.details.get("mib_per_minute") or 0.0)),
+            )  # fmt: skip
+
     def prune(self, older_than: timedelta) -> PruneResult:
         """Remove samples and OOM kills older than `older_than` (by the store's clock), and the
         runs left empty."""
@@ -354,9 +434,11 @@ class HistoryStore:
         with self._write() as connection:
             samples = connection.execute("DELETE FROM samples WHERE ts < ?", (cutoff,)).rowcount
             ooms = connection.execute("DELETE FROM ooms WHERE ts < ?", (cutoff,)).rowcount
+            connection.execute("DELETE FROM leaks WHERE ts < ?", (cutoff,))
             runs = connection.execute(
                 "DELETE FROM runs WHERE COALESCE(ended_at, started_at) < ?"
-                " AND id NOT IN (SELECT run_id FROM samples) AND id NOT IN (SELECT run_id FROM ooms)",
+                " AND id NOT IN (SELECT run_id FROM samples) AND id NOT IN (SELECT run_id FROM ooms)"
+                " AND id NOT IN (SELECT run_id FROM leaks)",
                 (cutoff,),
             ).rowcount
         return PruneResult(samples, ooms, runs)
@@ -380,6 +462,7 @@ class HistoryStore:
                 processes.setdefault((row_project, service), []).append(
                     KilledProcessCount(process, int(count), int(host_wide))
                 )
+            leaks = self._leaks(connection, parameters)
         except sqlite3.DatabaseError as error:
             raise self._unreadable(error) from None
         services = []
@@ -390,10 +473,11 @@ class HistoryStore:
 
         for row_project, service, runs, samples, peak, p95, limit in rows:
             oom_kills = kills.pop((row_project, service), 0)
-            recommended = recommend_limit(peak, self.headroom, limit, oom_kills)
+            leak = leaks.get((row_project, service))
+            recommended = None if leak else recommend_limit(peak, self.headroom, limit, oom_kills)
             services.append(
                 ServiceHistory(row_project, service, runs, samples, peak, p95, limit, oom_kills, recommended,
-                               *killed((row_project, service)))
+                               *killed((row_project, service)), leak=leak)
             )  # fmt: skip
         # OOM kills of services no sample in the window describes: reported, with nothing to size.
         for (row_project, service), oom_kills in kills.items():
@@ -403,6 +487,42 @@ class HistoryStore:
             )  # fmt: skip
         services.sort(key=lambda entry: (entry.project or "", entry.service))
         return services
+
+    @staticmethod
+    def _leaks(
+        connection: sqlite3.Connection, parameters: dict[str, float | str | None]
+    ) -> dict[tuple[str | None, str], Leak]:
+        """Per service, the leak of its latest run: the one watch called, else memory that was
+        still climbing when the run ended."""
+        called = {
+            (row_project, service): Leak(float(rate), seen_by_watch=True)
+            for row_project, service, rate in connection.execute(LEAKS_QUERY, parameters)
+        }
+        points: dict[tuple[str | None, str], list[tuple[float, float]]] = {}
+        for row_project, service, ts, usage in connection.execute(LATEST_RUN_POINTS_QUERY, parameters):
+            points.setdefault((row_project, service), []).append((float(ts), float(usage)))
+        for key, run_points in points.items():
+            if key not in called and (fit := climbing_at_end(run_points)) is not None:
+                called[key] = Leak(fit.mib_per_minute, seen_by_watch=False)
+        return called
+
+    def chart_marks(self, since: datetime, project: str | None = None) -> dict[str, list[ChartMark]]:
+        """Per service (`service_label`), its OOM kills and the leaks watch called, by time."""
+        connection = self._read()
+        if connection is None:
+            return {}
+        try:
+            rows = connection.execute(
+                MARKS_QUERY, {"since": since.timestamp(), "project": project}
+            ).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise self._unreadable(error) from None
+        marks: dict[str, list[ChartMark]] = {}
+        for row_project, service, ts, kind, rate in rows:
+            marks.setdefault(service_label(row_project, service), []).append(
+                ChartMark(datetime.fromtimestamp(ts, UTC), kind, None if rate is None else float(rate))
+            )
+        return marks
 
     def host_oom_kills(self, since: datetime, project: str | None = None) -> int:
         """The kills by the host's own OOM killer recorded since a time (the machine ran out)."""

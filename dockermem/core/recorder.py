@@ -1,4 +1,4 @@
-"""The history recorder: a session's frames and OOM kills, recorded as one run for `report`
+"""The history recorder: a session's frames, OOM kills and leaks, recorded as one run for `report`
 and for the preflight's recorded peaks."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dockermem.errors import HistoryError
 
 
 class HistoryRecorder(Observer):
-    """Records a session's frames and OOM kills as one run, its project under the session's
+    """Records a session's frames, OOM kills and leaks as one run, its project under the session's
     `recorded_as` name. A database that fails is turned off for the rest of the run (the run
     itself goes on); `error` says why."""
 
@@ -42,16 +42,20 @@ class HistoryRecorder(Observer):
                 self._fail(error)
 
     def event(self, event: Event) -> None:
-        if event.type is EventType.OOM and self._store is not None:
-            project = self.record_as if self.record_as and event.project == self._project else event.project
-            try:
+        if self._store is None or event.type not in (EventType.OOM, EventType.LEAK):
+            return
+        project = self.record_as if self.record_as and event.project == self._project else event.project
+        try:
+            if event.type is EventType.LEAK:
+                self._store.record_leak(self._run_id, event, project)
+            else:
                 process = event.details.get("process") or {}
                 self._store.record_oom(
                     self._run_id, event.ts, event.engine, project, event.service, event.container or "",
                     process.get("name"), process.get("rss_bytes"), event.details.get("constraint") == "host",
                 )  # fmt: skip
-            except HistoryError as error:
-                self._fail(error)
+        except HistoryError as error:
+            self._fail(error)
 
     def finish(self, summary: SessionSummary) -> None:
         if self._store is not None:

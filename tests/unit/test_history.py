@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from dockermem.clock import ManualClock
-from dockermem.core.events import EngineStatus, Frame, WatchedContainer
-from dockermem.core.history import HistoryStore, PruneResult, ServiceHistory, recommend_limit
+from dockermem.core.events import EngineStatus, Event, EventType, Frame, WatchedContainer
+from dockermem.core.history import ChartMark, HistoryStore, PruneResult, ServiceHistory, recommend_limit
 from dockermem.core.host import HostMemory
+from dockermem.core.sizing import Leak
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.errors import HistoryError
 
@@ -167,7 +168,9 @@ def test_report_across_two_runs(store: HistoryStore) -> None:
     assert (db.runs, db.samples, db.peak_bytes) == (1, 40, 40 * MIB)
     assert db.p95_bytes == 38 * MIB  # nearest rank: ceil(0.95 × 40) = 38th of 1..40 MiB
     assert db.memory_limit_bytes is None
-    assert db.recommended_limit_bytes == 64 * MIB  # 52 MiB rounded up to 16 MiB
+    # 1 MiB more every 5 s to the run's end: still climbing, so its peak sizes no limit.
+    assert db.leak == Leak(pytest.approx(12.0), seen_by_watch=False)  # type: ignore[arg-type]
+    assert db.recommended_limit_bytes is None
     worker = report["shop/worker"]
     # Run 1: the counter said 1 and events said 1 (the same kill); run 2: two kills from events.
     assert worker.oom_kills == 3
@@ -298,3 +301,22 @@ def test_the_hosts_own_kills_are_counted_per_project(store: HistoryStore) -> Non
     assert store.host_oom_kills(SINCE, "shop") == 1
     assert store.host_oom_kills(SINCE) == 2
     assert store.host_oom_kills(BASE + timedelta(seconds=1), "shop") == 0
+
+
+def test_chart_marks_are_the_kills_and_the_leaks_by_time(store: HistoryStore, clock: ManualClock) -> None:
+    run = store.start_run("watch", "shop", started_at=BASE)
+    store.record_frame(run, frame(0, container("api", 50, 128)))
+    leak = Event(EventType.LEAK, BASE + timedelta(seconds=30), "local", "shop-api-1", "api: +6.0 MiB/min",
+                 project="shop", service="api", details={"mib_per_minute": 6.0})  # fmt: skip
+    store.record_leak(run, leak, "shop")
+    store.record_oom(run, BASE + timedelta(seconds=20), "local", "shop", "api", "shop-api-1")
+    assert store.chart_marks(SINCE) == {
+        "shop/api": [
+            ChartMark(BASE + timedelta(seconds=20), "oom"),
+            ChartMark(BASE + timedelta(seconds=30), "leak", 6.0),
+        ]
+    }
+    [api] = store.service_report(SINCE)
+    assert api.leak == Leak(6.0, seen_by_watch=True) and api.recommended_limit_bytes is None
+    clock.advance(60)
+    assert store.prune(timedelta(0)).samples_removed == 1 and store.chart_marks(SINCE) == {}

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 
 from dockermem.core.history import ServiceHistory, recommend_limit
-from dockermem.render.report import build_html_report, build_report, report_document, verdict
+from dockermem.core.sizing import advise
+from dockermem.render.report import build_html_report, build_report, report_document
 
 MIB = 1024**2
 SINCE = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
@@ -51,6 +52,11 @@ def render(renderable: object) -> str:
     return console.export_text()
 
 
+def verdict(service: ServiceHistory) -> tuple[str, str]:
+    advice = advise(service)
+    return advice.detail, advice.kind.value
+
+
 def test_verdicts() -> None:
     assert verdict(API) == ("limit 512MiB is 3.8× the peak: lower to 176MiB", "lower")
     assert verdict(DB) == ("peak reached 97% of the limit: raise to 336MiB", "raise")
@@ -63,20 +69,19 @@ def test_verdicts() -> None:
 
 def test_terminal_report_has_the_figures_and_the_chart() -> None:
     text = render(build_report(SERVICES, SINCE, SERIES))
-    assert "DOCKERMEM HISTORY REPORT  since 2026-11-19 12:00 UTC" in text
-    api = next(line for line in text.splitlines() if "shop/api" in line)
-    cells = [cell.strip() for cell in api.split("│")[1:-1]]
-    assert cells[:8] == ["shop/api", "2", "120", "135MiB", "122MiB", "512MiB", "0", "176MiB"]
-    assert "limit 512MiB is 3.8× the peak:" in api and "│ lower to 176MiB" in text  # wrapped in its cell
-    worker = next(line for line in text.splitlines() if "shop/worker" in line)
-    assert [cell.strip() for cell in worker.split("│")[1:-1]][5:8] == ["64.0MiB", "3", "96.0MiB"]
-    cache = next(line for line in text.splitlines() if "shop/cache" in line)
-    assert "no limit" in cache and "48.0MiB" in cache
+    assert "DOCKERMEM HISTORY REPORT  since 2026-11-19 12:00 UTC\nproject shop" in text
+    api = next(line for line in text.splitlines() if line.startswith(" api "))
+    assert api.split() == ["api", "2", "120", "135MiB", "122MiB", "512MiB", "0", "lower", "to", "176MiB"]
+    assert "api:    limit 512MiB is 3.8× the peak: lower to 176MiB" in text  # in full under the table
+    worker = next(line for line in text.splitlines() if line.startswith(" worker "))
+    assert worker.split()[5:] == ["64.0MiB", "3", "raise", "to", "96.0MiB"]
+    cache = next(line for line in text.splitlines() if line.startswith(" cache "))
+    assert "no limit" in cache and "set 48.0MiB" in cache
     assert "Memory over time (MiB, UTC)" in text
     chart = text[text.index("Memory over time") :]
-    assert "shop/api" in chart and "shop/db" in chart  # the legend
-    assert "12:00" in chart and "12:35" in chart  # the time axis
-    assert "248" in chart  # the y axis reaches db's peak
+    assert "⣿⣿ api" in chart and "xx db" in chart  # the legend, under the chart, without the project
+    assert "12:00" in chart and "12:30" in chart  # the time axis, every 5 or 10 minutes
+    assert "300┤" in chart and "100┤" in chart  # round ticks, up past db's peak
 
 
 def test_terminal_report_without_history() -> None:
@@ -100,7 +105,11 @@ def test_json_document() -> None:
         "host_oom_kills": 0,
         "killed_processes": [],
         "recommended_limit_bytes": 176 * MIB,
+        "p95_known": True,
+        "leak": None,
+        "advice": {"kind": "lower", "text": "limit 512MiB is 3.8× the peak: lower to 176MiB"},
     }
+    assert document["min_percentile_samples"] == 20
     assert document["services"][1]["memory_limit_bytes"] is None
 
 
@@ -119,17 +128,12 @@ def test_html_report_is_one_escaped_self_contained_file() -> None:
     assert "<td>shop/api</td>" in page and ">lower to 176MiB<" not in page
     assert "limit 512MiB is 3.8× the peak: lower to 176MiB" in page
     assert "raise to 336MiB" in page
-    # One inline chart with a panel per service, its text kept as (escaped) text.
-    assert page.count("<svg") == 1 and page.count("</svg>") == 1
-    svg = page[page.index("<svg") : page.index("</svg>")]
-    for label in ("shop/api", "shop/db", "a&lt;b&gt;&amp;"):
-        assert label in svg
-    assert "limit 512MiB" in svg and "recommended 176MiB" in svg
+    # One inline chart per service, its text kept as (escaped) text and a title naming it.
+    assert page.count("<svg") == 3 and page.count("</svg>") == 3
+    for label in ("shop/api", "shop/db", "a&lt;b&gt;&amp;&quot;c&#x27;"):
+        assert f'data-service="{label}"' in page and f"<title>{label}</title>" in page
+    api = page[page.index('data-service="shop/api"') :]
+    api = api[: api.index("</svg>")]
+    assert "limit 512MiB" in api and "recommended 176MiB" in api and "time (UTC)" in api
     assert "<?xml" not in page and "<metadata" not in page
-    assert len(re.findall(r"<path\b", svg)) > 10
-
-
-def test_html_report_without_history_has_no_chart() -> None:
-    page = build_html_report([], {}, SINCE)
-    assert "No memory history since 2026-11-19 12:00 UTC." in page
-    assert "<svg" not in page
+    assert len(re.findall(r"<path\b", api)) > 10
