@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS leaks (
     project TEXT,
     service TEXT NOT NULL,
     container TEXT NOT NULL,
-    mib_per_minute REAL NOT NULL
+    mib_per_minute REAL NOT NULL,
+    cleared_at REAL  -- when watch took it back (leak-cleared): then it was no leak
 );
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples (ts);
 CREATE INDEX IF NOT EXISTS leaks_by_time ON leaks (ts);
@@ -151,13 +152,14 @@ latest_run AS (
     GROUP BY project, service
 )"""
 
-# The leaks `watch` called in each service's latest run: the fastest growth it saw.
+# The leaks `watch` called in each service's latest run and did not take back: the fastest
+# growth it saw.
 LEAKS_QUERY = f"""
 WITH {LATEST_RUN}
 SELECT l.project, l.service, MAX(l.mib_per_minute)
 FROM leaks AS l
 JOIN latest_run AS r ON r.project IS l.project AND r.service = l.service AND r.run_id = l.run_id
-WHERE l.ts >= :since
+WHERE l.ts >= :since AND l.cleared_at IS NULL
 GROUP BY l.project, l.service
 """
 
@@ -173,13 +175,13 @@ GROUP BY s.project, s.service, s.ts
 ORDER BY s.project, s.service, s.ts
 """
 
-# What the charts mark: OOM kills and the leaks watch called.
+# What the charts mark: OOM kills and the leaks watch called and did not take back.
 MARKS_QUERY = """
 SELECT project, service, ts, 'oom', NULL FROM ooms
 WHERE ts >= :since AND (:project IS NULL OR project = :project)
 UNION ALL
 SELECT project, service, ts, 'leak', mib_per_minute FROM leaks
-WHERE ts >= :since AND (:project IS NULL OR project = :project)
+WHERE ts >= :since AND (:project IS NULL OR project = :project) AND cleared_at IS NULL
 ORDER BY 3
 """
 
@@ -424,6 +426,15 @@ class HistoryStore:
                 (run_id, leak.ts.timestamp(), leak.engine, project, leak.service or container, container,
                  float(leak.details.get("mib_per_minute") or 0.0)),
             )  # fmt: skip
+
+    def record_leak_cleared(self, run_id: int, cleared: Event) -> None:
+        """A `leak-cleared` of watch's: the container's standing leak of the run was no leak."""
+        with self._write() as connection:
+            connection.execute(
+                "UPDATE leaks SET cleared_at = ? WHERE run_id = ? AND engine = ? AND container = ?"
+                " AND cleared_at IS NULL",
+                (cleared.ts.timestamp(), run_id, cleared.engine, cleared.container or ""),
+            )
 
     def prune(self, older_than: timedelta) -> PruneResult:
         """Remove samples and OOM kills older than `older_than` (by the store's clock), and the

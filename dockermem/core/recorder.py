@@ -42,12 +42,14 @@ class HistoryRecorder(Observer):
                 self._fail(error)
 
     def event(self, event: Event) -> None:
-        if self._store is None or event.type not in (EventType.OOM, EventType.LEAK):
+        if self._store is None or event.type not in (EventType.OOM, EventType.LEAK, EventType.LEAK_CLEARED):
             return
         project = self.record_as if self.record_as and event.project == self._project else event.project
         try:
             if event.type is EventType.LEAK:
                 self._store.record_leak(self._run_id, event, project)
+            elif event.type is EventType.LEAK_CLEARED:
+                self._store.record_leak_cleared(self._run_id, event)
             else:
                 process = event.details.get("process") or {}
                 self._store.record_oom(

@@ -320,3 +320,21 @@ def test_chart_marks_are_the_kills_and_the_leaks_by_time(store: HistoryStore, cl
     assert api.leak == Leak(6.0, seen_by_watch=True) and api.recommended_limit_bytes is None
     clock.advance(60)
     assert store.prune(timedelta(0)).samples_removed == 1 and store.chart_marks(SINCE) == {}
+
+
+def test_a_leak_watch_took_back_is_no_leak_to_report(store: HistoryStore) -> None:
+    run = store.start_run("watch", "shop", started_at=BASE)
+    for second, mib in enumerate([60, 80, 100, 60, 80, 100, 60]):  # a sawtooth, flat at the end
+        store.record_frame(run, frame(second * 10, container("batch", mib, 256)))
+    leak = Event(EventType.LEAK, BASE + timedelta(seconds=15), "local", "shop-batch-1",
+                 "batch: +120.0 MiB/min", project="shop", service="batch",
+                 details={"mib_per_minute": 120.0})  # fmt: skip
+    store.record_leak(run, leak, "shop")
+    [batch] = store.service_report(SINCE)
+    assert batch.leak is not None  # standing
+    cleared = Event(EventType.LEAK_CLEARED, BASE + timedelta(seconds=30), "local", "shop-batch-1",
+                    "batch: no longer growing", project="shop", service="batch")  # fmt: skip
+    store.record_leak_cleared(run, cleared)
+    [batch] = store.service_report(SINCE)
+    assert batch.leak is None and batch.recommended_limit_bytes is not None
+    assert store.chart_marks(SINCE) == {}
