@@ -38,3 +38,8 @@ def parse_duration_seconds(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise ValueError(f"{text!r} is not a duration (for example 90s, 30m, 2h, 7d)")
     return value * DURATION_UNITS[unit]
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 service`, `57 services`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import Annotated
 
@@ -71,12 +72,23 @@ def cleanup(
             started_at,
             older_than=None if seconds is None else timedelta(seconds=seconds),
             named_volumes=volumes,
+            with_sizes=True,
         )
     )
     if not json:
         from dockermem.render.cleanup import build_cleanup_plan
 
-        print_renderable(build_cleanup_plan(plan, dry_run))
+        rerun = [
+            "dockermem",
+            "cleanup",
+            *(["-p", project] if project else ["--all-projects", all_projects or ""]),
+        ]
+        rerun += [
+            *(["--older-than", older_than] if older_than else []),
+            *(["--volumes"] if volumes else []),
+            "--yes",
+        ]
+        print_renderable(build_cleanup_plan(plan, dry_run, shlex.join(rerun)))
     outcome = None
     if not dry_run:
         if not yes and not plan.empty:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import anyio
@@ -51,10 +51,18 @@ class CleanupPlan:
     networks: tuple[NamedResource, ...]
     volumes: tuple[NamedResource, ...]
     kept: tuple[str, ...]  # in scope but kept, with the reason
+    projects_found: tuple[str, ...] = ()  # the projects in scope that anything listed belongs to
+    container_bytes: dict[str, int] = field(default_factory=dict)  # writable layer, by container ID
 
     @property
     def empty(self) -> bool:
         return not (self.containers or self.networks or self.volumes)
+
+    @property
+    def containers_bytes(self) -> int | None:
+        """The disk the containers' writable layers take (None when the engine gave no size)."""
+        sizes = [self.container_bytes[c.id] for c in self.containers if c.id in self.container_bytes]
+        return sum(sizes) if sizes else None
 
 
 @dataclass(frozen=True)
@@ -142,8 +150,10 @@ async def plan_cleanup(
     *,
     older_than: timedelta | None = None,
     named_volumes: bool = False,
+    with_sizes: bool = False,
 ) -> CleanupPlan:
-    """Decide what goes. `started_at` is taken before anything is listed."""
+    """Decide what goes. `started_at` is taken before anything is listed. `with_sizes` asks the
+    engine for the containers' writable layers (one more docker call: not in an emergency)."""
     containers_slot: Slot[list[ContainerSummary]] = Slot()
     networks_slot: Slot[list[NamedResource]] = Slot()
     volumes_slot: Slot[list[NamedResource]] = Slot()
@@ -167,6 +177,10 @@ async def plan_cleanup(
         created = await client.volume.created_at([v.name for v in candidates])
         dated = [replace(v, created_at=created.get(v.name)) for v in candidates]
         volumes, kept_volumes = select_project_resources(dated, "volume", scope, busy, started_at, older_than)
+    projects = [c.project for c in containers_slot.value] + [
+        resource.project for resource in (*networks_slot.value, *volumes_slot.value)
+    ]
+    found = sorted({project for project in projects if project is not None and scope.includes(project)})
     return CleanupPlan(
         scope=scope,
         started_at=started_at,
@@ -174,6 +188,10 @@ async def plan_cleanup(
         networks=tuple(networks),
         volumes=tuple(volumes),
         kept=tuple(kept + kept_networks + kept_volumes),
+        projects_found=tuple(found),
+        container_bytes=await client.container.writable_sizes([c.id for c in containers])
+        if with_sizes
+        else {},
     )
 
 

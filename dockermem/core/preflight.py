@@ -23,7 +23,7 @@ from dockermem.errors import ConfigError, DockermemError
 
 if TYPE_CHECKING:
     from dockermem.core.history import ServiceHistory
-from dockermem.units import format_bytes
+from dockermem.units import format_bytes, plural
 
 # Host and engine totals this close are one machine's memory (a local engine, not a VM).
 SAME_MACHINE_TOLERANCE = 0.05
@@ -503,11 +503,6 @@ def recommendations(
             "Set mem_limit or deploy.resources.limits.memory."
         )
     return advice
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 service`, `57 services`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def with_replicas(

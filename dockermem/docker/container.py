@@ -20,6 +20,7 @@ from dockermem.docker.parse import (
     SERVICE_LABEL,
     WORKING_DIR_LABEL,
     parse_container_pids,
+    parse_container_sizes,
     parse_container_states,
     parse_container_summaries,
     parse_replicas,
@@ -92,6 +93,16 @@ class ContainerCommands:
             ["container", "inspect", "--format", "{{.Id}} {{.State.Pid}}", *container_ids], check=False
         )
         return parse_container_pids(result.stdout)
+
+    async def writable_sizes(self, container_ids: Sequence[str]) -> dict[str, int]:
+        """The size of each container's writable layer: the disk its removal frees (a container
+        whose size the engine does not give, or that is gone, is left out)."""
+        if not container_ids:
+            return {}
+        result = await self.runner.run(
+            ["container", "inspect", "--size", "--format", "{{.Id}} {{.SizeRw}}", *container_ids], check=False
+        )
+        return parse_container_sizes(result.stdout)
 
     async def replicas(self, project: str, service: str) -> list[ReplicaContainer]:
         """The containers of one compose service, running or not, with their replica numbers

@@ -557,15 +557,27 @@ def parse_volume_times(text: str) -> dict[str, datetime | None]:
 
 def parse_container_pids(text: str) -> dict[str, int]:
     """Lines of `docker inspect --format '{{.Id}} {{.State.Pid}}'`."""
-    pids: dict[str, int] = {}
+    return _container_counts(text, "docker inspect pid line", unknown_allowed=False)
+
+
+def parse_container_sizes(text: str) -> dict[str, int]:
+    """Lines of `docker inspect --size --format '{{.Id}} {{.SizeRw}}'`; a container whose size
+    the engine did not give (`<no value>`, nothing) is left out."""
+    return _container_counts(text, "docker inspect size line", unknown_allowed=True)
+
+
+def _container_counts(text: str, what: str, *, unknown_allowed: bool) -> dict[str, int]:
+    """Lines of a container ID and a count."""
+    counts: dict[str, int] = {}
     for line in text.splitlines():
-        container_id, _, pid = line.strip().partition(" ")
+        container_id, _, count = line.strip().partition(" ")
         if not container_id:
             continue
-        if not COUNT_TEXT.fullmatch(pid):
-            raise ParseError("docker inspect pid line", line)
-        pids[container_id] = int(pid)
-    return pids
+        if COUNT_TEXT.fullmatch(count):
+            counts[container_id] = int(count)
+        elif not unknown_allowed:
+            raise ParseError(what, line)
+    return counts
 
 
 def parse_replicas(text: str) -> list[ReplicaContainer]:

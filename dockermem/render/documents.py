@@ -160,10 +160,18 @@ def cleanup_document(plan: CleanupPlan, outcome: CleanupOutcome | None, dry_run:
         "dry_run": dry_run,
         "scope": plan.scope.describe(),
         "started_at": plan.started_at.isoformat(),
+        "projects_found": list(plan.projects_found),
         "containers": [
-            {"id": c.id, "name": c.name, "project": c.project, "service": c.service, "state": c.state}
+            {
+                "id": c.id,
+                "name": c.name,
+                "project": c.project,
+                "service": c.service,
+                "state": c.state,
+                "writable_bytes": plan.container_bytes.get(c.id),
+            }
             for c in plan.containers
-        ],
+        ],  # fmt: skip
         "networks": [n.name for n in plan.networks],
         "volumes": [v.name for v in plan.volumes],
         "kept": list(plan.kept),

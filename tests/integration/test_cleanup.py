@@ -14,6 +14,7 @@ from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import (
     ComposeProject,
     Engine,
+    cli_env,
     dockermem,
     memhog_service,
     run_container,
@@ -98,8 +99,15 @@ def test_cleanup_removes_stopped_in_scope_and_nothing_else(
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout)
     assert [c["id"] for c in plan["containers"]] == [scene["a_stopped"]]
+    assert plan["projects_found"] == [scene["a"]]
+    written = plan["containers"][0]["writable_bytes"]
+    assert isinstance(written, int) and written >= 0, written  # every engine of the matrix gives it
     assert plan["networks"] == []  # project A still has a running container
     assert plan["volumes"] == []
+    told = dockermem("cleanup", "-p", scene["a"], "--dry-run", env={**env, "COLUMNS": "200"})
+    assert "Frees 1 container (stopped: no memory" in told.stdout, told.stdout
+    assert "Dry run: nothing was removed." in told.stdout
+    assert f"To remove these: dockermem cleanup -p {scene['a']} --yes" in told.stdout
     every = ["a_stopped", "a_running", "b_stopped", "label_only", "plain"]
     assert all(exists(engine, "container", scene[key]) for key in every), "--dry-run changed something"
 
@@ -142,6 +150,17 @@ def test_cleanup_of_a_stopped_project_takes_its_network_and_with_volumes_its_nam
     assert not exists(engine, "volume", scene["named_volume"])
     assert exists(engine, "container", scene["label_only"])
     assert exists(engine, "container", scene["b_stopped"])
+
+
+def test_a_project_that_does_not_exist_is_said_so() -> None:
+    typo = unique_name("dmclean-typo")
+    said = dockermem("cleanup", "-p", typo, "--yes", env=cli_env(COLUMNS="200"))
+    assert said.returncode == 0, said.stderr
+    assert (
+        f"No compose project named '{typo}': no container, network or volume carries its label" in said.stdout
+    )
+    document = json.loads(dockermem("cleanup", "-p", typo, "--dry-run", "--json", env=cli_env()).stdout)
+    assert document["projects_found"] == [] and document["containers"] == []
 
 
 def test_cleanup_needs_a_scope_and_refuses_bad_names() -> None:
