@@ -29,6 +29,6 @@ def health(project: ProjectOption = None, json: JsonOption = False) -> None:
     else:
         from dockermem.render.tables import build_health_report
 
-        print_renderable(build_health_report(snapshot))
+        print_renderable(build_health_report(snapshot, settings.high_memory_percent))
     if snapshot.worst_level >= ThresholdLevel.CRITICAL:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))

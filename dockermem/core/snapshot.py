@@ -81,6 +81,7 @@ class ResourceSnapshot:
     source: str = "docker-stats"
     high_memory: tuple[ContainerMemory, ...] = field(default=())
     post_mortem: PostMortem | None = None  # the kernel's logged OOM kills (`health` asks for them)
+    thresholds: Thresholds = field(default_factory=Thresholds)  # what the levels were judged by
 
     @property
     def containers_memory_bytes(self) -> int:
@@ -93,14 +94,26 @@ class ResourceSnapshot:
         return self.engine.stats_include_cache and self.source != SOURCE_CGROUP and bool(self.containers)
 
     @property
+    def levels(self) -> list[tuple[str, ThresholdLevel]]:
+        """Each row the snapshot shows, named, with its level."""
+        return [
+            ("System memory", self.host_memory_level),
+            ("System CPU", self.host_cpu_level),
+            *((count.kind.capitalize(), count.level) for count in self.counts),
+            *((container.name, container.level) for container in self.containers),
+        ]
+
+    @property
     def worst_level(self) -> ThresholdLevel:
         """The highest level of any row the snapshot shows (host memory and CPU, the counts,
         the containers): what `health`'s verdict and exit code follow."""
-        return worst_level(
-            [self.host_memory_level, self.host_cpu_level]
-            + [count.level for count in self.counts]
-            + [container.level for container in self.containers]
-        )
+        return worst_level([level for _, level in self.levels])
+
+    @property
+    def worst_rows(self) -> list[str]:
+        """The rows at the worst level (none when all are SAFE)."""
+        worst = self.worst_level
+        return [] if worst is ThresholdLevel.SAFE else [name for name, level in self.levels if level is worst]
 
 
 def container_memory(
@@ -227,6 +240,7 @@ def _assemble(
         containers=containers,
         source=readings.source,
         high_memory=high,
+        thresholds=thresholds,
     )
 
 

@@ -63,6 +63,17 @@ class Thresholds:
     def from_settings(cls, settings: Settings) -> Thresholds:
         return cls(settings.warning_percent, settings.critical_percent, settings.emergency_percent)
 
+    def legend(self, high_memory_percent: float) -> str:
+        """What the levels mean, with their numbers, and the per-container warning beside them:
+        one vocabulary wherever a verdict appears."""
+        return (
+            f"Levels of a figure against its maximum: {MARKERS[ThresholdLevel.SAFE]} SAFE below "
+            f"{self.warning:g}%, {MARKERS[ThresholdLevel.WARNING]} WARNING from {self.warning:g}%, "
+            f"{MARKERS[ThresholdLevel.CRITICAL]} CRITICAL from {self.critical:g}%, "
+            f"{MARKERS[ThresholdLevel.EMERGENCY]} EMERGENCY from {self.emergency:g}%. A container's "
+            f"warning event comes at {high_memory_percent:g}% of its limit."
+        )
+
     def level_for(self, percent: float) -> ThresholdLevel:
         """The level of a percentage of some maximum."""
         if percent >= self.emergency:

@@ -14,6 +14,7 @@ from dockermem.core.counters import CleanupCounters
 from dockermem.core.snapshot import ContainerMemory, ResourceSnapshot
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.render.styles import format_bytes, format_percent, style_for
+from dockermem.units import plural
 
 if TYPE_CHECKING:
     from dockermem.core.postmortem import PostMortem
@@ -24,14 +25,37 @@ def _level_cell(level: ThresholdLevel, percent: float | None) -> Text:
 
 
 def environment_line(snapshot: ResourceSnapshot) -> str:
-    """Which engine and which containers the report is about."""
+    """Which engine the report is about."""
     engine = snapshot.engine
     cgroup = f", cgroup {engine.cgroup_version}" if engine.cgroup_version else ""
-    scope = f"project {snapshot.project}" if snapshot.project else "all containers"
     return (
         f"Engine: {engine.name or 'docker'} ({engine.kind.capitalize()} {engine.server_version}{cgroup}, "
-        f"{engine.cpus} CPUs, {format_bytes(engine.memory_total_bytes)})  Scope: {scope}"
+        f"{engine.cpus} CPUs, {format_bytes(engine.memory_total_bytes)})"
     )
+
+
+def scope_line(snapshot: ResourceSnapshot) -> str:
+    """Which containers the report is about, and how many were checked."""
+    scope = f"project {snapshot.project}" if snapshot.project else "all containers"
+    return f"Scope: {scope}  Containers checked: {len(snapshot.containers)}"
+
+
+# Where each count's maximum comes from (the design's environment variables).
+MAXIMUM_SETTINGS = {
+    "containers": "DOCKER_MAX_CONTAINERS",
+    "networks": "DOCKER_MAX_NETWORKS",
+    "volumes": "DOCKER_MAX_VOLUMES",
+}
+
+
+def count_detail(kind: str, used: int, maximum: int) -> str:
+    """`15 / 20 (DOCKER_MAX_CONTAINERS)`."""
+    setting = MAXIMUM_SETTINGS.get(kind)
+    return f"{used} / {maximum}" + (f" ({setting})" if setting else "")
+
+
+def levels_legend(snapshot: ResourceSnapshot, high_memory_percent: float) -> Text:
+    return Text(snapshot.thresholds.legend(high_memory_percent), style="dim")
 
 
 CACHE_NOTE = (
@@ -59,7 +83,11 @@ def build_resource_table(snapshot: ResourceSnapshot) -> Table:
         _level_cell(snapshot.host_memory_level, host.memory_percent),
         f"{format_bytes(host.memory_used_bytes)} / {format_bytes(host.memory_total_bytes)}",
     )
-    table.add_row("System CPU", _level_cell(snapshot.host_cpu_level, host.cpu_percent), "Current load")
+    table.add_row(
+        "System CPU",
+        _level_cell(snapshot.host_cpu_level, host.cpu_percent),
+        "busy, less dockermem's own work",
+    )
     engine_total = snapshot.engine.memory_total_bytes
     engine_percent = 100.0 * snapshot.containers_memory_bytes / engine_total
     table.add_row(
@@ -71,7 +99,7 @@ def build_resource_table(snapshot: ResourceSnapshot) -> Table:
         table.add_row(
             count.kind.capitalize(),
             _level_cell(count.level, count.percent),
-            f"{count.used} / {count.maximum}",
+            count_detail(count.kind, count.used, count.maximum),
         )
     return table
 
@@ -112,12 +140,12 @@ def build_memory_table(containers: tuple[ContainerMemory, ...]) -> Table:
     return table
 
 
-def build_health_report(snapshot: ResourceSnapshot) -> Group:
+def build_health_report(snapshot: ResourceSnapshot, high_memory_percent: float = 80.0) -> Group:
     """The whole health report, in the shape of the design's sample."""
     parts: list[RenderableType] = [
         Rule("DOCKERMEM HEALTH REPORT", characters="="),
         Text(environment_line(snapshot)),
-        Text(f"Containers checked: {len(snapshot.containers)}"),
+        Text(scope_line(snapshot)),
         Text(""),
         build_resource_table(snapshot),
         Text(""),
@@ -129,7 +157,10 @@ def build_health_report(snapshot: ResourceSnapshot) -> Group:
         parts.append(Text(f"⚠️  No memory limit: {', '.join(unlimited)}", style="yellow"))
     parts += post_mortem_lines(snapshot.post_mortem)
     worst = snapshot.worst_level
-    parts.append(Text(f"Overall: {worst.marker} {worst.value.upper()}", style=style_for(worst)))
+    rows = snapshot.worst_rows
+    named = f" ({', '.join(rows[:3])}{' and more' if len(rows) > 3 else ''})" if rows else ""
+    parts.append(Text(f"Overall: {worst.marker} {worst.value.upper()}{named}", style=style_for(worst)))
+    parts.append(levels_legend(snapshot, high_memory_percent))
     parts.append(Rule(characters="="))
     return Group(*parts)
 
@@ -168,14 +199,17 @@ def build_statistics(
     for count in snapshot.counts:
         table.add_row(
             count.kind.capitalize(),
-            _level_cell(count.level, count.percent).append(f"  {count.used} / {count.maximum}"),
+            _level_cell(count.level, count.percent).append(
+                f"  {count_detail(count.kind, count.used, count.maximum)}"
+            ),
         )
     table.add_row("Memory limit (max)", format_bytes(snapshot.max_memory_bytes))
     table.add_row("Cleanup runs", str(counters.cleanup_runs))
     table.add_row(
         "Removed by cleanup",
-        f"{counters.containers_removed} containers, {counters.networks_removed} networks, "
-        f"{counters.volumes_removed} volumes ({format_bytes(counters.bytes_freed)} freed)",
+        f"{plural(counters.containers_removed, 'container')}, "
+        f"{plural(counters.networks_removed, 'network')}, "
+        f"{plural(counters.volumes_removed, 'volume')} ({format_bytes(counters.bytes_freed)} freed)",
     )
     parts: list[RenderableType] = [table, Text(""), *cache_note(snapshot)]
     if snapshot.high_memory:
@@ -192,5 +226,18 @@ def build_statistics(
             )
         parts.append(high)
     else:
-        parts.append(Text(f"No container is above {high_memory_percent:g}% of its limit."))
+        parts.append(Text(f"No container is above the {high_memory_percent:g}% warning of its limit."))
+    judged = [
+        c for c in snapshot.containers if c.level >= ThresholdLevel.CRITICAL and c not in snapshot.high_memory
+    ]
+    if judged:
+        critical = snapshot.thresholds.critical
+        parts.append(
+            Text(
+                f"{len(judged)} below it but at CRITICAL or above (from {critical:g}% of a limit, or of the "
+                f"engine's memory without one): {', '.join(c.name for c in judged[:5])}",
+                style=style_for(ThresholdLevel.CRITICAL),
+            )
+        )
+    parts.append(levels_legend(snapshot, high_memory_percent))
     return Group(*parts)

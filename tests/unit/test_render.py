@@ -68,17 +68,52 @@ def test_health_report_follows_the_designs_sample() -> None:
     text = render(build_health_report(SNAPSHOT))
     lines = text.splitlines()
     assert "DOCKERMEM HEALTH REPORT" in lines[0]
-    assert "Engine: ci-runner (Docker 20.10.24, cgroup 2, 4 CPUs, 16.0GiB)  Scope: project netra" in text
-    assert "Containers checked: 3" in text
+    assert "Engine: ci-runner (Docker 20.10.24, cgroup 2, 4 CPUs, 16.0GiB)" in text
+    assert "Scope: project netra  Containers checked: 3" in text
     system = next(line for line in lines if "System Memory" in line)
     assert "✅ 15.0%" in system and "2.40GiB / 16.0GiB" in system
-    assert "✅ 25.0%" in next(line for line in lines if line.strip().startswith("Containers  "))
+    assert "✅ 25.0%  5 / 20 (DOCKER_MAX_CONTAINERS)" in next(
+        line for line in lines if line.strip().startswith("Containers  ")
+    )
     postgres = next(line for line in lines if "netra-postgres" in line)
     assert "900MiB / 1.00GiB" in postgres and "❌ 87.9%" in postgres and "5.2%" in postgres
     redis = next(line for line in lines if "netra-redis" in line)
     assert "64.0MiB / no limit" in redis
     assert "No memory limit: netra-redis" in text
-    assert "Overall: ❌ CRITICAL" in text
+    assert "Overall: ❌ CRITICAL (netra-postgres)" in text
+    legend = " ".join(text.split())  # wrapped to the width
+    assert "❌ CRITICAL from 75%" in legend and "warning event comes at 80% of its limit" in legend
+
+
+def render_at(renderable: object, width: int) -> str:
+    console = Console(record=True, width=width, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_the_overall_verdict_follows_every_row_cpu_included_at_80_and_160_columns() -> None:
+    busy = replace(
+        SNAPSHOT, host=replace(SNAPSHOT.host, cpu_percent=96.0), host_cpu_level=ThresholdLevel.EMERGENCY
+    )
+    assert busy.worst_level is ThresholdLevel.EMERGENCY
+    for width in (80, 160):
+        text = render_at(build_health_report(busy), width)
+        assert "Overall: 🚨 EMERGENCY (System CPU)" in text
+        assert "Scope: project netra  Containers checked: 3" in text  # on a line of its own, whole
+        assert max(len(line) for line in text.splitlines()) <= width
+
+
+def test_statistics_say_which_containers_are_critical_below_the_80_percent_warning() -> None:
+    # 78.7 % of its limit: CRITICAL (from 75 %), below the container warning (80 %).
+    near = container("postgres", 805.9, 1024, ThresholdLevel.CRITICAL)
+    snapshot = replace(SNAPSHOT, containers=(near,), high_memory=())
+    text = render_at(build_statistics(snapshot, CleanupCounters(), 80.0), 80)
+    assert "No container is above the 80% warning of its limit." in text
+    said = " ".join(text.split())
+    assert "1 below it but at CRITICAL or above (from 75% of a limit" in said and "netra-postgres" in said
+    assert "1 container, 0 networks, 0 volumes" in render_at(
+        build_statistics(snapshot, CleanupCounters(containers_removed=1), 80.0), 160
+    )
 
 
 def test_statistics_list_high_memory_and_cleanup_totals() -> None:
@@ -87,7 +122,7 @@ def test_statistics_list_high_memory_and_cleanup_totals() -> None:
     )
     text = render(build_statistics(SNAPSHOT, counters, 80.0))
     assert "Cleanup runs" in text and " 3" in text
-    assert "7 containers, 2 networks, 1 volumes (5.00MiB freed)" in text
+    assert "7 containers, 2 networks, 1 volume (5.00MiB freed)" in text
     assert "CONTAINERS ABOVE 80% OF THEIR LIMIT" in text
     assert "netra-postgres" in text.split("CONTAINERS ABOVE")[1]
 
