@@ -26,6 +26,7 @@ class StartProgress(Observer):
         self.project = project
         self.frame_shown: Frame | None = None
         self.recent: list[Event] = []
+        self.states: dict[str, str] = {}  # each container's state as its events tell it
         self._session: Session | None = None
         self._console: Console | None = None
         self._live: Live | None = None
@@ -76,9 +77,10 @@ class StartProgress(Observer):
             self.console.print(progress_line(frame, self._elapsed))
 
     def event(self, event: Event) -> None:
-        from dockermem.render.lifecycle import progress_line
+        from dockermem.render.lifecycle import progress_line, starting_states
 
         self.recent = (self.recent + [event])[-RECENT_EVENTS_KEPT:]
+        self.states.update(starting_states([event]))
         if self._live is not None:
             self._refresh()
             self._live.console.print(progress_line(event, self._elapsed))
@@ -93,4 +95,4 @@ class StartProgress(Observer):
         from dockermem.render.lifecycle import build_progress_view
 
         assert self._live is not None
-        self._live.update(build_progress_view(self.project, self._elapsed, self.frame_shown, self.recent))
+        self._live.update(build_progress_view(self.project, self._elapsed, self.frame_shown, self.states))

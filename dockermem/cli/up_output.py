@@ -16,16 +16,19 @@ if TYPE_CHECKING:
 
 class StartReport(Observer):
     """The start's report, printed the moment the start is done (before `--autoscale` keeps the
-    stack): the preflight's verdict when it refused the start, the replica counts chosen, then
+    stack): the preflight's verdict (in full when it refused the start), the replica counts chosen, then
     the memory report or the analysis of the failure."""
 
     def started(self, outcome: StartOutcome) -> None:
         from dockermem.render.lifecycle import build_start_report
 
-        if outcome.preflight_failed and outcome.preflight is not None:
-            from dockermem.render.preflight import build_preflight_report
+        if outcome.preflight is not None:
+            from dockermem.render.preflight import build_preflight_report, preflight_line
 
-            print_renderable(build_preflight_report(outcome.preflight))
+            if outcome.preflight_failed:
+                print_renderable(build_preflight_report(outcome.preflight))
+            else:
+                print_renderable(preflight_line(outcome.preflight))
         if outcome.scale_plan is not None:
             from dockermem.render.scaling import build_scale_report
 

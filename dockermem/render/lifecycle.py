@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dockermem.core.events import Event, Frame
+from dockermem.core.events import Event, EventType, Frame
 from dockermem.core.lifecycle import StartOutcome
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.render.styles import style_for
@@ -36,10 +36,33 @@ def progress_line(happening: Frame | Event, elapsed_seconds: float) -> Text:
     return Text(stamp + happening.message, style=EVENT_STYLES.get(happening.type, ""))
 
 
+# What a container's life events say of it while the stack starts.
+STATE_BY_EVENT = {
+    EventType.STARTED: "starting",
+    EventType.HEALTHY: "healthy",
+    EventType.UNHEALTHY: "unhealthy",
+    EventType.EXITED: "exited",
+    EventType.GONE: "gone",
+    EventType.OOM: "OOM-killed",
+}
+
+
+def starting_states(events: Sequence[Event]) -> dict[str, str]:
+    """Each container's state as its events so far tell it (the latest wins)."""
+    states: dict[str, str] = {}
+    for event in events:
+        state = STATE_BY_EVENT.get(event.type)
+        if state is not None and event.container is not None:
+            states[event.container] = state
+    return states
+
+
 def build_progress_view(
-    project: str, elapsed_seconds: float, frame: Frame | None, recent: Sequence[Event]
+    project: str, elapsed_seconds: float, frame: Frame | None, states: dict[str, str]
 ) -> Group:
-    """The live view while compose starts the stack."""
+    """The live view while compose starts the stack: each container's state (which are still
+    starting is the question during --wait) beside its memory. The events themselves are
+    printed above the view, once."""
     header = Text(f"Starting {project} with docker compose up --wait … {elapsed_seconds:.0f}s", style="bold")
     parts: list[RenderableType] = [header]
     if frame is not None:
@@ -51,8 +74,20 @@ def build_progress_view(
                 style=style_for(level),
             )
         )
-        parts.append(build_memory_table(frame.containers))
-    parts.extend(Text(event.message, style=EVENT_STYLES.get(event.type, "")) for event in recent[-5:])
+        table = Table(title="CONTAINERS", title_justify="left")
+        for column in ("Service", "State", "Memory", "Mem %"):
+            table.add_column(column, justify="right" if column.startswith("Mem") else "left")
+        for container in frame.containers:
+            table.add_row(
+                container.service or container.name,
+                states.get(container.name, "running"),
+                usage_text(container),
+                format_percent(container.memory_percent),
+                style=style_for(container.level),
+            )
+        if not frame.containers:
+            table.add_row("(none yet)", "", "", "")
+        parts.append(table)
     return Group(*parts)
 
 
@@ -111,10 +146,12 @@ def build_start_report(outcome: StartOutcome) -> Group:
     return Group(*parts)
 
 
-def build_services_table(outcome: StartOutcome) -> Table:
-    """Each service: state, health, exit code, memory against its limit, peak, last health output."""
+def build_services_table(outcome: StartOutcome) -> Group:
+    """Each service: state, health, exit code, memory against its limit and peak; below, the
+    last health check's output of each service that is not healthy, in full (the cause is often
+    at its end)."""
     table = Table(title="SERVICES", title_justify="left")
-    for column in ("Service", "State", "Health", "Exit", "Memory", "Peak", "Last health check"):
+    for column in ("Service", "State", "Health", "Exit", "Memory", "Peak"):
         table.add_column(column)
     for service in outcome.services:
         style = "" if service.healthy else "red"
@@ -128,7 +165,11 @@ def build_services_table(outcome: StartOutcome) -> Table:
             "—" if service.exit_code is None else str(service.exit_code),
             memory,
             "—" if service.peak_bytes is None else format_bytes(service.peak_bytes),
-            (service.last_health_output or "—")[:60],
             style=style,
         )
-    return table
+    said = [
+        Text(f"{service.service}: last health check: {service.last_health_output.strip()}", style="red")
+        for service in outcome.services
+        if service.last_health_output and not service.healthy
+    ]
+    return Group(table, *said)

@@ -10,6 +10,17 @@ from dockermem.core.preflight import PreflightResult, ServiceNeed
 from dockermem.units import format_bytes
 
 
+def preflight_line(result: PreflightResult) -> Text:
+    """`up`'s one line for a preflight that passed: `✅ preflight PASS: needs 640MiB of 20.1GiB
+    available (after a 2.00GiB margin)`."""
+    return Text(
+        f"✅ preflight PASS: needs {format_bytes(result.required_bytes)} of "
+        f"{format_bytes(result.available_bytes)} available (after a "
+        f"{format_bytes(result.budget.margin_bytes)} margin)",
+        style="green",
+    )
+
+
 def build_preflight_report(result: PreflightResult) -> Group:
     """PASS or FAIL, need / available / margin side by side, services, counts and advice."""
     verdict = Text("PASS", style="bold green") if result.ok else Text("FAIL", style="bold white on red")
