@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -267,8 +266,16 @@ def find_config_file(cwd: Path) -> tuple[Path, dict[str, object]] | None:
     pyproject = cwd / "pyproject.toml"
     if pyproject.is_file():
         try:
-            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            text = pyproject.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{pyproject}: {error}") from None
+        if "dockermem" not in text:  # no [tool.dockermem] table, in any spelling: no parse
+            return None
+        import tomllib  # only a pyproject.toml that may hold the table needs it
+
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{pyproject}: {error}") from None
         table = document.get("tool", {}).get("dockermem")
         if isinstance(table, dict):

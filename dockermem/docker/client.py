@@ -4,11 +4,16 @@ Each builds its argv, runs it through the one runner, and gives typed values or 
 
 from __future__ import annotations
 
-from dockermem.docker.compose import ComposeCommands
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 from dockermem.docker.container import ContainerCommands
 from dockermem.docker.events import EventCommands
 from dockermem.docker.runner import DockerRunner
 from dockermem.docker.system import NetworkCommands, SystemCommands, VolumeCommands
+
+if TYPE_CHECKING:
+    from dockermem.docker.compose import ComposeCommands
 
 
 class DockerClient:
@@ -18,10 +23,16 @@ class DockerClient:
         self.runner = runner
         self.system = SystemCommands(runner)
         self.container = ContainerCommands(runner)
-        self.compose = ComposeCommands(runner)
         self.events = EventCommands(runner)
         self.network = NetworkCommands(runner)
         self.volume = VolumeCommands(runner)
+
+    @cached_property
+    def compose(self) -> ComposeCommands:
+        """`docker compose ...` (loaded on first use: a snapshot never needs it)."""
+        from dockermem.docker.compose import ComposeCommands
+
+        return ComposeCommands(self.runner)
 
     @property
     def context(self) -> str | None:

@@ -34,6 +34,23 @@ def test_pyproject_table_is_read(tmp_path: Path) -> None:
     assert settings.max_memory_bytes == int(2.5 * GIB)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['[tool]\ndockermem = { max-memory-gb = 2.5 }\n', '[tool.dockermem]\n"max-memory-gb" = 2.5\n',
+     'tool.dockermem.max-memory-gb = 2.5\n'],
+)  # fmt: skip
+def test_every_spelling_of_the_pyproject_table_is_read(tmp_path: Path, text: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    assert load_settings(environ={}, cwd=tmp_path).max_memory_bytes == int(2.5 * GIB)
+
+
+def test_a_pyproject_without_the_table_is_not_parsed_even_when_broken(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\nname = 'other'\n")  # broken, and not ours
+    assert (
+        load_settings(environ={}, cwd=tmp_path).max_memory_bytes == load_settings(environ={}).max_memory_bytes
+    )
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf", "0", ""])
 def test_bad_memory_value_names_variable_and_value(value: str) -> None:
     with pytest.raises(ConfigError) as caught:
