@@ -72,9 +72,11 @@ def sparkline(values: tuple[int, ...], ceiling: int | None, width: int = SPARK_W
 
 
 def trend_text(row: WatchedContainer) -> str:
-    if row.trend_mib_per_minute is None:
+    """`+5.9` or `-2.0` MiB/min, `0.0` for a flat container (no sign), `—` until it means something."""
+    trend = row.trend_mib_per_minute
+    if trend is None:
         return "—"
-    return f"{row.trend_mib_per_minute:+.1f}"
+    return "0.0" if round(trend, 1) == 0 else f"{trend:+.1f}"
 
 
 def compact_bytes(size: int) -> str:
@@ -467,6 +469,6 @@ def plain_frame_line(frame: Frame) -> str:
     parts = [f"{frame.ts:%H:%M:%S} host {frame.host.memory_percent:.1f}%"]
     for row in frame.containers:
         limit = "" if row.memory_limit_bytes is None else f"/{format_bytes(row.memory_limit_bytes)}"
-        trend = "" if row.trend_mib_per_minute is None else f" {row.trend_mib_per_minute:+.1f}MiB/min"
+        trend = "" if row.trend_mib_per_minute is None else f" {trend_text(row)}MiB/min"
         parts.append(f"{row.name} {format_bytes(row.memory_usage_bytes)}{limit}{trend}")
     return " | ".join(parts)
