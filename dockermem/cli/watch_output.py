@@ -35,6 +35,7 @@ class WatchOutput(Observer):
         self._frame: Frame | None = None
         self._screen = Screen((), 1)
         self._window_seconds: float | None = None
+        self._legend: str | None = None
         self._live: Live | None = None
         self._terminal = ExitStack()
         if live:
@@ -58,6 +59,11 @@ class WatchOutput(Observer):
 
     def begin(self, session: Session) -> None:
         self._window_seconds = session.settings.leak_window_seconds
+        from dockermem.core.thresholds import Thresholds
+
+        self._legend = Thresholds.from_settings(session.settings).short_legend(
+            session.settings.high_memory_percent
+        )
 
     async def run(self, session: Session) -> None:
         if not self.keys:
@@ -104,7 +110,9 @@ class WatchOutput(Observer):
         size = self._live.console.size
         # Without the screen of its own, the view keeps a line spare so that the terminal never scrolls.
         height = size.height if self.keys else size.height - 1
-        settings = ViewSettings(size.width, height, self.keys, self.multiple_engines, self._window_seconds)
+        settings = ViewSettings(
+            size.width, height, self.keys, self.multiple_engines, self._window_seconds, self._legend
+        )
         view = build_watch_view(self._frame, self.state, self.recent, settings)
         self._screen = view.screen
         self._live.update(view.renderable, refresh=True)

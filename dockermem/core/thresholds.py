@@ -74,6 +74,13 @@ class Thresholds:
             f"warning event comes at {high_memory_percent:g}% of its limit."
         )
 
+    def short_legend(self, high_memory_percent: float) -> str:
+        """The legend in a line: `levels of the limit: WARN 50% CRIT 75% EMER 90%; warning event at 80%`."""
+        return (
+            f"levels of the limit: WARN {self.warning:g}% CRIT {self.critical:g}% EMER {self.emergency:g}%; "
+            f"warning event at {high_memory_percent:g}%"
+        )
+
     def level_for(self, percent: float) -> ThresholdLevel:
         """The level of a percentage of some maximum."""
         if percent >= self.emergency:

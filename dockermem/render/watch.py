@@ -171,6 +171,7 @@ class ViewSettings:
     interactive: bool = False
     multiple_engines: bool = False
     window_seconds: float | None = None
+    legend: str | None = None  # what the levels mean, with their numbers
 
 
 def build_watch_view(
@@ -240,6 +241,8 @@ def _header_lines(frame: Frame, state: ViewState, row_count: int, settings: View
     if settings.interactive and state.filter_draft is None:
         status.append("  q quit  s sort  / filter  ↑↓ select  Enter detail", style="dim")
     lines = [title, engines, status]
+    if settings.legend:
+        lines.insert(2, Text(settings.legend, style="dim"))
     for line in lines:
         line.no_wrap = True
         line.overflow = "ellipsis"

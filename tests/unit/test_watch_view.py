@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console, RenderableType
 
 from dockermem.core.events import Event, EventType, Frame, WatchedContainer
-from dockermem.core.thresholds import ThresholdLevel
+from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.render.watch import ViewSettings, build_watch_view, distinct_cuts, short_name, sparkline
 from dockermem.render.watch_state import SortOrder, ViewState, row_key
 from tests.builders import MIB, START, frame, watched
@@ -214,3 +214,11 @@ def test_emergency_rows_come_before_critical_ones_whatever_their_percent() -> No
     critical = watched("shop-b-1", "b", 50, 64)
     view = build_watch_view(frame(critical, emergency), ViewState(), [], ViewSettings(80, HEIGHT))
     assert [line.split()[0] for line in row_lines(text_at(view.renderable, 80))] == ["a-1", "b-1"]
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_the_header_says_what_the_levels_mean_with_their_numbers(width: int) -> None:
+    legend = Thresholds().short_legend(80)
+    view = build_watch_view(issue_22_frame(), ViewState(), [], ViewSettings(width, HEIGHT, legend=legend))
+    lines = text_at(view.renderable, width)
+    assert any("CRIT 75%" in line and "warning event at 80%" in line for line in lines[:4]), lines[:4]
