@@ -23,9 +23,13 @@ from tests.processes import running_with
 
 
 def stand_in(tmp_path: Path, body: str) -> RunnerLimits:
-    """A `docker` that runs the given shell body, logging each start to calls.log."""
+    """A `docker` that runs the given shell body, logging each start to calls.log with the
+    kernel's uptime (a clock the clock guard's faketime leaves alone: every process it starts
+    begins at the faked instant, so the wall clock cannot space starts apart)."""
     script = tmp_path / "docker"
-    script.write_text(f'#!/bin/sh\necho "$$ $(date +%s.%N)" >> {tmp_path}/calls.log\n{body}\n')
+    script.write_text(
+        f'#!/bin/sh\nread uptime idle < /proc/uptime\necho "$$ $uptime" >> {tmp_path}/calls.log\n{body}\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return RunnerLimits(binary=str(script), spacing_seconds=0.0, retries=2, backoff_seconds=0.01)
 
@@ -107,11 +111,13 @@ def test_starts_are_spaced(tmp_path: Path) -> None:
     anyio.run(main)
     starts = sorted(at for _, at in calls(tmp_path))
     assert len(starts) == 3
+    # /proc/uptime counts hundredths: 0.2 s apart reads at least 0.19.
     assert all(later - earlier >= 0.18 for earlier, later in zip(starts, starts[1:], strict=False))
 
 
 def test_concurrency_limit_holds(tmp_path: Path) -> None:
-    limits = stand_in(tmp_path, f'sleep 0.2; echo "$$ $(date +%s.%N)" >> {tmp_path}/ends.log')
+    ended = f'sleep 0.2; read uptime idle < /proc/uptime; echo "$$ $uptime" >> {tmp_path}/ends.log'
+    limits = stand_in(tmp_path, ended)
     runner = DockerRunner(RunnerLimits(binary=limits.binary, spacing_seconds=0.0, concurrency=1))
 
     async def main() -> None:
