@@ -192,6 +192,7 @@ ADDED_COLUMNS = {
         ("process_rss_bytes", "INTEGER"),
         ("host_wide", "INTEGER NOT NULL DEFAULT 0"),
     ),
+    "leaks": (("cleared_at", "REAL"),),
 }
 
 # One point per time bucket and service: its highest usage (SQLite gives the bare column `ts`

@@ -239,10 +239,14 @@ class ContainerJudge:
             if not dropped and self._still_growing(policy):
                 return []
             self.leaking = False
-            return [self._leak_cleared(moment, dropped)]
+            cleared = self._leak_cleared(moment, dropped)
+            # A new leak must rest on new evidence: the fit over the window still holds the growth
+            # just taken back, and would raise it again at the next reading.
+            self.growth = SlidingFit(self.window_seconds, MAX_WINDOW_POINTS)
+            return [cleared]
         if fit is None or self.drops.dropped_within(moment.clock, self.window_seconds):
             return []
-        if not is_leak(fit, limit, policy):
+        if not is_leak(fit, limit, policy) or not self._still_growing(policy):
             return []
         self.leaking = True
         remaining = None if limit is None else fit.seconds_to(limit)

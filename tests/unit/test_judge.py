@@ -116,6 +116,14 @@ def test_a_leak_that_stops_growing_is_taken_back_once() -> None:
     assert at(20).ts < seen[1].ts <= at(20 + 20).ts
 
 
+def test_a_long_ramp_then_a_plateau_is_one_leak_and_one_take_back() -> None:
+    # 10 MiB/min for 180 s, then flat for 3 minutes: the 5-minute fit still holds the ramp long
+    # after it stopped, which must not raise the leak again.
+    usage = [60 + 10 * second / 60 for second in range(180)] + [90.0] * 180
+    seen = watched(judge(), usage, step=1.0, limit=1024)
+    assert types(seen) == ["leak", "leak-cleared"], [(e.type.value, e.ts) for e in seen]
+
+
 def test_no_trend_is_shown_before_ten_seconds_of_samples_and_noise_is_flat() -> None:
     j = judge()
     trends = []
