@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from typing import Annotated
@@ -30,7 +31,23 @@ def _duration(value: str | None) -> float | None:
         raise typer.BadParameter(str(error)) from None
 
 
+def _command_to_remove(
+    program_name: str | None, project: str | None, glob: str | None, older_than: str | None, volumes: bool
+) -> str:
+    """The command that removes what a dry run showed, on the same engine: as it was run
+    (`dockermem` or `docker mem`), with the engine the environment chose named."""
+    engine = [
+        f"{name}={os.environ[name]}" for name in ("DOCKER_CONTEXT", "DOCKER_HOST") if os.environ.get(name)
+    ]
+    program = shlex.split(program_name or "dockermem")
+    scope = ["-p", project] if project else ["--all-projects", glob or ""]
+    options = [*(["--older-than", older_than] if older_than else []), *(["--volumes"] if volumes else [])]
+    command = shlex.join([*program, "cleanup", *scope, *options, "--yes"])
+    return " ".join([*(shlex.quote(setting) for setting in engine), command])
+
+
 def cleanup(
+    context: typer.Context,
     project: ProjectOption = None,
     all_projects: Annotated[
         str | None, typer.Option("--all-projects", help="Every compose project whose name matches this glob.")
@@ -78,17 +95,8 @@ def cleanup(
     if not json:
         from dockermem.render.cleanup import build_cleanup_plan
 
-        rerun = [
-            "dockermem",
-            "cleanup",
-            *(["-p", project] if project else ["--all-projects", all_projects or ""]),
-        ]
-        rerun += [
-            *(["--older-than", older_than] if older_than else []),
-            *(["--volumes"] if volumes else []),
-            "--yes",
-        ]
-        print_renderable(build_cleanup_plan(plan, dry_run, shlex.join(rerun)))
+        rerun = _command_to_remove(context.find_root().info_name, project, all_projects, older_than, volumes)
+        print_renderable(build_cleanup_plan(plan, dry_run, rerun))
     outcome = None
     if not dry_run:
         if not yes and not plan.empty:

@@ -55,29 +55,40 @@ def _end_of_sequence(text: str, position: int) -> int:
 
 
 def keys_available() -> bool:
-    """Whether the view can take keys: stdin is a terminal of this machine's (termios)."""
-    if not sys.stdin.isatty():
+    """Whether the view can take keys: stdin is a terminal of this machine's (termios) and this
+    process is in its foreground (in the background, setting the terminal would stop it)."""
+    if sys.stdin is None or not sys.stdin.isatty():
         return False
     try:
         import termios  # noqa: F401 (only to know it exists: not on Windows)
     except ImportError:
         return False
-    return True
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except OSError:
+        return False
 
 
 @contextmanager
 def cbreak_terminal() -> Iterator[None]:
     """Keys come one at a time and are not echoed while the block runs (Ctrl-C still interrupts);
     the terminal is set back as it was however the block ends."""
+    import signal
     import termios
     import tty
 
     descriptor = sys.stdin.fileno()
     saved = termios.tcgetattr(descriptor)
+
+    def again(signum: int, frame: object) -> None:  # back from Ctrl-Z: the shell restored line mode
+        tty.setcbreak(descriptor)
+
+    previous = signal.signal(signal.SIGCONT, again)
     try:
         tty.setcbreak(descriptor)
         yield
     finally:
+        signal.signal(signal.SIGCONT, previous)
         termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
 
 

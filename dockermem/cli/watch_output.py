@@ -44,12 +44,8 @@ class WatchOutput(Observer):
             self._live = Live(console=stdout_console(), auto_refresh=False, screen=self.keys)
 
     def __enter__(self) -> WatchOutput:
-        if self.keys:
-            from dockermem.cli.watch_keys import cbreak_terminal
-
-            self._terminal.enter_context(cbreak_terminal())
-        if self._live is not None:
-            self._terminal.enter_context(self._live)
+        # The terminal is taken at `begin`, once the engines answered: an error before that
+        # (an engine that does not answer) is printed on the terminal as it was, and stays.
         return self
 
     def __exit__(
@@ -58,6 +54,12 @@ class WatchOutput(Observer):
         self._terminal.__exit__(kind, error, trace)
 
     def begin(self, session: Session) -> None:
+        if self.keys:
+            from dockermem.cli.watch_keys import cbreak_terminal
+
+            self._terminal.enter_context(cbreak_terminal())
+        if self._live is not None:
+            self._terminal.enter_context(self._live)
         self._window_seconds = session.settings.leak_window_seconds
         from dockermem.core.thresholds import Thresholds
 

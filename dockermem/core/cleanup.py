@@ -15,8 +15,10 @@ from dockermem.core.concurrency import Slot
 from dockermem.core.counters import CleanupCounters
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerSummary, NamedResource
+from dockermem.errors import DockermemError
 
 STOPPED_STATES = frozenset({"exited", "created", "dead"})
+SIZE_SECONDS = 10.0  # `docker inspect --size` walks each container's files
 
 
 @dataclass(frozen=True)
@@ -189,10 +191,18 @@ async def plan_cleanup(
         volumes=tuple(volumes),
         kept=tuple(kept + kept_networks + kept_volumes),
         projects_found=tuple(found),
-        container_bytes=await client.container.writable_sizes([c.id for c in containers])
-        if with_sizes
-        else {},
+        container_bytes=await _writable_sizes(client, containers) if with_sizes else {},
     )
+
+
+async def _writable_sizes(client: DockerClient, containers: Sequence[ContainerSummary]) -> dict[str, int]:
+    """The containers' writable layers, or none when the engine does not say in time (a size is
+    worth showing, never worth failing or holding up the cleanup for)."""
+    try:
+        with anyio.fail_after(SIZE_SECONDS):
+            return await client.container.writable_sizes([c.id for c in containers])
+    except (DockermemError, TimeoutError):
+        return {}
 
 
 async def apply_cleanup(client: DockerClient, plan: CleanupPlan) -> CleanupOutcome:

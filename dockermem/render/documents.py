@@ -48,6 +48,7 @@ def health_document(snapshot: ResourceSnapshot) -> dict[str, Any]:
             "memory_percent": host.memory_percent,
             "cpu_percent": host.cpu_percent,
             "memory_level": snapshot.host_memory_level.value,
+            "cpu_level": snapshot.host_cpu_level.value,
         },
         "engine": {
             "name": snapshot.engine.name,

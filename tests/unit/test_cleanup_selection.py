@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from dockermem.core.cleanup import CleanupScope, select_containers, select_project_resources
 from dockermem.docker.models import ContainerSummary, NamedResource
 
@@ -65,3 +67,19 @@ def test_networks_of_busy_projects_stay() -> None:
     )
     assert [n.name for n in chosen] == ["app_default"]
     assert len(kept) == 2
+
+
+def test_the_command_that_removes_a_dry_run_s_plan_names_its_engine_and_program(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dockermem.cli.cleanup import _command_to_remove
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    assert _command_to_remove("dockermem", "shop", None, "2h", True) == (
+        "dockermem cleanup -p shop --older-than 2h --volumes --yes"
+    )
+    monkeypatch.setenv("DOCKER_CONTEXT", "ci runner")  # as `docker --context 'ci runner' mem` passes it on
+    assert _command_to_remove("docker mem", None, "test-*", None, False) == (
+        "'DOCKER_CONTEXT=ci runner' docker mem cleanup --all-projects 'test-*' --yes"
+    )
