@@ -107,7 +107,8 @@ def test_cleanup_removes_stopped_in_scope_and_nothing_else(
     told = dockermem("cleanup", "-p", scene["a"], "--dry-run", env={**env, "COLUMNS": "200"})
     assert "Frees 1 container (stopped: no memory" in told.stdout, told.stdout
     assert "Dry run: nothing was removed." in told.stdout
-    assert f"To remove these: dockermem cleanup -p {scene['a']} --yes" in told.stdout
+    on_engine = f"DOCKER_HOST={engine.host} " if engine.host else ""  # the engine it ran on, named
+    assert f"To remove these: {on_engine}dockermem cleanup -p {scene['a']} --yes" in told.stdout, told.stdout
     every = ["a_stopped", "a_running", "b_stopped", "label_only", "plain"]
     assert all(exists(engine, "container", scene[key]) for key in every), "--dry-run changed something"
 
