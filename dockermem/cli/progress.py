@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from dockermem.core.events import Event, Frame
     from dockermem.core.lifecycle import StartOutcome
 
-RECENT_EVENTS_KEPT = 20
-
 
 class StartProgress(Observer):
     """Shows the session's frames and events while compose starts the stack (and after, while
@@ -25,7 +23,6 @@ class StartProgress(Observer):
     def __init__(self, project: str, live: bool) -> None:
         self.project = project
         self.frame_shown: Frame | None = None
-        self.recent: list[Event] = []
         self.states: dict[str, str] = {}  # each container's state as its events tell it
         self._session: Session | None = None
         self._console: Console | None = None
@@ -79,7 +76,6 @@ class StartProgress(Observer):
     def event(self, event: Event) -> None:
         from dockermem.render.lifecycle import progress_line, starting_states
 
-        self.recent = (self.recent + [event])[-RECENT_EVENTS_KEPT:]
         self.states.update(starting_states([event]))
         if self._live is not None:
             self._refresh()
