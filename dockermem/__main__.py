@@ -1,3 +1,3 @@
-from dockermem.cli.app import main
+from dockermem.cli.startup import main
 
 main()

@@ -104,10 +104,10 @@ def dockermem(
 
 
 def main(prog_name: str = "dockermem", shell_completion: bool = True) -> None:
-    """Entry point of the `dockermem` script (and of `python -m dockermem`, under the same name:
-    the name also keys shell completion's `_DOCKERMEM_COMPLETE`). `shell_completion=False`
-    leaves out --install-completion and --show-completion (`docker mem`: the docker CLI completes
-    its plugins itself)."""
+    """The command line, run by the `dockermem` script and `python -m dockermem` (through
+    `cli.startup`) under the name `dockermem` (which also keys shell completion's
+    `_DOCKERMEM_COMPLETE`). `shell_completion=False` leaves out --install-completion and
+    --show-completion (`docker mem`: the docker CLI completes its plugins itself)."""
     # Typer has no public switch for it once the app is made; the group is built on the call.
     app._add_completion = shell_completion
     try:

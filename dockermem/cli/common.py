@@ -164,6 +164,9 @@ def run_async(main: Callable[[], Awaitable[T]]) -> T:
     """Run a command's async body; turn dockermem's errors into one line and an exit code."""
     import anyio
 
+    from dockermem.cli.startup import collector_on
+
+    collector_on()
     try:
         return anyio.run(main)
     except BaseExceptionGroup as group:

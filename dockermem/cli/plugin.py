@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+from dockermem.cli.startup import collector_off
 from dockermem.docker.cli_plugin import METADATA_COMMAND, parse_plugin_call, plugin_environment
 from dockermem.errors import ConfigError, ExitCode
 
@@ -16,6 +17,7 @@ from dockermem.errors import ConfigError, ExitCode
 def main() -> None:
     """Answer the CLI's metadata handshake, or run dockermem with the CLI's global flags (its
     context, host and config) passed on to every docker call it makes."""
+    collector_off()
     arguments = sys.argv[1:]
     if arguments[:1] == [METADATA_COMMAND]:
         import json

@@ -24,7 +24,7 @@ RUN_TIME_MODULES = (
 def run_help(option: str = "--help") -> subprocess.CompletedProcess[str]:
     code = (
         f"import sys; sys.argv = ['dockermem', {option!r}]\n"
-        "from dockermem.cli.app import main\n"
+        "from dockermem.cli.startup import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         f"print('LOADED', sorted(m for m in {RUN_TIME_MODULES!r} if m in sys.modules))"
     )
