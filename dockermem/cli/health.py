@@ -16,12 +16,13 @@ def health(project: ProjectOption = None, json: JsonOption = False) -> None:
     import typer
 
     from dockermem.core.client import client_for
-    from dockermem.core.snapshot import take_snapshot
+    from dockermem.core.snapshot import begin_snapshot, take_snapshot
     from dockermem.core.thresholds import ThresholdLevel
 
     settings = load_settings_or_exit()
     client = client_for(settings)
-    snapshot = run_async(lambda: take_snapshot(client, settings, project, post_mortem=True))
+    start = begin_snapshot(client, settings)
+    snapshot = run_async(lambda: take_snapshot(client, settings, project, post_mortem=True, start=start))
     if json:
         from dockermem.render.documents import health_document
 

@@ -31,11 +31,12 @@ def stats(
     cleanup totals, and the containers above 80 % of their memory limit."""
     from dockermem.core.client import client_for
     from dockermem.core.counters import read_counters
-    from dockermem.core.snapshot import take_snapshot
+    from dockermem.core.snapshot import begin_snapshot, take_snapshot
 
     settings = load_settings_or_exit()
     client = client_for(settings)
-    snapshot = run_async(lambda: take_snapshot(client, settings, project))
+    start = begin_snapshot(client, settings)
+    snapshot = run_async(lambda: take_snapshot(client, settings, project, start=start))
     counters = read_counters(settings.state_path)
     if output_format is StatsFormat.prometheus:
         from dockermem.render.metrics import exposition_text, snapshot_metrics

@@ -247,18 +247,29 @@ def _write_entries(state_dir: Path, entries: Mapping[str, Any]) -> None:
                 pass
 
 
+def fresh_engine_info(client: DockerClient, settings: Settings) -> EngineInfo | None:
+    """The client's engine info when the cache has a fresh entry of it (None: `cached_engine_info`
+    will ask docker)."""
+    ttl = settings.engine_info_ttl_seconds
+    if ttl <= 0:
+        return None
+    # The runner's docker inherits this environment: DOCKER_HOST/DOCKER_CONTEXT are the same.
+    key = engine_key(client.runner.context, os.environ)
+    if key is None:
+        return None
+    return read_cached_engine_info(settings.state_path, key, ttl, current_clock().now().timestamp())
+
+
 async def cached_engine_info(client: DockerClient, settings: Settings) -> EngineInfo:
     """The engine info: from the cache when this engine has a fresh entry there, else from
     `docker info` (and then cached). It does not tell that the engine still answers: a caller
     that must know (`watch`'s health check) asks `docker info` itself."""
+    cached = fresh_engine_info(client, settings)
+    if cached is not None:
+        return cached
     ttl = settings.engine_info_ttl_seconds
-    # The runner's docker inherits this environment: DOCKER_HOST/DOCKER_CONTEXT are the same.
     key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
     now = current_clock().now().timestamp()
-    if key is not None:
-        cached = read_cached_engine_info(settings.state_path, key, ttl, now)
-        if cached is not None:
-            return cached
     engine = await client.system.info()
     # An info without its version (`docker version` failed) is used, not kept: the engine's
     # kind would otherwise stay a guess for as long as the entry lives.

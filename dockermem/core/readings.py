@@ -3,6 +3,7 @@ from the `docker stats` stream. Either way, `ContainerStats` values come out."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary
 
 # The shortest window over which a container's CPU percentage is measured on the fast path.
+# Its times are time.monotonic()'s: the event loop's clock on asyncio, and the same before a
+# loop runs (a snapshot begun before it takes its first CPU marks there).
 MIN_CPU_WINDOW_SECONDS = 0.05
 SOURCE_CGROUP = "cgroup"
 SOURCE_DOCKER_STATS = "docker-stats"
@@ -44,7 +47,7 @@ def early_cpu_marks(settings: Settings, layouts: Sequence[CgroupLayout] = ()) ->
     reader = cgroup_reader(settings, layouts=layouts)
     if reader is None:
         return None
-    taken_at = anyio.current_time()
+    taken_at = time.monotonic()
     marks: dict[str, CpuMark] = {}
     for location in reader.guessed_locations():
         cpu_ns = reader.read_cpu_ns(location)
@@ -126,7 +129,7 @@ def stats_from_cgroup(
     reading = reader.read(location)
     if reading is None:
         return None
-    return cgroup_stats(summary, reading, cpu_start, anyio.current_time())
+    return cgroup_stats(summary, reading, cpu_start, time.monotonic())
 
 
 def cgroup_stats(
@@ -174,14 +177,14 @@ async def read_containers(
     locations = {} if reader is None else await locate_cgroups(client, reader, [c.id for c in running], known)
     fast: list[ContainerStats] = []
     if reader is not None and locations:
-        started = anyio.current_time()
+        started = time.monotonic()
         marked_at = started if early_cpu is None else early_cpu.taken_at
         cpu_start: dict[str, tuple[int | None, float]] = {
             cid: (early[cid].cpu_ns, marked_at) if cid in early else (reader.read_cpu_ns(location), started)
             for cid, location in locations.items()
         }
         window_start = max(start for _, start in cpu_start.values())
-        await anyio.sleep(max(0.0, window_start + MIN_CPU_WINDOW_SECONDS - anyio.current_time()))
+        await anyio.sleep(max(0.0, window_start + MIN_CPU_WINDOW_SECONDS - time.monotonic()))
         for summary in running:
             location = locations.get(summary.id)
             if location is not None:

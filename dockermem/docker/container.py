@@ -68,12 +68,16 @@ class ContainerCommands:
     def __init__(self, runner: DockerRunner) -> None:
         self.runner = runner
 
-    async def ls(self, *, project: str | None = None) -> list[ContainerSummary]:
-        """Every container, running or not (one compose project's when `project` is given)."""
+    @staticmethod
+    def ls_args(project: str | None = None) -> list[str]:
         args = ["ps", "--all", "--no-trunc", "--format", CONTAINER_FORMAT]
         if project is not None:
             args += ["--filter", f"label={PROJECT_LABEL}={project}"]
-        result = await self.runner.run(args)
+        return args
+
+    async def ls(self, *, project: str | None = None) -> list[ContainerSummary]:
+        """Every container, running or not (one compose project's when `project` is given)."""
+        result = await self.runner.run(self.ls_args(project))
         return parse_container_summaries(result.stdout)
 
     async def inspect(self, container_ids: Sequence[str]) -> list[ContainerState]:

@@ -7,6 +7,7 @@ transient daemon errors, and the typed errors.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -94,10 +95,47 @@ class DockerRunner:
     def __init__(self, limits: RunnerLimits, context: str | None = None) -> None:
         self.limits = limits
         self.context = context
-        self._limiter = anyio.CapacityLimiter(limits.concurrency)
-        self._spacing_lock = anyio.Lock()
         self._last_start = -math.inf
         self._binary_path: str | None = None
+        self._early: dict[tuple[str, ...], EarlyCall] = {}
+
+    # The limiter and the lock are made on first use, in the event loop: made before it, they
+    # would load asyncio (anyio asks it whether a loop runs) before a call started early.
+    @cached_property
+    def _limiter(self) -> anyio.CapacityLimiter:
+        return anyio.CapacityLimiter(self.limits.concurrency)
+
+    @cached_property
+    def _spacing_lock(self) -> anyio.Lock:
+        return anyio.Lock()
+
+    def start_early(self, args: Sequence[str]) -> None:
+        """Start a docker command now, before any event loop runs, for the `run` of the same
+        arguments to take up as its first try: the command runs while Python loads the event
+        loop and what reads its answer. Outside the limit and the spacing (a few calls, before
+        any other); one that no `run` takes up is killed when dockermem exits. A call that
+        cannot start is left to `run`, which reports why."""
+        try:
+            argv = self.argv(args)
+        except DockermemError:
+            return
+        if tuple(argv) in self._early:
+            return
+        try:
+            process = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+            )
+        except OSError:
+            return
+        if not self._early:
+            atexit.register(self._end_early_calls)
+        log.debug("docker call (started early): %s", argv)
+        self._early[tuple(argv)] = EarlyCall(tuple(argv), process, time.monotonic())
+
+    def _end_early_calls(self) -> None:
+        for call in self._early.values():
+            call.end()
+        self._early.clear()
 
     def argv(self, args: Sequence[str]) -> list[str]:
         """The full argv of a docker command, with the context when one is set."""
@@ -150,10 +188,14 @@ class DockerRunner:
         attempts = 1 + (self.limits.retries if retries is None else retries)
         for attempt in range(1, attempts + 1):
             last_try = attempt == attempts
+            early = self._early.pop(tuple(argv), None) if stdin is None else None
             async with self._limiter:
-                await self._wait_for_turn()
-                log.debug("docker call (try %d): %s", attempt, argv)
-                result = await _run_process_group(argv, timeout, stdin, grace_seconds)
+                if early is not None:
+                    result = await early.finish(timeout)
+                else:
+                    await self._wait_for_turn()
+                    log.debug("docker call (try %d): %s", attempt, argv)
+                    result = await _run_process_group(argv, timeout, stdin, grace_seconds)
             if result is None:
                 if last_try:
                     raise DockerTimeoutError(argv, timeout, attempts)
@@ -187,6 +229,41 @@ class DockerRunner:
         finally:
             with anyio.CancelScope(shield=True):
                 await _end_process_group(process)
+
+
+class EarlyCall:
+    """A docker command started before the event loop ran (`DockerRunner.start_early`)."""
+
+    def __init__(self, argv: tuple[str, ...], process: subprocess.Popen[bytes], started: float) -> None:
+        self.argv = argv
+        self.process = process
+        self.started = started  # time.monotonic()
+
+    async def finish(self, time_limit: float) -> CommandResult | None:
+        """What it printed once it has ended; None when it did not end within `time_limit` of
+        its start (it is then killed, as it is when the wait is cancelled)."""
+        from anyio import to_thread
+
+        outputs: tuple[bytes, bytes] | None = None
+        try:
+            with anyio.move_on_after(max(0.0, self.started + time_limit - time.monotonic())):
+                outputs = await to_thread.run_sync(self.process.communicate, abandon_on_cancel=True)
+        finally:
+            if outputs is None:
+                self.end()
+        if outputs is None:
+            return None
+        return CommandResult(
+            argv=self.argv,
+            returncode=self.process.returncode,
+            stdout=outputs[0].decode("utf-8", errors="replace"),
+            stderr=outputs[1].decode("utf-8", errors="replace"),
+        )
+
+    def end(self) -> None:
+        """Kill it and all it started (its session), and reap it."""
+        _signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 class LineStream:

@@ -29,16 +29,22 @@ class SystemCommands:
     def __init__(self, runner: DockerRunner) -> None:
         self.runner = runner
 
+    @staticmethod
+    def info_args() -> list[list[str]]:
+        """The calls `info` makes: `docker info`, then `docker version`."""
+        return [["info", "--format", JSON_FORMAT], ["version", "--format", "{{json .Server}}"]]
+
     async def info(self) -> EngineInfo:
         """The engine's memory, CPUs, version, cgroup setup and kind (`docker info` and
         `docker version`, side by side). An engine whose `docker version` fails is taken for
         Docker: the info alone is enough for everything but its differences."""
+        info_args, version_args = self.info_args()
         version: EngineVersion | None = None
 
         async def read_version() -> None:
             nonlocal version
             try:
-                result = await self.runner.run(["version", "--format", "{{json .Server}}"], retries=0)
+                result = await self.runner.run(version_args, retries=0)
                 version = parse_engine_version(result.stdout)
             except DockermemError:
                 version = None  # `docker info` says whether the engine answers
@@ -46,7 +52,7 @@ class SystemCommands:
         with unwrapped_errors():
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(read_version)
-                result = await self.runner.run(["info", "--format", JSON_FORMAT])
+                result = await self.runner.run(info_args)
         info = parse_engine_info(result.stdout)
         if version is None:
             return info
@@ -59,9 +65,13 @@ class NetworkCommands:
     def __init__(self, runner: DockerRunner) -> None:
         self.runner = runner
 
+    @staticmethod
+    def ls_args() -> list[str]:
+        return ["network", "ls", "--no-trunc", "--format", JSON_FORMAT]
+
     async def ls(self) -> list[NamedResource]:
         """User-defined networks (docker's predefined bridge, host and none left out)."""
-        result = await self.runner.run(["network", "ls", "--no-trunc", "--format", JSON_FORMAT])
+        result = await self.runner.run(self.ls_args())
         networks = parse_named_resources("docker network ls output", result.stdout)
         return [network for network in networks if network.name not in PREDEFINED_NETWORKS]
 
@@ -78,9 +88,13 @@ class VolumeCommands:
     def __init__(self, runner: DockerRunner) -> None:
         self.runner = runner
 
+    @staticmethod
+    def ls_args() -> list[str]:
+        return ["volume", "ls", "--format", JSON_FORMAT]
+
     async def ls(self) -> list[NamedResource]:
         """Every volume."""
-        result = await self.runner.run(["volume", "ls", "--format", JSON_FORMAT])
+        result = await self.runner.run(self.ls_args())
         return parse_named_resources("docker volume ls output", result.stdout)
 
     async def created_at(self, names: Sequence[str]) -> dict[str, datetime | None]:

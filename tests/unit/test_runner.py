@@ -309,3 +309,74 @@ def test_the_unnamed_stream_placeholder_without_an_id_is_passed_over(tmp_path: P
     client = DockerClient(DockerRunner(stand_in(tmp_path, body)))
     stats = anyio.run(client.container.stats, ["bfb9f8f6ab8d" + "0" * 52])
     assert [s.name for s in stats] == ["dm-stats-narrow"]
+
+
+def test_a_call_started_early_is_taken_up_by_its_run_and_not_run_again(tmp_path: Path) -> None:
+    runner = DockerRunner(stand_in(tmp_path, 'echo "listed $*"'))
+    runner.start_early(["ps", "--all"])
+    runner.start_early(["ps", "--all"])  # a second start of the same call starts nothing
+    result = anyio.run(runner.run, ["ps", "--all"])
+    assert result.stdout == "listed ps --all\n" and result.returncode == 0
+    assert result.argv == (str(tmp_path / "docker"), "ps", "--all")
+    assert len(calls(tmp_path)) == 1
+    # Taken up once: the next run of the same call runs it anew.
+    anyio.run(runner.run, ["ps", "--all"])
+    assert len(calls(tmp_path)) == 2
+
+
+def test_a_call_started_early_is_judged_as_any_other(tmp_path: Path) -> None:
+    body = 'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2; exit 1'
+    runner = DockerRunner(stand_in(tmp_path, body))
+    runner.start_early(["ps"])
+    with pytest.raises(DaemonUnreachableError):
+        anyio.run(runner.run, ["ps"])
+    assert len(calls(tmp_path)) == 1
+
+
+def test_a_call_started_early_that_hangs_is_killed_at_its_timeout_and_tried_again(tmp_path: Path) -> None:
+    # Its timeout counts from its early start; the retry is an ordinary call.
+    limits = stand_in(tmp_path, f"sleep 300 &\necho $! >> {tmp_path}/children.log\nwait")
+    runner = DockerRunner(limits)
+    runner.start_early(["ps"])
+
+    async def main() -> None:
+        await runner.run(["ps"], time_limit=0.5, retries=1)
+
+    with pytest.raises(DockerTimeoutError) as caught:
+        anyio.run(main)
+    assert caught.value.attempts == 2
+    started = [pid for pid, _ in calls(tmp_path)]
+    children = [int(line) for line in (tmp_path / "children.log").read_text().split()]
+    assert len(started) == 2 and len(children) == 2
+    assert running_with(started + children, "sleep 300") == []
+
+
+def test_a_call_started_early_and_cancelled_while_taken_up_leaves_no_process(tmp_path: Path) -> None:
+    runner = DockerRunner(stand_in(tmp_path, "exec sleep 300"))
+    runner.start_early(["ps"])
+
+    async def main() -> None:
+        with anyio.move_on_after(0.3):
+            await runner.run(["ps"], retries=0)
+
+    anyio.run(main)
+    started = [pid for pid, _ in calls(tmp_path)]
+    assert len(started) == 1
+    assert running_with(started, "sleep 300") == []
+
+
+def test_a_call_started_early_and_never_taken_up_is_ended_when_dockermem_exits(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    limits = stand_in(tmp_path, "exec sleep 300")
+    code = (
+        "from dockermem.docker.runner import DockerRunner, RunnerLimits\n"
+        f"DockerRunner(RunnerLimits(binary={limits.binary!r})).start_early(['ps'])\n"
+        "import os, pathlib\n"  # no sleep: the clock guard's faketime breaks it in a child
+        f"while not pathlib.Path({str(tmp_path / 'calls.log')!r}).exists(): os.sched_yield()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    started = [pid for pid, _ in calls(tmp_path)]
+    assert len(started) == 1
+    assert running_with(started, "sleep 300") == []
