@@ -49,7 +49,7 @@ class Settings:
     compose_direct: bool = True
     ready_on_events: bool = True  # `up` returns when the engine's events show the stack ready
     state_dir: str = ""
-    engine_info_ttl_seconds: float = 60.0  # 0: every command asks `docker info`
+    engine_info_ttl_seconds: float = 60.0  # a remote engine's (a local socket's: 1 h at least); 0: no cache
     safety_margin_gb: float = 0.5
     unbounded_service_gb: float = 0.5
     sample_interval_seconds: float = 2.0

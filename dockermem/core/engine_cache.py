@@ -2,11 +2,14 @@
 
 `docker info` is the slowest call of a snapshot or a preflight, and what dockermem keeps of it
 (`EngineInfo`: memory, CPUs, version, OS and cgroup setup) holds for as long as the daemon runs.
-It is kept in `<state_dir>/engine-info.json` for `engine_info_ttl_seconds` (60; 0 turns the
-cache off), with the engine's kind (Docker or Podman, from `docker version`) whose differences
-change what dockermem can see, one entry per engine: the docker context the client uses and that context's
-endpoint, and for a local socket the socket file's inode and mtime, which a restarted daemon
-changes.
+It is kept in `<state_dir>/engine-info.json` with the engine's kind (Docker or Podman, from
+`docker version`) whose differences change what dockermem can see, one entry per engine: the
+docker context the client uses and that context's endpoint, and for a local socket the socket
+file's inode and mtime, which a restarted daemon changes. An entry with a socket's identity
+lasts an hour (LOCAL_ENGINE_TTL_SECONDS, or `engine_info_ttl_seconds` when that is longer): its
+key already changes when the daemon restarts, and a user's commands are often minutes apart.
+One for a remote engine, whose restart dockermem cannot see, lasts `engine_info_ttl_seconds`
+(60). 0 turns the cache off.
 
 The cache must never fail a command: an entry that cannot be read, has the wrong shape or
 cannot be written is ignored, and `docker info` is asked.
@@ -33,6 +36,7 @@ CACHE_FORMAT = 1
 DEFAULT_CONTEXT = "default"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 UNIX_SCHEME = "unix://"
+LOCAL_ENGINE_TTL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def _context_host(config_dir: Path, name: str) -> str | None:
 def read_cached_engine_info(
     state_dir: Path, key: EngineKey, ttl_seconds: float, now: float
 ) -> EngineInfo | None:
-    """The cached engine info, when an entry for exactly this key is younger than the TTL."""
+    """The cached engine info, when an entry for exactly this key is younger than its lifetime."""
     document = _read_json(state_dir / ENGINE_CACHE_FILE)
     entries = document.get("entries") if isinstance(document, dict) else None
     entry = entries.get(key.entry_name) if isinstance(entries, dict) else None
@@ -139,7 +143,17 @@ def read_cached_engine_info(
 def _is_fresh(entry: Mapping[str, object], now: float, ttl_seconds: float) -> bool:
     # An entry from the future (the clock was set back) is not trusted either.
     stored_at = entry.get("stored_at")
-    return _is_number(stored_at) and 0 <= now - stored_at < ttl_seconds
+    return _is_number(stored_at) and 0 <= now - stored_at < entry_lifetime(entry, ttl_seconds)
+
+
+def entry_lifetime(entry: Mapping[str, object], ttl_seconds: float) -> float:
+    """How long an entry lasts: an hour at least for a local socket's (a restarted daemon
+    changes its key), `ttl_seconds` for a remote engine's; never with a TTL of 0."""
+    if ttl_seconds <= 0:
+        return 0.0
+    if entry.get("socket_identity") is not None:
+        return max(ttl_seconds, LOCAL_ENGINE_TTL_SECONDS)
+    return ttl_seconds
 
 
 def _is_number(value: object) -> TypeGuard[float]:
@@ -170,7 +184,7 @@ def _engine_info_from(document: object) -> EngineInfo | None:
 def write_cached_engine_info(
     state_dir: Path, key: EngineKey, engine: EngineInfo, now: float, ttl_seconds: float
 ) -> None:
-    """Keep the engine info for this engine (written atomically; entries past the TTL are dropped;
+    """Keep the engine info for this engine (written atomically; entries past their lifetime are dropped;
     the cgroup layouts learnt of the same engine are kept). A state directory that cannot be
     written is not an error: the next run asks docker again."""
     entries = _fresh_entries(state_dir, now, ttl_seconds)

@@ -23,6 +23,7 @@ from dockermem.clock import ManualClock, using_clock
 from dockermem.config import Settings, load_settings
 from dockermem.core.engine_cache import (
     ENGINE_CACHE_FILE,
+    LOCAL_ENGINE_TTL_SECONDS,
     EngineKey,
     cached_engine_info,
     engine_key,
@@ -105,15 +106,36 @@ def test_each_test_has_a_state_directory_of_its_own(tmp_path: Path) -> None:
     assert load_settings().state_path.is_relative_to(tmp_path)
 
 
-def test_hit_within_the_ttl(tmp_path: Path) -> None:
+REMOTE_KEY = EngineKey("remote", "tcp://10.0.0.2:2376", None)
+
+
+@pytest.mark.parametrize("age", [59.9, 60.0, 3599.9])
+def test_a_local_sockets_entry_lasts_an_hour(tmp_path: Path, age: float) -> None:
+    # Its key holds the socket's identity, which a restarted daemon changes.
     write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
-    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 59.9) == ENGINE
+    assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + age) == ENGINE
 
 
-@pytest.mark.parametrize("age", [60.0, 3600.0, -1.0], ids=["at-ttl", "long-after", "from-the-future"])
-def test_miss_once_the_ttl_has_passed_or_the_clock_went_back(tmp_path: Path, age: float) -> None:
+@pytest.mark.parametrize("age", [3600.0, 86400.0, -1.0], ids=["at-an-hour", "long-after", "from-the-future"])
+def test_a_local_sockets_entry_misses_after_an_hour_or_when_the_clock_went_back(
+    tmp_path: Path, age: float
+) -> None:
     write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
     assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + age) is None
+
+
+def test_a_ttl_longer_than_an_hour_holds_for_a_local_socket_too(tmp_path: Path) -> None:
+    write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, 7200.0)
+    assert read_cached_engine_info(tmp_path, KEY, 7200.0, NOW + 7199) == ENGINE
+    assert read_cached_engine_info(tmp_path, KEY, 7200.0, NOW + 7200) is None
+
+
+def test_a_remote_engines_entry_lasts_the_ttl(tmp_path: Path) -> None:
+    # Nothing tells dockermem that a remote daemon restarted: the TTL alone bounds its entry.
+    write_cached_engine_info(tmp_path, REMOTE_KEY, ENGINE, NOW, TTL)
+    assert read_cached_engine_info(tmp_path, REMOTE_KEY, TTL, NOW + 59.9) == ENGINE
+    assert read_cached_engine_info(tmp_path, REMOTE_KEY, TTL, NOW + 60) is None
+    assert read_cached_engine_info(tmp_path, REMOTE_KEY, TTL, NOW - 1) is None
 
 
 @pytest.mark.parametrize(
@@ -145,11 +167,15 @@ def test_another_socket_identity_is_another_daemon(tmp_path: Path, identity: tup
     assert read_cached_engine_info(tmp_path, KEY, TTL, NOW + 3) is None
 
 
-def test_entries_past_the_ttl_are_dropped_when_writing(tmp_path: Path) -> None:
+def test_entries_past_their_lifetime_are_dropped_when_writing(tmp_path: Path) -> None:
     write_cached_engine_info(tmp_path, KEY, ENGINE, NOW, TTL)
-    write_cached_engine_info(tmp_path, replace(KEY, context="remote"), ENGINE, NOW + TTL + 1, TTL)
+    write_cached_engine_info(tmp_path, REMOTE_KEY, ENGINE, NOW, TTL)
+    write_cached_engine_info(tmp_path, replace(KEY, context="other"), ENGINE, NOW + TTL + 1, TTL)
     entries = json.loads((tmp_path / ENGINE_CACHE_FILE).read_text())["entries"]
-    assert list(entries) == ["remote unix:///run/test.sock"]
+    assert list(entries) == [KEY.entry_name, "other unix:///run/test.sock"]
+    write_cached_engine_info(tmp_path, replace(KEY, context="other"), ENGINE, NOW + 3600, TTL)
+    entries = json.loads((tmp_path / ENGINE_CACHE_FILE).read_text())["entries"]
+    assert list(entries) == ["other unix:///run/test.sock"]
 
 
 def stored_entry() -> dict[str, object]:
@@ -244,12 +270,12 @@ def test_an_info_without_its_version_is_not_kept(
     assert len(calls(info_calls)) == 2
 
 
-def test_a_call_once_the_ttl_has_passed_asks_docker_again(
+def test_a_call_once_the_entry_has_lapsed_asks_docker_again(
     tmp_path: Path, info_calls: Path, daemon_socket: Path, clock: ManualClock
 ) -> None:
     settings = Settings(state_dir=str(tmp_path / "state"))
     engine_of(client(tmp_path, info_calls), settings)
-    clock.advance(TTL - 1)
+    clock.advance(LOCAL_ENGINE_TTL_SECONDS - 1)
     engine_of(client(tmp_path, info_calls), settings)
     assert len(calls(info_calls)) == 1
     clock.advance(1)
