@@ -170,6 +170,44 @@ def bench_snapshot(count: int, ids: list[str]) -> list[Row]:
     ]  # fmt: skip
 
 
+# Where a snapshot's start-up goes: `python -X importtime` of `stats --json`, each module's own
+# time added up by top-level package (what a second `dockermem` cannot share with the first).
+IMPORT_GROUPS = ("typer", "asyncio", "anyio", "ssl", "psutil", "tomllib", "dockermem")
+
+
+def import_times() -> dict[str, float]:
+    """Milliseconds of import by package (the rest as "other", all as "total") of one run."""
+    env = dict(os.environ, DOCKER_MAX_CONTAINERS="100000")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dockermem", "stats", "--json"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    spent = dict.fromkeys((*IMPORT_GROUPS, "other", "total"), 0.0)
+    for line in done.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if not line.startswith("import time:") or len(fields) != 3 or not fields[0].strip().isdigit():
+            continue
+        package = fields[2].strip().split(".")[0].removeprefix("_")
+        group = package if package in IMPORT_GROUPS else "other"
+        spent[group] += int(fields[0]) / 1000
+        spent["total"] += int(fields[0]) / 1000
+    return spent
+
+
+def import_table(runs: int = 9) -> str:
+    """The import times of the run with the least in all, of `runs` (the others are noise)."""
+    best = min((import_times() for _ in range(runs)), key=lambda spent: spent["total"])
+    lines = [
+        f"Import time of `dockermem stats --json` at 100 containers (`python -X importtime`, each "
+        f"module's own time by top-level package; the run with the least in all of {runs}):",
+        "",
+        "| package | ms |",
+        "|---|---|",
+        *(f"| {group} | {ms:.1f} |" for group, ms in best.items()),
+    ]
+    return "\n".join(lines)
+
+
 def bench_custom_cgroup_parent(count: int, run_id: str) -> list[Row]:
     """The snapshot on Docker 26 with `--cgroup-parent=/docker26`: with the layout learnt and
     kept (every run after the first), and learnt anew (a state directory of its own each run:
@@ -514,11 +552,13 @@ def main() -> None:
     counts = [int(n) for n in os.environ.get("DOCKERMEM_BENCH_CONTAINERS", "10,100,300").split(",")]
     rows += bench_fast_leak()
     ids: list[str] = []
+    imports = ""
     try:
         for count in counts:
             ids += start_containers(range(len(ids), count), run_id)
             rows += bench_snapshot(count, ids)
             if count == 100:
+                imports = import_table()
                 rows += bench_watch_cpu(count)
                 if os.environ.get("DOCKERMEM_BENCH_SOAK_SECONDS", "600") != "0":
                     rows += bench_watch_memory(count)
@@ -536,6 +576,7 @@ def main() -> None:
             "",
             table(rows),
             "",
+            *([imports, ""] if imports else []),
         ]
     )
     print(report)
