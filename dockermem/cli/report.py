@@ -28,10 +28,12 @@ def report(
     file it wrote (on stderr under --json)."""
     from datetime import timedelta
 
+    from dockermem.cli.startup import collector_on
     from dockermem.clock import current_clock
     from dockermem.core.history import HistoryStore
     from dockermem.units import parse_duration_seconds
 
+    collector_on()  # a report of a long history is work enough for it (it has no event loop)
     try:
         seconds = parse_duration_seconds(since)
     except ValueError as error:

@@ -4,7 +4,8 @@ Start-up makes the objects that live as long as the process: modules, classes, f
 typer's and click's option tables. The cycle collector, run as they are made, sweeps them
 again and again for nothing (some 25 ms of a `stats`). So the entry points turn it off before
 anything is imported, and `collector_on()` turns it back on, with all start-up made left out
-of its sweeps for good (`gc.freeze`), once a command begins its work.
+of its sweeps for good (`gc.freeze`), once a command begins its work: where it runs its event
+loop (`cli.common.run_async`), or where it starts without one (`report`).
 """
 
 from __future__ import annotations

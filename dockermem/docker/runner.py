@@ -98,6 +98,7 @@ class DockerRunner:
         self._last_start = -math.inf
         self._binary_path: str | None = None
         self._early: dict[tuple[str, ...], EarlyCall] = {}
+        self._ends_early_calls_at_exit = False
 
     # The limiter and the lock are made on first use, in the event loop: made before it, they
     # would load asyncio (anyio asks it whether a loop runs) before a call started early.
@@ -127,8 +128,9 @@ class DockerRunner:
             )
         except OSError:
             return
-        if not self._early:
+        if not self._ends_early_calls_at_exit:
             atexit.register(self._end_early_calls)
+            self._ends_early_calls_at_exit = True
         log.debug("docker call (started early): %s", argv)
         self._early[tuple(argv)] = EarlyCall(tuple(argv), process, time.monotonic())
 
