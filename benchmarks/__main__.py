@@ -86,6 +86,12 @@ def engine_env(host: str | None, **extra: str) -> dict[str, str]:
     return dict(os.environ, **({} if host is None else {"DOCKER_HOST": host}), **extra)
 
 
+# A docker call of the bench's own set-up that takes longer has met a hung daemon (Docker 20.10
+# once stopped answering while it removed 50 running containers at once): the bench fails
+# rather than wait for ever.
+SETUP_CALL_SECONDS = 300
+
+
 def start_containers(indexes: range, run_id: str, host: str | None = None) -> list[str]:
     """Containers holding 1 MiB each, started four at a time."""
     from concurrent.futures import ThreadPoolExecutor
@@ -95,7 +101,7 @@ def start_containers(indexes: range, run_id: str, host: str | None = None) -> li
             ["docker", "run", "-d", "--network", "none", "--memory", "32m",
              "--label", f"{BENCH_LABEL}={run_id}", "--name", f"dmbench-{run_id}-{index}",
              "dockermem/memhog:test", "memhog", "1"],
-            capture_output=True, text=True, check=True, env=engine_env(host),
+            capture_output=True, text=True, check=True, env=engine_env(host), timeout=SETUP_CALL_SECONDS,
         ).stdout.strip()  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -103,13 +109,16 @@ def start_containers(indexes: range, run_id: str, host: str | None = None) -> li
 
 
 def remove_containers(run_id: str, host: str | None = None) -> None:
+    """The bench's containers, stopped at once then removed, ten at a time."""
     env = engine_env(host)
     ids = subprocess.run(
         ["docker", "ps", "-aq", "--filter", f"label={BENCH_LABEL}={run_id}"],
-        capture_output=True, text=True, env=env,
+        capture_output=True, text=True, env=env, timeout=SETUP_CALL_SECONDS,
     ).stdout.split()  # fmt: skip
-    for start in range(0, len(ids), 50):
-        subprocess.run(["docker", "rm", "-f", *ids[start : start + 50]], capture_output=True, env=env)
+    for start in range(0, len(ids), 10):
+        chunk = ids[start : start + 10]
+        for command in (["docker", "kill", *chunk], ["docker", "rm", "-f", *chunk]):
+            subprocess.run(command, capture_output=True, env=env, timeout=SETUP_CALL_SECONDS)
 
 
 def cgroup_floor(ids: list[str]) -> float:
