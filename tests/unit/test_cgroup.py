@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dockermem.core.engine_cache import (
+    LOCAL_ENGINE_TTL_SECONDS,
     EngineKey,
     read_cached_layouts,
     write_cached_engine_info,
@@ -202,7 +203,9 @@ def test_a_learnt_layout_is_kept_for_the_next_reader(tmp_path: Path) -> None:
     assert read_cached_layouts(state, key, 60, 1001.0) == [layout]
     write_cached_engine_info(state, key, engine, 1010.0, 60)  # the info asked again: the layout stays
     assert read_cached_layouts(state, key, 60, 1011.0) == [layout]
-    assert read_cached_layouts(state, key, 60, 1100.0) == []  # past the TTL
+    # A local socket's entry (the key holds its identity) lasts an hour, its layouts with it.
+    assert read_cached_layouts(state, key, 60, 1010.0 + LOCAL_ENGINE_TTL_SECONDS - 1) == [layout]
+    assert read_cached_layouts(state, key, 60, 1010.0 + LOCAL_ENGINE_TTL_SECONDS) == []
 
 
 @pytest.mark.parametrize(
