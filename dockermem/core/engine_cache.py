@@ -261,17 +261,22 @@ def _write_entries(state_dir: Path, entries: Mapping[str, Any]) -> None:
                 pass
 
 
+def _cache_key(client: DockerClient, settings: Settings) -> EngineKey | None:
+    """The client's engine's key in the cache; None when the cache is off or the engine cannot
+    be told. The runner's docker inherits this environment: DOCKER_HOST/DOCKER_CONTEXT agree."""
+    if settings.engine_info_ttl_seconds <= 0:
+        return None
+    return engine_key(client.runner.context, os.environ)
+
+
 def fresh_engine_info(client: DockerClient, settings: Settings) -> EngineInfo | None:
     """The client's engine info when the cache has a fresh entry of it (None: `cached_engine_info`
     will ask docker)."""
-    ttl = settings.engine_info_ttl_seconds
-    if ttl <= 0:
-        return None
-    # The runner's docker inherits this environment: DOCKER_HOST/DOCKER_CONTEXT are the same.
-    key = engine_key(client.runner.context, os.environ)
+    key = _cache_key(client, settings)
     if key is None:
         return None
-    return read_cached_engine_info(settings.state_path, key, ttl, current_clock().now().timestamp())
+    now = current_clock().now().timestamp()
+    return read_cached_engine_info(settings.state_path, key, settings.engine_info_ttl_seconds, now)
 
 
 async def cached_engine_info(client: DockerClient, settings: Settings) -> EngineInfo:
@@ -281,29 +286,28 @@ async def cached_engine_info(client: DockerClient, settings: Settings) -> Engine
     cached = fresh_engine_info(client, settings)
     if cached is not None:
         return cached
-    ttl = settings.engine_info_ttl_seconds
-    key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
+    key = _cache_key(client, settings)
     now = current_clock().now().timestamp()
     engine = await client.system.info()
     # An info without its version (`docker version` failed) is used, not kept: the engine's
     # kind would otherwise stay a guess for as long as the entry lives.
     if key is not None and engine.api_version:
-        write_cached_engine_info(settings.state_path, key, engine, now, ttl)
+        write_cached_engine_info(settings.state_path, key, engine, now, settings.engine_info_ttl_seconds)
     return engine
 
 
 def cached_cgroup_layouts(client: DockerClient, settings: Settings) -> list[CgroupLayout]:
     """The cgroup layouts learnt of the client's engine, from the cache (none when it is off)."""
-    ttl = settings.engine_info_ttl_seconds
-    key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
+    key = _cache_key(client, settings)
     if key is None:
         return []
-    return read_cached_layouts(settings.state_path, key, ttl, current_clock().now().timestamp())
+    now = current_clock().now().timestamp()
+    return read_cached_layouts(settings.state_path, key, settings.engine_info_ttl_seconds, now)
 
 
 def keep_cgroup_layouts(client: DockerClient, settings: Settings, layouts: Sequence[CgroupLayout]) -> None:
     """Keep the layouts a reader learnt of the client's engine, for the next command."""
-    ttl = settings.engine_info_ttl_seconds
-    key = engine_key(client.runner.context, os.environ) if ttl > 0 else None
+    key = _cache_key(client, settings)
     if key is not None and layouts:
-        write_cached_layouts(settings.state_path, key, layouts, ttl, current_clock().now().timestamp())
+        now = current_clock().now().timestamp()
+        write_cached_layouts(settings.state_path, key, layouts, settings.engine_info_ttl_seconds, now)
