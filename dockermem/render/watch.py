@@ -17,7 +17,15 @@ from dockermem.core.leaks import format_eta
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.render.documents import SCHEMA_VERSION, container_document
 from dockermem.render.styles import style_for
-from dockermem.render.watch_state import Screen, ViewState, ordered_rows, row_key, window
+from dockermem.render.watch_state import (
+    Screen,
+    ViewState,
+    ordered_rows,
+    row_key,
+    short_name,
+    the_project,
+    window,
+)
 from dockermem.units import format_bytes, format_percent
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -82,25 +90,6 @@ def trend_text(row: WatchedContainer) -> str:
 def compact_bytes(size: int) -> str:
     """`61.8M`, `128M`, `2.00G`: a size in the fewest characters."""
     return format_bytes(size).replace("iB", "")
-
-
-def the_project(containers: Sequence[WatchedContainer]) -> str | None:
-    """The one compose project of every container (said once in the header), if they share one."""
-    projects = {row.project for row in containers}
-    only = projects.pop() if len(projects) == 1 else None
-    return only
-
-
-def short_name(row: WatchedContainer, project: str | None) -> str:
-    """A container as its row names it: the service and replica number in the header's project
-    (`api-2`), else its container name."""
-    if project is None or row.project != project or not row.service:
-        return row.name
-    for separator in "-_":  # compose v2 names `shop-api-1`, v1 `shop_api_1`
-        prefix = f"{project}{separator}{row.service}{separator}"
-        if row.name.startswith(prefix) and row.name[len(prefix) :].isdigit():
-            return f"{row.service}-{row.name[len(prefix) :]}"
-    return row.name  # a `container_name` of its own
 
 
 def cut(label: str, width: int) -> str:

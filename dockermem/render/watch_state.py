@@ -68,15 +68,36 @@ def row_key(row: WatchedContainer) -> str:
     return f"{row.engine}/{row.id}"
 
 
-def matches(row: WatchedContainer, filter_text: str) -> bool:
-    """Whether the filter (case aside) is part of the row's service or container name."""
+def the_project(containers: Sequence[WatchedContainer]) -> str | None:
+    """The one compose project of every container (said once in the header), if they share one."""
+    projects = {row.project for row in containers}
+    only = projects.pop() if len(projects) == 1 else None
+    return only
+
+
+def short_name(row: WatchedContainer, project: str | None) -> str:
+    """A container as its row names it: the service and replica number in the header's project
+    (`api-2`), else its container name."""
+    if project is None or row.project != project or not row.service:
+        return row.name
+    for separator in "-_":  # compose v2 names `shop-api-1`, v1 `shop_api_1`
+        prefix = f"{project}{separator}{row.service}{separator}"
+        if row.name.startswith(prefix) and row.name[len(prefix) :].isdigit():
+            return f"{row.service}-{row.name[len(prefix) :]}"
+    return row.name  # a `container_name` of its own
+
+
+def matches(row: WatchedContainer, filter_text: str, project: str | None) -> bool:
+    """Whether the filter (case aside) is part of the row's service or of the name the row shows:
+    in one project's view the project, said once in the header, is not matched by every row."""
     needle = filter_text.casefold()
-    return needle in row.name.casefold() or needle in (row.service or "").casefold()
+    return needle in short_name(row, project).casefold() or needle in (row.service or "").casefold()
 
 
 def ordered_rows(containers: Sequence[WatchedContainer], state: ViewState) -> list[WatchedContainer]:
     """The rows the filter lets through, in the state's order."""
-    rows = [row for row in containers if matches(row, state.filter_text)]
+    project = the_project(containers)
+    rows = [row for row in containers if matches(row, state.filter_text, project)]
     if state.sort is SortOrder.NAME:
         return sorted(rows, key=by_name)
     if state.sort is SortOrder.GROWTH:

@@ -13,8 +13,8 @@ from rich.console import Console, RenderableType
 
 from dockermem.core.events import Event, EventType, Frame, WatchedContainer
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
-from dockermem.render.watch import ViewSettings, build_watch_view, distinct_cuts, short_name, sparkline
-from dockermem.render.watch_state import SortOrder, ViewState, row_key
+from dockermem.render.watch import ViewSettings, build_watch_view, distinct_cuts, sparkline
+from dockermem.render.watch_state import SortOrder, ViewState, row_key, short_name
 from tests.builders import MIB, START, frame, watched
 
 HEIGHT = 24
@@ -180,6 +180,21 @@ def test_the_filter_shows_matching_rows_and_says_so() -> None:
         "uxgrow-growing-fast-1",
         "uxgrow-growing-slow-1",
     ]
+
+
+def test_the_filter_matches_what_the_rows_show_not_the_project_in_the_header() -> None:
+    # `fe8da1db` holds "db": the project, said once in the header, is in every container's name.
+    named = "stack-fe8da1db"
+    stack = frame(watched(f"{named}-api-1", "api", 30, 128, project=named),
+                  watched(f"{named}-api-2", "api", 30, 128, project=named),
+                  watched(f"{named}-db-1", "db", 20, 64, project=named))  # fmt: skip
+    lines = text_at(
+        build_watch_view(stack, ViewState(filter_text="db"), [], ViewSettings(80, HEIGHT)).renderable, 80
+    )
+    assert "filter: db  1 of 3 containers" in lines[2]
+    assert [line.split()[0] for line in row_lines(lines)] == ["db-1"]
+    shown = build_watch_view(stack, ViewState(filter_text="api-2"), [], ViewSettings(80, HEIGHT)).screen
+    assert len(shown.rows) == 1  # the name as the row shows it, replica and all
 
 
 def test_the_detail_shows_the_chart_against_the_limit_the_peak_and_the_events() -> None:
