@@ -63,7 +63,11 @@ def other_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposePro
 def test_health_json_reports_held_memory_within_ten_percent(
     held_stack: ComposeProject, other_stack: ComposeProject
 ) -> None:
-    result = dockermem("health", "--json", "-p", held_stack.name, env=held_stack.engine.env())
+    engine = held_stack.engine
+    ids = {service: held_stack.container_id(service) for service in HELD_MIB}
+    kernel_before = {service: engine.kernel_memory_bytes(ids[service]) for service in HELD_MIB}
+    result = dockermem("health", "--json", "-p", held_stack.name, env=engine.env())
+    kernel_after = {service: engine.kernel_memory_bytes(ids[service]) for service in HELD_MIB}
     document = json.loads(result.stdout)
     assert document["schema"] == 1
     by_service = {c["service"]: c for c in document["containers"]}
@@ -78,9 +82,12 @@ def test_health_json_reports_held_memory_within_ten_percent(
         # The held memory, within 10 % or 3 MiB: a container's own floor (busybox's sh, and the
         # kernel memory of the readiness probes `exec`ed in it) is 0.6 to 2.1 MiB here.
         assert abs(usage - mib * MIB) <= max(0.10 * mib * MIB, 3 * MIB), (service, usage / MIB)
-        # And the kernel's own figure, read just after (memory that holds still: within 0.1 MiB).
-        kernel = held_stack.engine.kernel_memory_bytes(container["id"])
-        assert abs(usage - kernel) <= 0.1 * MIB, (service, usage / MIB, kernel / MIB)
+        # And the kernel's own figures, read just before and just after: within 0.1 MiB of the
+        # span between them (the kernel memory of a small container can still move by a
+        # quarter of a MiB, seen on Podman, as the probes' processes are freed).
+        assert container["id"] == ids[service]
+        low, high = sorted((kernel_before[service], kernel_after[service]))
+        assert low - 0.1 * MIB <= usage <= high + 0.1 * MIB, (service, usage / MIB, low / MIB, high / MIB)
         assert container["memory_percent"] == pytest.approx(100 * usage / (128 * MIB), abs=0.05)
     assert by_service["zero"]["level"] == "safe"
     assert by_service["forty"]["level"] == "safe"
