@@ -102,7 +102,7 @@ def _cpu_seconds() -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class CpuMarks:
+class HostCpuMarks:
     """CPU time so far, in seconds: all CPUs', their busy part, and dockermem's own."""
 
     total: float
@@ -110,13 +110,13 @@ class CpuMarks:
     own: float
 
     @classmethod
-    def now(cls) -> CpuMarks:
+    def now(cls) -> HostCpuMarks:
         total, busy = _cpu_seconds()
         own = os.times()  # this process and the children it reaped (the docker commands)
         return cls(total, busy, own.user + own.system + own.children_user + own.children_system)
 
 
-def busy_percent_between(start: CpuMarks, end: CpuMarks) -> float:
+def busy_percent_between(start: HostCpuMarks, end: HostCpuMarks) -> float:
     """The share of all CPUs busy between two marks with dockermem's own work left out
     (0.0 when no time passed)."""
     total = end.total - start.total
@@ -131,13 +131,13 @@ class HostCpu:
     and begins the next."""
 
     def __init__(self) -> None:
-        self._marks: CpuMarks | None = None
+        self._marks: HostCpuMarks | None = None
 
     def start(self) -> None:
-        self._marks = CpuMarks.now()
+        self._marks = HostCpuMarks.now()
 
     def busy_percent(self) -> float:
-        marks = CpuMarks.now()
+        marks = HostCpuMarks.now()
         percent = 0.0 if self._marks is None else busy_percent_between(self._marks, marks)
         self._marks = marks
         return percent

@@ -33,14 +33,14 @@ class CpuMark:
 
 
 @dataclass(frozen=True)
-class CpuMarks:
+class ContainerCpuMarks:
     """Containers' CPU times read at one moment: the start of a CPU measuring window."""
 
     taken_at: float
     by_container: dict[str, CpuMark]
 
 
-def early_cpu_marks(settings: Settings, layouts: Sequence[CgroupLayout] = ()) -> CpuMarks | None:
+def early_cpu_marks(settings: Settings, layouts: Sequence[CgroupLayout] = ()) -> ContainerCpuMarks | None:
     """The CPU time of every container the fast path finds without docker, read now: a
     snapshot takes these first, and its CPU window has mostly passed once docker has listed
     the containers (rather than starting then)."""
@@ -53,7 +53,7 @@ def early_cpu_marks(settings: Settings, layouts: Sequence[CgroupLayout] = ()) ->
         cpu_ns = reader.read_cpu_ns(location)
         if cpu_ns is not None:
             marks[location.container_id] = CpuMark(location, cpu_ns)
-    return CpuMarks(taken_at, marks)
+    return ContainerCpuMarks(taken_at, marks)
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ async def read_containers(
     client: DockerClient,
     settings: Settings,
     running: Sequence[ContainerSummary],
-    early_cpu: CpuMarks | None = None,
+    early_cpu: ContainerCpuMarks | None = None,
     layouts: Sequence[CgroupLayout] = (),
 ) -> Readings:
     """Memory and CPU of running containers, by the fastest path that works for each.

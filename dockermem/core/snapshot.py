@@ -20,7 +20,13 @@ from dockermem.core.engine_cache import (
     keep_cgroup_layouts,
 )
 from dockermem.core.host import HostCpu, HostMemory, read_host_memory
-from dockermem.core.readings import SOURCE_CGROUP, CpuMarks, Readings, early_cpu_marks, read_containers
+from dockermem.core.readings import (
+    SOURCE_CGROUP,
+    ContainerCpuMarks,
+    Readings,
+    early_cpu_marks,
+    read_containers,
+)
 from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
 from dockermem.docker.cgroup import CgroupLayout
 from dockermem.docker.client import DockerClient
@@ -179,7 +185,7 @@ class SnapshotStart:
 
     host_cpu: HostCpu
     layouts: list[CgroupLayout]
-    early_cpu: CpuMarks | None
+    early_cpu: ContainerCpuMarks | None
 
 
 def begin_snapshot(client: DockerClient, settings: Settings, *, docker_calls: bool = True) -> SnapshotStart:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockermem.core.host import (
-    CpuMarks,
+    HostCpuMarks,
     busy_percent_between,
     parse_cpu_seconds,
     parse_meminfo,
@@ -14,21 +14,21 @@ from dockermem.core.host import (
 def test_own_work_is_left_out_of_the_busy_share() -> None:
     # 2 CPUs over 0.5 s: 1.0 s of CPU time, 0.8 s busy, of which 0.55 s was dockermem's own
     # (its process and the docker commands it ran): the others kept 25 % busy.
-    start = CpuMarks(total=1000.0, busy=400.0, own=2.0)
-    end = CpuMarks(total=1001.0, busy=400.8, own=2.55)
+    start = HostCpuMarks(total=1000.0, busy=400.0, own=2.0)
+    end = HostCpuMarks(total=1001.0, busy=400.8, own=2.55)
     assert busy_percent_between(start, end) == 25.0
 
 
 def test_a_window_without_time_and_rounding_past_the_bounds() -> None:
-    mark = CpuMarks(total=10.0, busy=5.0, own=1.0)
+    mark = HostCpuMarks(total=10.0, busy=5.0, own=1.0)
     assert busy_percent_between(mark, mark) == 0.0
     # Ticks are counted per CPU and per process apart: own time can outrun the busy time seen.
-    assert busy_percent_between(mark, CpuMarks(total=11.0, busy=5.1, own=1.3)) == 0.0
-    assert busy_percent_between(mark, CpuMarks(total=11.0, busy=6.2, own=1.0)) == 100.0
+    assert busy_percent_between(mark, HostCpuMarks(total=11.0, busy=5.1, own=1.3)) == 0.0
+    assert busy_percent_between(mark, HostCpuMarks(total=11.0, busy=6.2, own=1.0)) == 100.0
 
 
 def test_marks_now_are_consistent() -> None:
-    mark = CpuMarks.now()
+    mark = HostCpuMarks.now()
     assert mark.total > mark.busy >= 0 and mark.own >= 0
 
 
@@ -76,7 +76,7 @@ def test_the_figures_from_proc_are_psutils() -> None:
     memory = read_host_memory(cpu_percent=0.0)
     assert memory.memory_total_bytes == psutil.virtual_memory().total
     assert abs(memory.memory_available_bytes - psutil.virtual_memory().available) < 256 * 1024**2
-    mark, times = CpuMarks.now(), psutil.cpu_times()
+    mark, times = HostCpuMarks.now(), psutil.cpu_times()
     psutil_total = sum(times) - times.guest - times.guest_nice
     assert abs(mark.total - psutil_total) < 5.0
     assert abs(mark.busy - (psutil_total - times.idle - times.iowait)) < 5.0
