@@ -71,8 +71,7 @@ def row_key(row: WatchedContainer) -> str:
 def the_project(containers: Sequence[WatchedContainer]) -> str | None:
     """The one compose project of every container (said once in the header), if they share one."""
     projects = {row.project for row in containers}
-    only = projects.pop() if len(projects) == 1 else None
-    return only
+    return projects.pop() if len(projects) == 1 else None
 
 
 def short_name(row: WatchedContainer, project: str | None) -> str:
