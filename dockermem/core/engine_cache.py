@@ -272,7 +272,10 @@ def _cache_key(client: DockerClient, settings: Settings) -> EngineKey | None:
 def fresh_engine_info(client: DockerClient, settings: Settings) -> EngineInfo | None:
     """The client's engine info when the cache has a fresh entry of it (None: `cached_engine_info`
     will ask docker)."""
-    key = _cache_key(client, settings)
+    return _fresh_entry(_cache_key(client, settings), settings)
+
+
+def _fresh_entry(key: EngineKey | None, settings: Settings) -> EngineInfo | None:
     if key is None:
         return None
     now = current_clock().now().timestamp()
@@ -283,10 +286,10 @@ async def cached_engine_info(client: DockerClient, settings: Settings) -> Engine
     """The engine info: from the cache when this engine has a fresh entry there, else from
     `docker info` (and then cached). It does not tell that the engine still answers: a caller
     that must know (`watch`'s health check) asks `docker info` itself."""
-    cached = fresh_engine_info(client, settings)
+    key = _cache_key(client, settings)
+    cached = _fresh_entry(key, settings)
     if cached is not None:
         return cached
-    key = _cache_key(client, settings)
     now = current_clock().now().timestamp()
     engine = await client.system.info()
     # An info without its version (`docker version` failed) is used, not kept: the engine's
