@@ -52,6 +52,10 @@ OLD_KILLED = re.compile(
     r"^Killed process (?P<pid>\d+) \((?P<name>.*)\) total-vm:(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, "
     r"file-rss:(?P<file>\d+)kB, shmem-rss:(?P<shmem>\d+)kB"
 )
+# The words a line holds if it begins a kill (INVOKED) or ends one (KILLED, OLD_KILLED); the
+# same as /dev/kmsg gives them.
+KILL_WORDS = ("invoked oom-killer", "Killed process")
+KILL_WORDS_BYTES = (b"invoked oom-killer", b"Killed process")
 MEMCG_CONSTRAINT = "CONSTRAINT_MEMCG"
 HOST_CONSTRAINT = "CONSTRAINT_NONE"
 # A kill's lines follow one another within microseconds; a half-told kill this old is dropped.
@@ -185,15 +189,26 @@ class OomLogParser:
         """Forget a kill half read (records were lost between its lines)."""
         self._pending = None
 
+    def passes_over(self, raw: bytes) -> bool:
+        """Whether a raw /dev/kmsg record is of no kill: none is being read, and the record
+        holds neither the words that begin one (INVOKED) nor those that end one (KILLED,
+        OLD_KILLED). Most records of a busy log are (network and mount messages): the reader
+        passes them over unparsed."""
+        if self._pending is not None:
+            return False
+        begins, ends = KILL_WORDS_BYTES
+        return begins not in raw and ends not in raw
+
     def feed(self, record: KernelRecord) -> KernelOomKill | None:
         text = record.text.strip()
         pending = self._pending
         if pending is not None and record.at_seconds - pending.last_at > MAX_KILL_SPAN_SECONDS:
             pending = self._pending = None
-        if INVOKED.match(text):
+        begins, ends = KILL_WORDS  # looked for first: a search for words costs less than a regex
+        if begins in text and INVOKED.match(text):
             self._pending = _Pending(record.at_seconds)
             return None
-        killed = KILLED.match(text) or OLD_KILLED.match(text)
+        killed = (KILLED.match(text) or OLD_KILLED.match(text)) if ends in text else None
         if killed is not None:
             self._pending = None
             if pending is None or pending.fields.get("pid", killed["pid"]) != killed["pid"]:
