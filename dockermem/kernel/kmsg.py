@@ -80,7 +80,7 @@ class KernelLog:
             # /dev/kmsg gives whole records; a file (a recorded log) may be cut mid-line.
             data, self._partial = _whole_lines(self._partial + data)
             for raw in _records(data):
-                if self._parser.passes_over(raw):
+                if self._parser.can_skip(raw):
                     continue
                 record = parse_kmsg_record(raw)
                 if record is not None and (kill := self._parser.feed(record)) is not None:

@@ -52,10 +52,10 @@ OLD_KILLED = re.compile(
     r"^Killed process (?P<pid>\d+) \((?P<name>.*)\) total-vm:(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, "
     r"file-rss:(?P<file>\d+)kB, shmem-rss:(?P<shmem>\d+)kB"
 )
-# The words a line holds if it begins a kill (INVOKED) or ends one (KILLED, OLD_KILLED); the
-# same as /dev/kmsg gives them.
+# The words a line holds if it begins a kill (INVOKED) or ends one (KILLED, OLD_KILLED). A raw
+# /dev/kmsg record holds them as they are: the kernel escapes no printable ASCII.
 KILL_WORDS = ("invoked oom-killer", "Killed process")
-KILL_WORDS_BYTES = (b"invoked oom-killer", b"Killed process")
+KILL_WORDS_BYTES = (KILL_WORDS[0].encode(), KILL_WORDS[1].encode())
 MEMCG_CONSTRAINT = "CONSTRAINT_MEMCG"
 HOST_CONSTRAINT = "CONSTRAINT_NONE"
 # A kill's lines follow one another within microseconds; a half-told kill this old is dropped.
@@ -189,11 +189,10 @@ class OomLogParser:
         """Forget a kill half read (records were lost between its lines)."""
         self._pending = None
 
-    def passes_over(self, raw: bytes) -> bool:
-        """Whether a raw /dev/kmsg record is of no kill: none is being read, and the record
-        holds neither the words that begin one (INVOKED) nor those that end one (KILLED,
-        OLD_KILLED). Most records of a busy log are (network and mount messages): the reader
-        passes them over unparsed."""
+    def can_skip(self, raw: bytes) -> bool:
+        """Whether the reader can skip a raw /dev/kmsg record unparsed: no kill is being read,
+        and the record holds neither the words that begin one (INVOKED) nor those that end one
+        (KILLED, OLD_KILLED). Most records of a busy log can (network and mount messages)."""
         if self._pending is not None:
             return False
         begins, ends = KILL_WORDS_BYTES
@@ -204,11 +203,14 @@ class OomLogParser:
         pending = self._pending
         if pending is not None and record.at_seconds - pending.last_at > MAX_KILL_SPAN_SECONDS:
             pending = self._pending = None
-        begins, ends = KILL_WORDS  # looked for first: a search for words costs less than a regex
+        # The words first: a search for them costs less than the regexes, on every line of a dump.
+        begins, ends = KILL_WORDS
         if begins in text and INVOKED.match(text):
             self._pending = _Pending(record.at_seconds)
             return None
-        killed = (KILLED.match(text) or OLD_KILLED.match(text)) if ends in text else None
+        killed: re.Match[str] | None = None
+        if ends in text:
+            killed = KILLED.match(text) or OLD_KILLED.match(text)
         if killed is not None:
             self._pending = None
             if pending is None or pending.fields.get("pid", killed["pid"]) != killed["pid"]:

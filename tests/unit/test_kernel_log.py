@@ -229,8 +229,8 @@ def test_a_post_mortem_reads_the_whole_log_and_its_last_line(
 
 
 def test_a_busy_log_is_read_past_its_other_lines_with_each_kill_whole(tmp_path: Path) -> None:
-    # Network messages before, between and after the kills (passed over, unparsed), and at the
-    # end a kill whose first lines were lost: its `Killed process` line alone still makes it.
+    # Network messages before and after the kills (skipped, unparsed), and at the end a kill
+    # whose first lines were lost: its `Killed process` line alone still makes it.
     noise = b"".join(
         b"6,%d,%d,-;br-3f2a1c: port 1(veth%x) entered blocking state\n SUBSYSTEM=net\n" % (n, n, n)
         for n in range(50)
@@ -239,8 +239,9 @@ def test_a_busy_log_is_read_past_its_other_lines_with_each_kill_whole(tmp_path: 
     log = tmp_path / "kmsg"
     log.write_bytes(noise + recorded + noise + b"3,99999,99000000,-;" + KILLED_77.encode() + b"\n")
     kills, notice = logged_kills(log)
-    lone = OomLogParser().feed(KernelRecord(99999, 99.0, KILLED_77))
+    page_size = os.sysconf("SC_PAGE_SIZE")  # the reader's: the dumps' task sizes are in pages
+    lone = OomLogParser(page_size).feed(KernelRecord(99999, 99.0, KILLED_77))
     assert notice is None and lone is not None
-    recorded_kills = parse_oom_kills(kmsg_records("docker-two.kmsg"))
+    recorded_kills = parse_oom_kills(kmsg_records("docker-two.kmsg"), page_size)
     assert [replace(kill, at=None) for kill in kills] == [*recorded_kills, lone]
     assert all(kill.cgroup_limit_bytes == 64 * MIB and kill.tasks for kill in kills[:2])
