@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -12,7 +13,8 @@ import anyio
 import psutil
 
 from dockermem.clock import current_clock
-from dockermem.config import GIB, Settings
+from dockermem.config import GIB, Settings, environment_name
+from dockermem.core.cleanup import STOPPED_STATES
 from dockermem.core.concurrency import Slot
 from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.readings import read_containers
@@ -117,6 +119,42 @@ class MemoryBudget:
 
 
 @dataclass(frozen=True)
+class ContainerCensus:
+    """The containers there are besides the stack's own, by what would free their places: the
+    stopped ones compose made (`dockermem cleanup` removes them), the stopped ones it did not
+    (cleanup leaves those), and the running ones, in compose projects or outside any. Projects
+    come with their counts, most first."""
+
+    stopped_in_projects: tuple[tuple[str, int], ...] = ()
+    stopped_elsewhere: int = 0
+    running_in_projects: tuple[tuple[str, int], ...] = ()
+    running_elsewhere: int = 0
+
+    @classmethod
+    def of(cls, containers: Sequence[ContainerSummary], own_project: str) -> ContainerCensus:
+        """The census of `docker ps --all`, the stack's own containers left out (compose reuses them)."""
+        stopped: Counter[str] = Counter()
+        running: Counter[str] = Counter()
+        stopped_elsewhere = running_elsewhere = 0
+        for container in containers:
+            if container.project == own_project:
+                continue
+            in_project = container.project if container.is_compose_managed else None
+            if container.state in STOPPED_STATES:
+                if in_project:
+                    stopped[in_project] += 1
+                else:
+                    stopped_elsewhere += 1
+            elif in_project:
+                running[in_project] += 1
+            else:
+                running_elsewhere += 1
+        return cls(
+            tuple(stopped.most_common()), stopped_elsewhere, tuple(running.most_common()), running_elsewhere
+        )
+
+
+@dataclass(frozen=True)
 class ProjectUsage:
     """Memory held by the running containers of another compose project."""
 
@@ -140,6 +178,7 @@ class PreflightResult:
     declared_bytes: int | None = None  # what the services count for (required, without a profile)
     profile_bytes: int | None = None  # the named memory profile's budget
     compose_profiles: tuple[str, ...] = ()  # compose's own profiles, as given
+    census: ContainerCensus = ContainerCensus()  # the other containers there are, for the advice
 
     @property
     def available_bytes(self) -> int:
@@ -373,8 +412,9 @@ async def run_preflight(
     short = required > budget.available_bytes
     others = await project_usage(client, settings, config.name, containers_slot.value) if short else []
     alternatives = compose_profile_alternatives(config, services, budget.available_bytes) if short else []
+    census = ContainerCensus.of(containers_slot.value, config.name)
     advice = recommendations(
-        settings, required, budget, services, counts, others, declared, profile, budget_bytes
+        settings, required, budget, services, counts, others, declared, profile, budget_bytes, census
     )
     return PreflightResult(
         project=config.name,
@@ -388,6 +428,7 @@ async def run_preflight(
         declared_bytes=declared,
         profile_bytes=budget_bytes,
         compose_profiles=tuple(compose_profiles),
+        census=census,
     )
 
 
@@ -442,6 +483,62 @@ def compose_profile_alternatives(
 NAMED_IN_A_LIST = 5
 
 
+def count_advice(count: CountCheck, census: ContainerCensus) -> str:
+    """A resource count above its maximum, and what frees places: for containers, what the
+    containers there are (stopped or running, in which compose projects), each with the command
+    that frees it; for networks and volumes, the cleanup that removes compose projects' unused
+    ones. Every command given runs as written."""
+    setting = environment_name(f"max_{count.kind}")
+    said = (
+        f"{count.kind.capitalize()}: {count.current} {'exists' if count.current == 1 else 'exist'} and the "
+        f"stack adds {count.adding}, above the maximum of {count.maximum} ({setting})."
+    )
+    if count.kind != "containers":
+        volumes = " --volumes" if count.kind == "volumes" else ""
+        return (
+            f"{said} `dockermem cleanup --all-projects '*'{volumes}` removes the {count.kind} of compose "
+            f"projects that keep no container (it lists them and asks first), or raise {setting}."
+        )
+    parts = [said]
+    if census.stopped_in_projects:
+        only = census.stopped_in_projects[0][0] if len(census.stopped_in_projects) == 1 else None
+        command = f"dockermem cleanup -p {only}" if only else "dockermem cleanup --all-projects '*'"
+        parts.append(
+            f"{_are(sum(n for _, n in census.stopped_in_projects))} stopped in compose projects "
+            f"({_by_project(census.stopped_in_projects)}): `{command}` removes them "
+            "(it lists them and asks first)."
+        )
+    if census.stopped_elsewhere:
+        parts.append(
+            f"{_are(census.stopped_elsewhere)} stopped and not made by compose, which dockermem cleanup "
+            "leaves (`docker container prune` removes every stopped container)."
+        )
+    if census.running_in_projects:
+        first = census.running_in_projects[0][0]
+        parts.append(
+            f"{_are(sum(n for _, n in census.running_in_projects))} running in compose projects "
+            f"({_by_project(census.running_in_projects)}): `docker compose -p {first} down` stops and "
+            "removes a project's."
+        )
+    if census.running_elsewhere:
+        parts.append(f"{_are(census.running_elsewhere)} running outside any compose project.")
+    if census.running_in_projects or census.running_elsewhere or len(parts) == 1:
+        parts.append(f"Stop what no test needs, or raise {setting}.")
+    return " ".join(parts)
+
+
+def _are(count: int) -> str:
+    """`1 is`, `3 are`."""
+    return f"{count} {'is' if count == 1 else 'are'}"
+
+
+def _by_project(counts: Sequence[tuple[str, int]]) -> str:
+    """`'shop' 3, 'old' 1`, the first few named and how many more."""
+    named = ", ".join(f"'{project}' {count}" for project, count in counts[:NAMED_IN_A_LIST])
+    more = len(counts) - NAMED_IN_A_LIST
+    return named + (f" and {plural(more, 'more project')}" if more > 0 else "")
+
+
 def recommendations(
     settings: Settings,
     required: int,
@@ -452,10 +549,12 @@ def recommendations(
     declared: int | None = None,
     profile: str | None = None,
     budget_bytes: int | None = None,
+    census: ContainerCensus = ContainerCensus(),
 ) -> list[str]:
     """What to do about a stack that does not fit, and about services without a limit.
     `declared` is what the services count for (`required` without a memory profile);
-    `budget_bytes` is the memory profile `profile`'s budget."""
+    `budget_bytes` is the memory profile `profile`'s budget; `census` says what the containers
+    there are, for a container count above its maximum."""
     advice: list[str] = []
     available = budget.available_bytes
     declared = required if declared is None else declared
@@ -476,19 +575,13 @@ def recommendations(
             for usage in other_projects
             if usage.memory_bytes > 0
         )
-    advice.extend(
-        f"{count.kind.capitalize()}: {count.current} {'exists' if count.current == 1 else 'exist'} and the "
-        f"stack adds {count.adding}, above the "
-        f"maximum of {count.maximum}. `dockermem cleanup` removes stopped test resources."
-        for count in counts
-        if not count.ok
-    )
+    advice.extend(count_advice(count, census) for count in counts if not count.ok)
     guessed = guessed_bytes(services)
     if required and guessed * 2 > declared:
         advice.append(
             f"More than half of the need ({format_bytes(guessed)} of {format_bytes(declared)}) is a default "
-            f"guess of {format_bytes(int(settings.unbounded_service_gb * GIB))} a service without a limit or "
-            "a recorded peak: set their limits, or run the stack once under `dockermem up` to record them."
+            f"guess of {format_bytes(int(settings.unbounded_service_gb * GIB))} per service without a limit "
+            "or a recorded peak: set their limits, or run the stack once under `dockermem up` to record them."
         )
     unbounded = [service for service in services if service.unbounded and service.replicas > 0]
     if unbounded:
@@ -519,7 +612,7 @@ def with_replicas(
         for count in result.counts
     )
     required = sum(service.total_bytes for service in services)
-    advice = recommendations(settings, required, result.budget, services, counts, [])
+    advice = recommendations(settings, required, result.budget, services, counts, [], census=result.census)
     return replace(
         result, required_bytes=required, declared_bytes=required, services=services, counts=counts,
         recommendations=tuple(advice),
