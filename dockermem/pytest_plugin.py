@@ -469,7 +469,7 @@ def _write_summary(
     """The terminal summary: each service's peak against its limit, with its OOM kills and a
     right-sizing hint; the workers' peaks; the kills and leaks of the run."""
     from dockermem.core.history import recommend_limit
-    from dockermem.units import format_bytes
+    from dockermem.units import format_bytes, name_order
 
     write = terminalreporter.write_line
     summary = stack.summary
@@ -482,7 +482,8 @@ def _write_summary(
         write(f"{service:<20} {figures}  limit {format_bytes(fitting)} fits its peak")
     if worker_peaks:
         write("workers (process tree RSS, peak): " + ", ".join(
-            f"{worker} {format_bytes(peak)}" for worker, peak in sorted(worker_peaks.items())
+            f"{worker} {format_bytes(peak)}"
+            for worker, peak in sorted(worker_peaks.items(), key=lambda item: name_order(item[0]))
         ))  # fmt: skip
     for line in lines:
         write(line, red=True)

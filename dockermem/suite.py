@@ -22,6 +22,7 @@ from dockermem.core.history import HistoryStore
 from dockermem.core.session import Observer, Session
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.errors import HistoryError
+from dockermem.units import name_order
 
 TIED_TO_TESTS = frozenset({EventType.OOM, EventType.EMERGENCY})
 BEACON_FILE = "frame"
@@ -164,7 +165,9 @@ class WorkerTimeline(Observer):
             ]
             if running:
                 blamed = max(running, key=lambda test: test.started)
-                beside = tuple(sorted((t for t in running if t is not blamed), key=lambda t: t.worker))
+                beside = tuple(
+                    sorted((t for t in running if t is not blamed), key=lambda t: name_order(t.worker))
+                )
                 self.blames.append(Blame(event, blamed, beside))
 
     def carried_by(self, nodeid: str) -> list[Blame]:

@@ -1,6 +1,8 @@
-"""Byte counts and percentages as people read them."""
+"""Byte counts, percentages and names as people read them."""
 
 from __future__ import annotations
+
+import re
 
 BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -43,3 +45,9 @@ def parse_duration_seconds(text: str) -> float:
 def plural(count: int, noun: str) -> str:
     """`1 service`, `57 services`."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def name_order(name: str) -> tuple[tuple[int, str], ...]:
+    """A sort key for names as people sort them: `api-2` before `api-10` (the numbers in a
+    name compared as numbers)."""
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", name))

@@ -45,7 +45,7 @@ from dockermem.core.oom import SAME_KILL_SECONDS, MemorySample, OomKill, OomKind
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.models import ContainerEvent, ContainerState, ContainerStats, ContainerSummary
 from dockermem.kernel.oom_log import KernelOomKill
-from dockermem.units import format_bytes
+from dockermem.units import format_bytes, name_order
 
 # A limit within this fraction of the engine's memory is docker's way of showing no limit.
 NO_LIMIT_FRACTION = 0.998
@@ -591,7 +591,7 @@ class Judge:
     @property
     def peak_list(self) -> tuple[ContainerPeak, ...]:
         """Every container's peak (gone ones too), by engine and name."""
-        return tuple(sorted(self._peaks.values(), key=lambda peak: (peak.engine, peak.name)))
+        return tuple(sorted(self._peaks.values(), key=lambda peak: (peak.engine, name_order(peak.name))))
 
     def samples(self, ts: datetime) -> dict[str, MemorySample]:
         """Each watched container's memory at its last reading (for "last seen at")."""
@@ -718,8 +718,8 @@ class Judge:
                 self.emergency_seen = True
 
 
-def _row_order(row: WatchedContainer) -> tuple[str, str, str, str]:
-    return (row.engine, row.project or "", row.service or "", row.name)
+def _row_order(row: WatchedContainer) -> tuple[str, str, str, tuple[tuple[int, str], ...]]:
+    return (row.engine, row.project or "", row.service or "", name_order(row.name))
 
 
 def _who(summary: ContainerSummary) -> str:

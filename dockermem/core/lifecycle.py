@@ -29,7 +29,7 @@ from dockermem.core.thresholds import ThresholdLevel
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ComposeProjectConfig, ComposeRun, ContainerState, EngineInfo
 from dockermem.errors import DockerUnavailableError
-from dockermem.units import format_bytes, format_percent
+from dockermem.units import format_bytes, format_percent, name_order
 
 HEALTH_NEVER_RAN_NOTE = (
     "{service}'s health check never ran (its health log is empty), so it stayed `starting` and "
@@ -397,7 +397,7 @@ def _service_outcomes(
 ) -> tuple[ServiceOutcome, ...]:
     memory_by_id = {container.id: container for container in snapshot.containers}
     outcomes = []
-    for state in sorted(states, key=lambda s: (s.service or "", s.name)):
+    for state in sorted(states, key=lambda s: (s.service or "", name_order(s.name))):
         memory = memory_by_id.get(state.id)
         peak = peaks.get(state.id)
         if memory is not None:  # the last look may be the highest yet

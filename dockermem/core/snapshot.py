@@ -31,6 +31,7 @@ from dockermem.core.thresholds import ThresholdLevel, Thresholds, worst_level
 from dockermem.docker.cgroup import CgroupLayout
 from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerStats, ContainerSummary, EngineInfo, NamedResource
+from dockermem.units import name_order
 
 if TYPE_CHECKING:
     from dockermem.core.postmortem import PostMortem
@@ -265,7 +266,7 @@ def _assemble(
                 container_memory(s, _summary_for(s.id, by_id), engine.memory_total_bytes, thresholds)
                 for s in readings.stats
             ),
-            key=lambda c: (c.project or "", c.service or "", c.name),
+            key=lambda c: (c.project or "", c.service or "", name_order(c.name)),
         )
     )
     high = above_percent(containers, settings.high_memory_percent)

@@ -3,12 +3,12 @@ a key press changes it: `press(state, key, screen) -> state`, pure, in the manne
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
 from dockermem.core.events import WatchedContainer
+from dockermem.units import name_order
 
 
 class SortOrder(Enum):
@@ -112,8 +112,7 @@ def urgency(row: WatchedContainer) -> tuple[int, int, float, int]:
 
 def by_name(row: WatchedContainer) -> tuple[tuple[tuple[int, str], ...], str]:
     """The name as people sort it (`api-2` before `api-10`), then the engine."""
-    parts = re.split(r"(\d+)", row.name)
-    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in parts), row.engine
+    return name_order(row.name), row.engine
 
 
 def window(state: ViewState, screen: Screen) -> tuple[int, int]:

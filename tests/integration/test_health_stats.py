@@ -12,12 +12,15 @@ import pytest
 
 from tests.integration.realdocker import (
     ENGINES,
+    MEMHOG_IMAGE,
     MIB,
     ComposeProject,
     Engine,
     cli_env,
+    docker,
     dockermem,
     memhog_service,
+    run_container,
     unique_name,
 )
 
@@ -220,3 +223,19 @@ def test_host_cpu_is_the_load_there_not_dockermem_s_own_work() -> None:
         assert abs(reported - others) <= 10, seen
     finally:
         engine.docker("rm", "-f", name, check=False)
+
+
+def test_containers_are_listed_by_their_names_as_people_sort_them() -> None:
+    # Replicas and numbered containers: `-2` before `-10`, in the report and under --json.
+    prefix = unique_name("dmorder")
+    names = [f"{prefix}-10", f"{prefix}-2"]
+    try:
+        for name in names:
+            run_container(name, [MEMHOG_IMAGE, "memhog", "0"])
+        document = json.loads(dockermem("health", "--json", env=cli_env()).stdout)
+        listed = [c["name"] for c in document["containers"] if c["name"].startswith(prefix)]
+        assert listed == [f"{prefix}-2", f"{prefix}-10"]
+        report = dockermem("health", env=cli_env(COLUMNS="200")).stdout
+        assert report.index(f"{prefix}-2 ") < report.index(f"{prefix}-10 ")
+    finally:
+        docker("rm", "-f", *names, check=False)

@@ -408,3 +408,10 @@ def test_a_kill_names_what_else_the_container_held() -> None:
         ": process memhog (pid 10260, 43.4MiB RSS) at 64.0MiB of its 64.0MiB limit;"
         " also held: memhog 20.1MiB, sleep 112KiB"
     )
+
+
+def test_peaks_are_listed_by_name_as_people_sort_them() -> None:
+    j = judge()
+    replicas = [reading(summary(f"shop-worker-{n}", "worker"), 10) for n in (10, 2, 1)]
+    j.tick(at(0), 0, host(), [engine(*replicas)])
+    assert [peak.name for peak in j.peak_list] == ["shop-worker-1", "shop-worker-2", "shop-worker-10"]

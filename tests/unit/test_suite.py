@@ -84,3 +84,14 @@ def test_a_kill_while_no_test_runs_is_laid_on_none() -> None:
     timeline.event(oom(1))
     timeline.event(Event(EventType.LEAK, START, "default", "c", "api: +12.0 MiB/min", service="api"))
     assert timeline.blames == [] and timeline.leaks == {"api": "api: +12.0 MiB/min"}
+
+
+def test_the_others_are_named_in_their_workers_order() -> None:
+    # gw2 before gw10, as pytest-xdist numbers them.
+    timeline = WorkerTimeline(interval_seconds=0.25)
+    for worker in ("gw10", "gw2", "gw1"):
+        timeline.setup_reported(worker, f"t.py::test_on_{worker}", T0 + 1)
+    timeline.setup_reported("gw0", "t.py::test_last", T0 + 3)
+    timeline.event(oom(4))
+    [blame] = timeline.blames
+    assert [test.worker for test in blame.beside] == ["gw1", "gw2", "gw10"]
