@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from dockermem.clock import Clock, current_clock
 from dockermem.core.sizing import MIN_PERCENTILE_SAMPLES, Leak, climbing_at_end
 from dockermem.errors import HistoryError
+from dockermem.units import name_order
 
 if TYPE_CHECKING:
     # Only recording needs the session's modules (core/recorder.py imports them): `report` and
@@ -497,7 +498,7 @@ class HistoryStore:
                 ServiceHistory(row_project, service, 0, 0, 0, 0, None, oom_kills, None,
                                *killed((row_project, service)))
             )  # fmt: skip
-        services.sort(key=lambda entry: (entry.project or "", entry.service))
+        services.sort(key=lambda entry: (entry.project or "", name_order(entry.service)))
         return services
 
     @staticmethod

@@ -338,3 +338,11 @@ def test_a_leak_watch_took_back_is_no_leak_to_report(store: HistoryStore) -> Non
     [batch] = store.service_report(SINCE)
     assert batch.leak is None and batch.recommended_limit_bytes is not None
     assert store.chart_marks(SINCE) == {}
+
+
+def test_services_named_by_number_are_reported_in_their_numbers_order(store: HistoryStore) -> None:
+    # Containers outside compose are reported under their names: `job-2` before `job-10`.
+    run = store.start_run("watch", None, started_at=BASE)
+    jobs = [container(None, 10, 64, project=None, name=f"job-{n}") for n in (10, 2, 1)]
+    store.record_frame(run, frame(0, *jobs))
+    assert [service.service for service in store.service_report(SINCE)] == ["job-1", "job-2", "job-10"]
