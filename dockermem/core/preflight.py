@@ -518,7 +518,7 @@ def count_advice(count: CountCheck, census: ContainerCensus) -> str:
         parts.append(
             f"{_are(sum(n for _, n in census.running_in_projects))} running in compose projects "
             f"({_by_project(census.running_in_projects)}): `docker compose -p {first} down` stops and "
-            "removes a project's."
+            "removes one project's containers."
         )
     if census.running_elsewhere:
         parts.append(f"{_are(census.running_elsewhere)} running outside any compose project.")
