@@ -475,7 +475,7 @@ def _write_summary(
     summary = stack.summary
     write(f"stack {stack.project} started in {start_seconds:.1f}s")
     write(f"{'service':<20} {'peak':>10} {'limit':>10} {'OOM':>4}  hint")
-    for service, peak in sorted(summary.service_peaks().items()):
+    for service, peak in summary.service_peaks().items():
         fitting = recommend_limit(peak.peak_bytes, limit_bytes=peak.limit_bytes, oom_kills=peak.oom_kills)
         limit_text = "no limit" if peak.limit_bytes is None else format_bytes(peak.limit_bytes)
         figures = f"{format_bytes(peak.peak_bytes):>10} {limit_text:>10} {peak.oom_kills:>4}"

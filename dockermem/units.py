@@ -47,7 +47,17 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def name_order(name: str) -> tuple[tuple[int, str], ...]:
-    """A sort key for names as people sort them: `api-2` before `api-10` (the numbers in a
-    name compared as numbers)."""
-    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", name))
+# A name's sort key: its text and number parts in turn (see name_order).
+NameOrder = tuple[tuple[int, str, str], ...]
+
+
+def name_order(name: str) -> NameOrder:
+    """A sort key for names as people sort them: `api-2` before `api-10`. The runs of ASCII
+    digits in a name compare as numbers (by length without leading zeros, then digit by digit:
+    no int() of a run however long), `api-01` just before `api-1`; the text between compares
+    as text."""
+    parts = re.split(r"([0-9]+)", name)  # text at even places, digit runs at odd ones
+    return tuple(
+        (len(part.lstrip("0")), part.lstrip("0"), part) if index % 2 else (-1, part, "")
+        for index, part in enumerate(parts)
+    )

@@ -13,6 +13,7 @@ from typing import Any
 from dockermem.core.host import HostMemory
 from dockermem.core.snapshot import ContainerMemory
 from dockermem.core.thresholds import ThresholdLevel
+from dockermem.units import name_order
 
 
 class EventType(Enum):
@@ -144,8 +145,8 @@ class SessionSummary:
         return cls(0.0, (), False, False)
 
     def service_peaks(self) -> dict[str, ContainerPeak]:
-        """Per service (a container without one by its name): the highest peak of its
-        containers, with the limit of the one that held it, and the OOM kills of them all."""
+        """Per service (a container without one by its name), in name order: the highest peak
+        of its containers, with the limit of the one that held it, and the OOM kills of them all."""
         by_service: dict[str, ContainerPeak] = {}
         kills: dict[str, int] = {}
         for peak in self.peaks:
@@ -153,4 +154,6 @@ class SessionSummary:
             kills[key] = kills.get(key, 0) + peak.oom_kills
             if key not in by_service or peak.peak_bytes > by_service[key].peak_bytes:
                 by_service[key] = peak
-        return {key: replace(peak, oom_kills=kills[key]) for key, peak in by_service.items()}
+        return {
+            key: replace(by_service[key], oom_kills=kills[key]) for key in sorted(by_service, key=name_order)
+        }

@@ -45,7 +45,7 @@ from dockermem.core.oom import SAME_KILL_SECONDS, MemorySample, OomKill, OomKind
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.models import ContainerEvent, ContainerState, ContainerStats, ContainerSummary
 from dockermem.kernel.oom_log import KernelOomKill
-from dockermem.units import format_bytes, name_order
+from dockermem.units import NameOrder, format_bytes, name_order
 
 # A limit within this fraction of the engine's memory is docker's way of showing no limit.
 NO_LIMIT_FRACTION = 0.998
@@ -718,7 +718,7 @@ class Judge:
                 self.emergency_seen = True
 
 
-def _row_order(row: WatchedContainer) -> tuple[str, str, str, tuple[tuple[int, str], ...]]:
+def _row_order(row: WatchedContainer) -> tuple[str, str, str, NameOrder]:
     return (row.engine, row.project or "", row.service or "", name_order(row.name))
 
 

@@ -53,7 +53,7 @@ def session_summary_markdown(
         lines += ["### The start", "", *_start_rows(start), ""]
     if summary.peaks:
         lines += ["| service | peak | limit | OOM kills |", "|---|---|---|---|"]
-        for service, peak in sorted(summary.service_peaks().items()):
+        for service, peak in summary.service_peaks().items():
             figures = f"{format_bytes(peak.peak_bytes)} | {limit_text(peak.limit_bytes)} | {peak.oom_kills}"
             lines.append(f"| {service} | {figures} |")
     notable = _notable(summary.events, start)

@@ -22,7 +22,7 @@ from rich.text import Text
 from dockermem.core.history import ChartMark, ServiceHistory
 from dockermem.core.sizing import MIN_PERCENTILE_SAMPLES, AdviceKind, advise, percentile_text
 from dockermem.render.documents import SCHEMA_VERSION
-from dockermem.units import format_bytes
+from dockermem.units import format_bytes, name_order
 
 MIB = 1024**2
 CHART_WIDTH = 160
@@ -187,7 +187,7 @@ def build_terminal_chart(
     plotext.limitsize(False, False)  # the console's width rules, not the terminal plotext finds
     plotext.plotsize(width, height)
     legend = Text()
-    for index, (label, values) in enumerate(sorted(series.items())):
+    for index, (label, values) in enumerate(sorted(series.items(), key=lambda item: name_order(item[0]))):
         marker = CHART_MARKERS[index % len(CHART_MARKERS)]
         color = CHART_COLORS[index % len(CHART_COLORS)]
         plotext.plot(
@@ -364,7 +364,7 @@ def build_html_report(
         f'<figure class="chart" id="chart-{index}" data-service="{html.escape(label)}">'
         f"<figcaption>{html.escape(label)}</figcaption>"
         f"{build_svg_chart(label, values, by_label.get(label), marks.get(label, ()), window)}</figure>"
-        for index, (label, values) in enumerate(sorted(series.items()))
+        for index, (label, values) in enumerate(sorted(series.items(), key=lambda item: name_order(item[0])))
         if values
     ]
     return (

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from dockermem.core.events import WatchedContainer
-from dockermem.units import name_order
+from dockermem.units import NameOrder, name_order
 
 
 class SortOrder(Enum):
@@ -110,7 +110,7 @@ def urgency(row: WatchedContainer) -> tuple[int, int, float, int]:
     return (-row.level.rank, -int(row.leaking), -percent, -row.memory_usage_bytes)
 
 
-def by_name(row: WatchedContainer) -> tuple[tuple[tuple[int, str], ...], str]:
+def by_name(row: WatchedContainer) -> tuple[NameOrder, str]:
     """The name as people sort it (`api-2` before `api-10`), then the engine."""
     return name_order(row.name), row.engine
 

@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 
 from dockermem.config import Settings
-from dockermem.core.events import Event, EventType
+from dockermem.core.events import ContainerPeak, Event, EventType, SessionSummary
 from dockermem.core.judge import Judge, JudgeRules
 from dockermem.core.oom import OomKind
 from dockermem.docker.models import ContainerEvent
 from dockermem.docker.parse import parse_container_states, parse_event
 from dockermem.kernel.oom_log import KernelOomKill, parse_dmesg_line, parse_kmsg_record, parse_oom_kills
-from tests.builders import GIB, at, engine, event, host, reading, summary
+from tests.builders import GIB, MIB, at, engine, event, host, reading, summary
 from tests.conftest import FIXTURES
 
 API = summary("shop-api-1", "api")
@@ -415,3 +415,15 @@ def test_peaks_are_listed_by_name_as_people_sort_them() -> None:
     replicas = [reading(summary(f"shop-worker-{n}", "worker"), 10) for n in (10, 2, 1)]
     j.tick(at(0), 0, host(), [engine(*replicas)])
     assert [peak.name for peak in j.peak_list] == ["shop-worker-1", "shop-worker-2", "shop-worker-10"]
+
+
+def test_service_peaks_come_by_service_in_name_order_with_each_service_s_kills() -> None:
+    peaks = (
+        ContainerPeak("default", "shop-worker-10-1", "shop", "worker-10", 30 * MIB, None),
+        ContainerPeak("default", "shop-worker-2-1", "shop", "worker-2", 20 * MIB, None, oom_kills=1),
+        ContainerPeak("default", "shop-worker-2-2", "shop", "worker-2", 25 * MIB, 64 * MIB, oom_kills=1),
+        ContainerPeak("default", "job-1", None, None, 5 * MIB, None),
+    )
+    service_peaks = SessionSummary(1.0, peaks, oom_seen=True, emergency_seen=False).service_peaks()
+    assert list(service_peaks) == ["job-1", "worker-2", "worker-10"]
+    assert (service_peaks["worker-2"].peak_bytes, service_peaks["worker-2"].oom_kills) == (25 * MIB, 2)
