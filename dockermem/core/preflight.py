@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -119,38 +119,58 @@ class MemoryBudget:
 
 
 @dataclass(frozen=True)
-class ContainerCensus:
-    """The containers there are besides the stack's own, by what would free their places: the
-    stopped ones compose made (`dockermem cleanup` removes them), the stopped ones it did not
-    (cleanup leaves those), and the running ones, in compose projects or outside any. Projects
-    come with their counts, most first."""
+class Holders:
+    """Resources of one kind besides the stack's own: those compose made, by project (most
+    first), and the others."""
 
-    stopped_in_projects: tuple[tuple[str, int], ...] = ()
-    stopped_elsewhere: int = 0
-    running_in_projects: tuple[tuple[str, int], ...] = ()
-    running_elsewhere: int = 0
+    in_projects: tuple[tuple[str, int], ...] = ()
+    elsewhere: int = 0
 
     @classmethod
-    def of(cls, containers: Sequence[ContainerSummary], own_project: str) -> ContainerCensus:
-        """The census of `docker ps --all`, the stack's own containers left out (compose reuses them)."""
-        stopped: Counter[str] = Counter()
-        running: Counter[str] = Counter()
-        stopped_elsewhere = running_elsewhere = 0
-        for container in containers:
-            if container.project == own_project:
-                continue
-            in_project = container.project if container.is_compose_managed else None
-            if container.state in STOPPED_STATES:
-                if in_project:
-                    stopped[in_project] += 1
-                else:
-                    stopped_elsewhere += 1
-            elif in_project:
-                running[in_project] += 1
+    def of(cls, resources: Iterable[ContainerSummary | NamedResource]) -> Holders:
+        by_project: Counter[str] = Counter()
+        elsewhere = 0
+        for resource in resources:
+            if resource.is_compose_managed and resource.project:
+                by_project[resource.project] += 1
             else:
-                running_elsewhere += 1
+                elsewhere += 1
+        return cls(tuple(by_project.most_common()), elsewhere)
+
+    @property
+    def in_projects_count(self) -> int:
+        return sum(count for _, count in self.in_projects)
+
+
+@dataclass(frozen=True)
+class ResourceCensus:
+    """The containers, networks and volumes there are besides the stack's own, by what would
+    free their places: stopped containers compose made (`dockermem cleanup` removes them) or
+    not (cleanup leaves those), running ones, and compose projects' networks and volumes."""
+
+    stopped: Holders = Holders()
+    running: Holders = Holders()
+    networks: Holders = Holders()
+    volumes: Holders = Holders()
+
+    @classmethod
+    def of(
+        cls,
+        containers: Sequence[ContainerSummary],
+        networks: Sequence[NamedResource],
+        volumes: Sequence[NamedResource],
+        own_project: str,
+    ) -> ResourceCensus:
+        """The census of what docker lists, the stack's own left out (compose reuses them);
+        a container neither stopped nor running (being removed) is in neither count."""
+        others = [container for container in containers if container.project != own_project]
         return cls(
-            tuple(stopped.most_common()), stopped_elsewhere, tuple(running.most_common()), running_elsewhere
+            stopped=Holders.of(c for c in others if c.state in STOPPED_STATES),
+            running=Holders.of(c for c in others if c.running),
+            networks=Holders.of(
+                n for n in networks if n.project != own_project and n.name not in PREDEFINED_NETWORKS
+            ),
+            volumes=Holders.of(v for v in volumes if v.project != own_project),
         )
 
 
@@ -178,7 +198,7 @@ class PreflightResult:
     declared_bytes: int | None = None  # what the services count for (required, without a profile)
     profile_bytes: int | None = None  # the named memory profile's budget
     compose_profiles: tuple[str, ...] = ()  # compose's own profiles, as given
-    census: ContainerCensus = ContainerCensus()  # the other containers there are, for the advice
+    census: ResourceCensus = ResourceCensus()  # what else there is, for the counts' advice
 
     @property
     def available_bytes(self) -> int:
@@ -412,7 +432,7 @@ async def run_preflight(
     short = required > budget.available_bytes
     others = await project_usage(client, settings, config.name, containers_slot.value) if short else []
     alternatives = compose_profile_alternatives(config, services, budget.available_bytes) if short else []
-    census = ContainerCensus.of(containers_slot.value, config.name)
+    census = ResourceCensus.of(containers_slot.value, networks_slot.value, volumes_slot.value, config.name)
     advice = recommendations(
         settings, required, budget, services, counts, others, declared, profile, budget_bytes, census
     )
@@ -483,48 +503,71 @@ def compose_profile_alternatives(
 NAMED_IN_A_LIST = 5
 
 
-def count_advice(count: CountCheck, census: ContainerCensus) -> str:
-    """A resource count above its maximum, and what frees places: for containers, what the
-    containers there are (stopped or running, in which compose projects), each with the command
-    that frees it; for networks and volumes, the cleanup that removes compose projects' unused
-    ones. Every command given runs as written."""
+def count_advice(count: CountCheck, census: ResourceCensus) -> str:
+    """A resource count above its maximum, and what frees places: what the containers,
+    networks or volumes there are (stopped or running, in which compose projects, or not made
+    by compose), each with the command that frees it. Every command given runs as written."""
     setting = environment_name(f"max_{count.kind}")
     said = (
         f"{count.kind.capitalize()}: {count.current} {'exists' if count.current == 1 else 'exist'} and the "
         f"stack adds {count.adding}, above the maximum of {count.maximum} ({setting})."
     )
-    if count.kind != "containers":
-        volumes = " --volumes" if count.kind == "volumes" else ""
-        return (
-            f"{said} `dockermem cleanup --all-projects '*'{volumes}` removes the {count.kind} of compose "
-            f"projects that keep no container (it lists them and asks first), or raise {setting}."
-        )
     parts = [said]
-    if census.stopped_in_projects:
-        only = census.stopped_in_projects[0][0] if len(census.stopped_in_projects) == 1 else None
-        command = f"dockermem cleanup -p {only}" if only else "dockermem cleanup --all-projects '*'"
+    if count.kind == "containers":
+        parts += _container_advice(census)
+        running = census.running.in_projects or census.running.elsewhere
+        parts.append(f"Stop what no test needs, or raise {setting}." if running else f"Or raise {setting}.")
+        return " ".join(parts)
+    holders = census.networks if count.kind == "networks" else census.volumes
+    if holders.in_projects:
+        volumes = " --volumes" if count.kind == "volumes" else ""
         parts.append(
-            f"{_are(sum(n for _, n in census.stopped_in_projects))} stopped in compose projects "
-            f"({_by_project(census.stopped_in_projects)}): `{command}` removes them "
+            f"{holders.in_projects_count} {'belongs' if holders.in_projects_count == 1 else 'belong'} to "
+            f"compose projects ({_by_project(holders.in_projects)}): "
+            f"`{_cleanup_command(holders.in_projects)}{volumes}` removes a project's stopped containers, "
+            f"then its {count.kind}{' (named ones with their data)' if volumes else ''} once none of its "
+            "containers is left (it lists them and asks first)."
+        )
+    if holders.elsewhere:
+        parts.append(
+            f"{_are(holders.elsewhere)} not made by compose (`docker {count.kind[:-1]} prune` removes those "
+            "no container uses)."
+        )
+    parts.append(f"Or raise {setting}.")
+    return " ".join(parts)
+
+
+def _container_advice(census: ResourceCensus) -> list[str]:
+    """What the containers besides the stack's own are, each kind with what frees it."""
+    parts: list[str] = []
+    stopped, running = census.stopped, census.running
+    if stopped.in_projects:
+        parts.append(
+            f"{_are(stopped.in_projects_count)} stopped in compose projects "
+            f"({_by_project(stopped.in_projects)}): `{_cleanup_command(stopped.in_projects)}` removes them "
             "(it lists them and asks first)."
         )
-    if census.stopped_elsewhere:
+    if stopped.elsewhere:
         parts.append(
-            f"{_are(census.stopped_elsewhere)} stopped and not made by compose, which dockermem cleanup "
-            "leaves (`docker container prune` removes every stopped container)."
+            f"{_are(stopped.elsewhere)} stopped and not made by compose, which dockermem cleanup leaves "
+            "(`docker container prune` removes every stopped container)."
         )
-    if census.running_in_projects:
-        first = census.running_in_projects[0][0]
+    if running.in_projects:
         parts.append(
-            f"{_are(sum(n for _, n in census.running_in_projects))} running in compose projects "
-            f"({_by_project(census.running_in_projects)}): `docker compose -p {first} down` stops and "
-            "removes one project's containers."
+            f"{_are(running.in_projects_count)} running in compose projects "
+            f"({_by_project(running.in_projects)}): `docker compose -p {running.in_projects[0][0]} down` "
+            "stops and removes one project's containers."
         )
-    if census.running_elsewhere:
-        parts.append(f"{_are(census.running_elsewhere)} running outside any compose project.")
-    if census.running_in_projects or census.running_elsewhere or len(parts) == 1:
-        parts.append(f"Stop what no test needs, or raise {setting}.")
-    return " ".join(parts)
+    if running.elsewhere:
+        parts.append(f"{_are(running.elsewhere)} running outside any compose project.")
+    return parts
+
+
+def _cleanup_command(in_projects: Sequence[tuple[str, int]]) -> str:
+    """The cleanup of one project, or of every project when there are several."""
+    if len(in_projects) == 1:
+        return f"dockermem cleanup -p {in_projects[0][0]}"
+    return "dockermem cleanup --all-projects '*'"
 
 
 def _are(count: int) -> str:
@@ -549,12 +592,12 @@ def recommendations(
     declared: int | None = None,
     profile: str | None = None,
     budget_bytes: int | None = None,
-    census: ContainerCensus = ContainerCensus(),
+    census: ResourceCensus = ResourceCensus(),
 ) -> list[str]:
     """What to do about a stack that does not fit, and about services without a limit.
     `declared` is what the services count for (`required` without a memory profile);
-    `budget_bytes` is the memory profile `profile`'s budget; `census` says what the containers
-    there are, for a container count above its maximum."""
+    `budget_bytes` is the memory profile `profile`'s budget; `census` says what else there is,
+    for a count above its maximum."""
     advice: list[str] = []
     available = budget.available_bytes
     declared = required if declared is None else declared

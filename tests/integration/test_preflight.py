@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 
@@ -11,11 +10,12 @@ import pytest
 
 from dockermem.docker.runner import find_compose_plugin
 from tests.conftest import REPO
+from tests.integration.daemons import SecondDaemon
 from tests.integration.realdocker import (
     MEMHOG_IMAGE,
     ComposeProject,
+    Engine,
     cli_env,
-    docker,
     dockermem,
     memhog_service,
     run_container,
@@ -187,37 +187,42 @@ def test_compose_run_as_the_plugin_itself_answers_as_docker_compose_does(stack: 
         assert mine["services"] == theirs["services"] and mine["required_bytes"] == theirs["required_bytes"]
 
 
-def test_too_many_containers_gets_a_cleanup_that_runs_as_written_and_frees_them(tmp_path: Path) -> None:
-    # A project stopped and left behind (what a test run that died leaves), and a container
-    # made by hand and stopped: the advice tells them apart, and its cleanup command, run as it
-    # is written (with --yes: it asks off a terminal), removes the project's and nothing else.
+def test_too_many_containers_gets_a_cleanup_that_runs_as_written_and_frees_them(
+    tmp_path: Path, second_daemon: SecondDaemon
+) -> None:
+    # On an engine of the test's own: a project stopped and left behind (what a test run that
+    # died leaves) and a container made by hand and stopped. The advice tells them apart, and
+    # its cleanup command, run as it is written (with --yes: it asks off a terminal), removes
+    # the project's containers and nothing else.
+    engine = Engine("second", second_daemon.host, "docker/{id}")
     old = ComposeProject(
         unique_name("dmstale"), tmp_path / "stale.yaml",
         {"a": memhog_service(1, "32m", checked=False), "b": memhog_service(1, "32m", checked=False)},
+        engine=engine,
     )  # fmt: skip
+    old.write()
+    old.compose("up", "-d")
+    old.compose("stop", "--timeout", "1")
     by_hand = unique_name("dmbyhand")
+    run_container(by_hand, [MEMHOG_IMAGE, "true"], engine=engine)
+    state = ("inspect", "-f", "{{.State.Status}}", by_hand)
+    wait_until(
+        lambda: engine.docker(*state).stdout.strip() == "exited", what="the container made by hand stopped"
+    )
+    env = cli_env(DOCKER_HOST=second_daemon.host, DOCKER_MAX_CONTAINERS="3")
     fits = str(REPO / "compose/test/fits.yaml")
-    try:
-        old.write()
-        old.compose("up", "-d")
-        old.compose("stop", "--timeout", "1")
-        run_container(by_hand, [MEMHOG_IMAGE, "true"])
-        wait_until(lambda: docker("inspect", "-f", "{{.State.Status}}", by_hand).stdout.strip() == "exited")
-        before = json.loads(dockermem("preflight", "--json", "-f", fits, env=cli_env()).stdout)
-        existing = before["counts"]["containers"]["current"]
-        over = cli_env(DOCKER_MAX_CONTAINERS=str(existing))
-        document = json.loads(dockermem("preflight", "--json", "-f", fits, env=over).stdout)
-        advice = next(line for line in document["recommendations"] if line.startswith("Containers:"))
-        assert f"2 are stopped in compose projects ('{old.name}' 2)" in advice, advice
-        assert "1 is stopped and not made by compose" in advice, advice
-        command = re.search(r"`(dockermem cleanup [^`]*)`", advice)
-        assert command is not None and command[1] == f"dockermem cleanup -p {old.name}"
-        cleaned = dockermem(*shlex.split(command[1])[1:], "--yes", env=cli_env())
-        assert cleaned.returncode == 0, cleaned.stderr
-        assert old.compose("ps", "--all", "--quiet").stdout.strip() == ""
-        after = json.loads(dockermem("preflight", "--json", "-f", fits, env=over).stdout)
-        assert after["counts"]["containers"]["current"] == existing - 2
-        assert docker("inspect", "-f", "{{.State.Status}}", by_hand).stdout.strip() == "exited"
-    finally:
-        old.down()
-        docker("rm", "-f", by_hand, check=False)
+    document = json.loads(dockermem("preflight", "--json", "-f", fits, env=env).stdout)
+    [advice] = [line for line in document["recommendations"] if line.startswith("Containers:")]
+    command = f"dockermem cleanup -p {old.name}"
+    assert advice == (
+        "Containers: 3 exist and the stack adds 2, above the maximum of 3 (DOCKER_MAX_CONTAINERS). "
+        f"2 are stopped in compose projects ('{old.name}' 2): `{command}` removes them (it lists them "
+        "and asks first). 1 is stopped and not made by compose, which dockermem cleanup leaves "
+        "(`docker container prune` removes every stopped container). Or raise DOCKER_MAX_CONTAINERS."
+    )
+    cleaned = dockermem(*shlex.split(command)[1:], "--yes", env=env)
+    assert cleaned.returncode == 0, cleaned.stderr
+    after = json.loads(dockermem("preflight", "--json", "-f", fits, env=env).stdout)
+    assert after["counts"]["containers"] == {"current": 1, "adding": 2, "maximum": 3, "ok": True}
+    assert not any(line.startswith("Containers:") for line in after["recommendations"])
+    assert engine.docker(*state).stdout.strip() == "exited"

@@ -6,13 +6,15 @@ from dataclasses import replace
 
 from dockermem.config import Settings
 from dockermem.core.preflight import (
-    ContainerCensus,
     CountCheck,
+    Holders,
     MemoryBudget,
     ProjectUsage,
+    ResourceCensus,
     count_advice,
     recommendations,
 )
+from dockermem.docker.models import NamedResource
 from tests.builders import summary
 
 MIB = 1024**2
@@ -34,9 +36,9 @@ def test_one_and_many_are_worded_apart() -> None:
     assert any(line.startswith("Volumes: 12 exist and the stack adds 1") for line in advice)
 
 
-def census_of_an_engine() -> ContainerCensus:
+def census_of_an_engine() -> ResourceCensus:
     """An engine with the stack's own containers, stopped and running ones of other projects,
-    and containers compose did not make."""
+    containers compose did not make, and networks and volumes of each kind."""
     stopped = "exited"
     containers = [
         summary("shop-api-1", "api", project="shop"),  # the stack's own: compose reuses it
@@ -50,28 +52,34 @@ def census_of_an_engine() -> ContainerCensus:
         summary("web-1", "web", project="web"),
         summary("web-2", "web", project="web"),
         replace(summary("api-1", "api", project="api"), state="paused"),
+        replace(summary("going", "api", project="api"), state="removing"),  # neither stopped nor running
         summary("registry", project=None),
     ]
-    return ContainerCensus.of(containers, own_project="shop")
+    networks = [
+        NamedResource("shop_default", "bridge", "shop", "default"),
+        NamedResource("old_default", "bridge", "old", "default"),
+        NamedResource("old_back", "bridge", "old", "back"),
+        NamedResource("lab", "bridge", None),
+        NamedResource("bridge", "bridge", None),  # docker's own: never counted
+    ]
+    volumes = [NamedResource("old_data", "local", "old", "data"), NamedResource("a1b2c3", "local", None)]
+    return ResourceCensus.of(containers, networks, volumes, own_project="shop")
 
 
-def test_the_census_sorts_the_other_containers_by_what_frees_them() -> None:
+def test_the_census_sorts_what_else_there_is_by_what_frees_it() -> None:
     census = census_of_an_engine()
-    assert census.stopped_in_projects == (("old", 2), ("older", 1))
-    assert census.stopped_elsewhere == 2
-    assert census.running_in_projects == (("web", 2), ("api", 1))
-    assert census.running_elsewhere == 1
+    assert census.stopped == Holders((("old", 2), ("older", 1)), elsewhere=2)
+    assert census.running == Holders((("web", 2), ("api", 1)), elsewhere=1)
+    assert census.networks == Holders((("old", 2),), elsewhere=1)
+    assert census.volumes == Holders((("old", 1),), elsewhere=1)
 
 
 def test_too_many_containers_gets_the_command_that_frees_each_kind() -> None:
     advice = count_advice(CountCheck("containers", 11, 2, 10), census_of_an_engine())
-    assert advice.startswith(
-        "Containers: 11 exist and the stack adds 2, above the maximum of 10 (DOCKER_MAX_CONTAINERS)."
-    )
-    assert (
-        "3 are stopped in compose projects ('old' 2, 'older' 1): `dockermem cleanup --all-projects '*'`"
-        in advice
-    )
+    said = "Containers: 11 exist and the stack adds 2, above the maximum of 10 (DOCKER_MAX_CONTAINERS)."
+    assert advice.startswith(said)
+    stopped = "3 are stopped in compose projects ('old' 2, 'older' 1): `dockermem cleanup --all-projects '*'`"
+    assert stopped in advice
     assert "2 are stopped and not made by compose" in advice and "`docker container prune`" in advice
     assert "3 are running in compose projects ('web' 2, 'api' 1): `docker compose -p web down`" in advice
     assert "1 is running outside any compose project." in advice
@@ -79,22 +87,33 @@ def test_too_many_containers_gets_the_command_that_frees_each_kind() -> None:
 
 
 def test_stopped_containers_of_one_project_get_its_own_cleanup_and_nothing_about_running_ones() -> None:
-    census = ContainerCensus(stopped_in_projects=(("old", 4),))
+    census = ResourceCensus(stopped=Holders((("old", 4),)))
     advice = count_advice(CountCheck("containers", 4, 1, 4), census)
     assert "4 are stopped in compose projects ('old' 4): `dockermem cleanup -p old` removes them" in advice
-    assert "running" not in advice and "prune" not in advice and "raise" not in advice
+    assert "running" not in advice and "prune" not in advice
+    assert advice.endswith("Or raise DOCKER_MAX_CONTAINERS.")
 
 
 def test_containers_of_many_projects_name_five_and_count_the_rest() -> None:
-    census = ContainerCensus(running_in_projects=tuple((f"p{index}", 1) for index in range(8)))
+    census = ResourceCensus(running=Holders(tuple((f"p{index}", 1) for index in range(8))))
     advice = count_advice(CountCheck("containers", 8, 1, 8), census)
     assert "('p0' 1, 'p1' 1, 'p2' 1, 'p3' 1, 'p4' 1 and 3 more projects)" in advice
 
 
-def test_networks_and_volumes_get_the_cleanup_of_their_kind() -> None:
-    networks = count_advice(CountCheck("networks", 15, 1, 15), ContainerCensus())
-    volumes = count_advice(CountCheck("volumes", 10, 2, 10), ContainerCensus())
-    assert "`dockermem cleanup --all-projects '*'` removes the networks of compose projects" in networks
-    assert networks.endswith("or raise DOCKER_MAX_NETWORKS.")
-    assert "`dockermem cleanup --all-projects '*' --volumes` removes the volumes" in volumes
-    assert volumes.endswith("or raise DOCKER_MAX_VOLUMES.")
+def test_networks_and_volumes_get_the_cleanup_and_the_prune_of_their_kind() -> None:
+    census = census_of_an_engine()
+    networks = count_advice(CountCheck("networks", 3, 1, 3), census)
+    volumes = count_advice(CountCheck("volumes", 2, 1, 2), census)
+    assert networks == (
+        "Networks: 3 exist and the stack adds 1, above the maximum of 3 (DOCKER_MAX_NETWORKS). "
+        "2 belong to compose projects ('old' 2): `dockermem cleanup -p old` removes a project's stopped "
+        "containers, then its networks once none of its containers is left (it lists them and asks "
+        "first). 1 is not made by compose (`docker network prune` removes those no container uses). "
+        "Or raise DOCKER_MAX_NETWORKS."
+    )
+    assert (
+        "`dockermem cleanup -p old --volumes` removes a project's stopped containers, then its volumes "
+        in volumes
+    )
+    assert "(named ones with their data)" in volumes and "`docker volume prune`" in volumes
+    assert volumes.endswith("Or raise DOCKER_MAX_VOLUMES.")
