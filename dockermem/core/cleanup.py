@@ -17,7 +17,6 @@ from dockermem.docker.client import DockerClient
 from dockermem.docker.models import ContainerSummary, NamedResource
 from dockermem.errors import DockermemError
 
-STOPPED_STATES = frozenset({"exited", "created", "dead"})
 SIZE_SECONDS = 10.0  # `docker inspect --size` walks each container's files
 
 
@@ -111,7 +110,7 @@ def select_containers(
             continue
         if not container.is_compose_managed:
             kept.append(f"container {container.name}: carries the project label but was not made by compose")
-        elif container.state not in STOPPED_STATES:
+        elif not container.stopped:
             kept.append(f"container {container.name}: {container.state}")
         elif not _made_before(container.created_at, started_at, older_than):
             kept.append(f"container {container.name}: too recent")

@@ -14,7 +14,6 @@ import psutil
 
 from dockermem.clock import current_clock
 from dockermem.config import GIB, Settings, environment_name
-from dockermem.core.cleanup import STOPPED_STATES
 from dockermem.core.concurrency import Slot
 from dockermem.core.engine_cache import cached_engine_info
 from dockermem.core.readings import read_containers
@@ -128,6 +127,7 @@ class Holders:
 
     @classmethod
     def of(cls, resources: Iterable[ContainerSummary | NamedResource]) -> Holders:
+        """The resources counted by the compose project that made each, or as made otherwise."""
         by_project: Counter[str] = Counter()
         elsewhere = 0
         for resource in resources:
@@ -165,7 +165,7 @@ class ResourceCensus:
         a container neither stopped nor running (being removed) is in neither count."""
         others = [container for container in containers if container.project != own_project]
         return cls(
-            stopped=Holders.of(c for c in others if c.state in STOPPED_STATES),
+            stopped=Holders.of(c for c in others if c.stopped),
             running=Holders.of(c for c in others if c.running),
             networks=Holders.of(
                 n for n in networks if n.project != own_project and n.name not in PREDEFINED_NETWORKS
@@ -529,9 +529,11 @@ def count_advice(count: CountCheck, census: ResourceCensus) -> str:
             "containers is left (it lists them and asks first)."
         )
     if holders.elsewhere:
+        # Docker 23 and later prune only anonymous volumes unless given --all (API 1.42).
+        every = ", named ones too with --all on Docker 23 and later" if count.kind == "volumes" else ""
         parts.append(
             f"{_are(holders.elsewhere)} not made by compose (`docker {count.kind[:-1]} prune` removes those "
-            "no container uses)."
+            f"no container uses{every})."
         )
     parts.append(f"Or raise {setting}.")
     return " ".join(parts)

@@ -40,6 +40,11 @@ class ContainerSummary:
         return self.state in ("running", "restarting", "paused")
 
     @property
+    def stopped(self) -> bool:
+        """Stopped for good until started again: what cleanup may remove (not one being removed)."""
+        return self.state in ("exited", "created", "dead")
+
+    @property
     def is_compose_managed(self) -> bool:
         """Compose sets the project label together with its working_dir/config_files labels."""
         return self.project is not None and bool(self.working_dir or self.config_files)
