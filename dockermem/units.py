@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -51,11 +52,12 @@ def plural(count: int, noun: str) -> str:
 NameOrder = tuple[tuple[int, str, str], ...]
 
 
+@functools.lru_cache(maxsize=4096)
 def name_order(name: str) -> NameOrder:
     """A sort key for names as people sort them: `api-2` before `api-10`. The runs of ASCII
     digits in a name compare as numbers (by length without leading zeros, then digit by digit:
     no int() of a run however long), `api-01` just before `api-1`; the text between compares
-    as text."""
+    as text. Kept for the names seen last: `watch` sorts the same rows at every tick."""
     parts = re.split(r"([0-9]+)", name)  # text at even places, digit runs at odd ones
     return tuple(
         (len(part.lstrip("0")), part.lstrip("0"), part) if index % 2 else (-1, part, "")
