@@ -514,7 +514,7 @@ class Judge:
             if kind is not None:
                 found += [self._container_event(moment, engine, event, kind, f"{who} {status}")]
         elif event.action == "die":
-            killed = self.ledger.died(moment.clock, event.container_id, event.exit_code)
+            killed = self.ledger.died(moment.clock, event.container_id, event.exit_code, event.time)
             cause = " (OOM-killed)" if killed else ""
             message = f"{who} exited with code {event.exit_code}{cause}"
             found += [

@@ -150,13 +150,16 @@ class _Sighting:
 @dataclass
 class _Death:
     exit_code: int | None
-    at: float
+    at: float  # the session's clock, when it was told
+    engine_at: datetime | None = None  # when the engine says it happened
 
 
 class OomLedger:
     """Every OOM kill of a session, each once: a sighting by another source within
     `same_kill_seconds` of one already counted is the same kill, and an exit with 137 within as
-    long of a kill makes it the container's own death. Times are the session's clock."""
+    long of a kill makes it the container's own death. Times are the session's clock, and for a
+    death also the engine's and the kernel's own times: an engine may tell of a death seconds
+    after it (Podman on a busy machine), but its time of the death is when it happened."""
 
     def __init__(self, same_kill_seconds: float = SAME_KILL_SECONDS) -> None:
         self.same_kill_seconds = same_kill_seconds
@@ -177,21 +180,27 @@ class OomLedger:
                     sighting.kill = replace(sighting.kill, kernel=kill.kernel)
                 return False
         death = self._death_of(kill.container_id)
-        if death is not None and death.exit_code == SIGKILL_EXIT and now - death.at < self.same_kill_seconds:
+        if (
+            death is not None
+            and death.exit_code == SIGKILL_EXIT
+            and (now - death.at < self.same_kill_seconds or self._at_once(kill.at, death.engine_at))
+        ):
             kill = replace(kill, kind=OomKind.CONTAINER)
         self._sightings.append(_Sighting(replace(kill, seen_by=seen_by), now, {seen_by}))
         return True
 
-    def died(self, now: float, container_id: str, exit_code: int | None) -> bool:
-        """A container exited; True when that makes an OOM kill counted just before its death."""
+    def died(
+        self, now: float, container_id: str, exit_code: int | None, engine_at: datetime | None = None
+    ) -> bool:
+        """A container exited (at `engine_at` by the engine's word); True when that makes an OOM
+        kill counted just before its death."""
         self._deaths = {cid: d for cid, d in self._deaths.items() if now - d.at < self.same_kill_seconds}
-        self._deaths[container_id] = _Death(exit_code, now)
+        self._deaths[container_id] = _Death(exit_code, now, engine_at)
         if exit_code != SIGKILL_EXIT:
             return False
         for sighting in reversed(self._sightings):
-            if (
-                _same_container(sighting.kill.container_id, container_id)
-                and now - sighting.seen_at < self.same_kill_seconds
+            if _same_container(sighting.kill.container_id, container_id) and (
+                now - sighting.seen_at < self.same_kill_seconds or self._at_once(sighting.kill.at, engine_at)
             ):
                 sighting.kill = replace(sighting.kill, kind=OomKind.CONTAINER)
                 return True
@@ -210,13 +219,20 @@ class OomLedger:
         since: datetime | None = None,
     ) -> list[OomKill]:
         """Take in what `docker inspect` says at the end: a container whose state says
-        OOMKilled and that no longer runs died of its last kill. Gives the kills no source had
-        seen (now counted too). Docker 25 and later set OOMKilled for a kill of any process in
-        the container, earlier engines for its main process only: a container that still runs
-        lost a process, not its life. A flag set before `since` (the session's start) is not
-        this session's kill."""
+        OOMKilled and that no longer runs died of its last kill, and so did one that exited
+        with 137 when a kill of it was seen (whatever its flag says: Podman leaves it false).
+        Gives the kills no source had seen (now counted too). Docker 25 and later set OOMKilled
+        for a kill of any process in the container, earlier engines for its main process only:
+        a container that still runs lost a process, not its life. A flag set before `since`
+        (the session's start) is not this session's kill."""
         unseen = []
         for state in states:
+            if state.exit_code == SIGKILL_EXIT and not state.running:
+                for sighting in self._sightings:
+                    if _same_container(sighting.kill.container_id, state.id) and self._at_once(
+                        sighting.kill.at, state.finished_at
+                    ):
+                        sighting.kill = replace(sighting.kill, kind=OomKind.CONTAINER)
             if not state.oom_killed or (since is not None and state.oom_flag_older_than(since)):
                 continue
             kind = OomKind.PROCESS if state.running else OomKind.CONTAINER
@@ -232,6 +248,12 @@ class OomLedger:
             self._sightings.append(_Sighting(kill, now, {"state"}))
             unseen.append(kill)
         return unseen
+
+    def _at_once(self, kill_at: datetime | None, death_at: datetime | None) -> bool:
+        """Whether a kill and a death, each at its own source's time, are one moment."""
+        if kill_at is None or death_at is None:
+            return False
+        return abs((death_at - kill_at).total_seconds()) < self.same_kill_seconds
 
     def _death_of(self, container_id: str) -> _Death | None:
         return next((d for cid, d in self._deaths.items() if _same_container(cid, container_id)), None)

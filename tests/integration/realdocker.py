@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -66,6 +67,17 @@ class Engine:
         subprocess.run(["pkill", "-TERM", "-f", self.daemon_process], check=False)
         gone = ["pgrep", "-f", self.daemon_process]
         wait_until(lambda: subprocess.run(gone, capture_output=True).returncode != 0, 60, "daemon gone")
+
+    @contextmanager
+    def paused_daemon(self) -> Iterator[None]:
+        """Its daemon stopped in its tracks (SIGSTOP) for the block, as a machine too busy to
+        run it would; the containers run on without it. Never the default engine's."""
+        assert self.daemon_process is not None, "the default engine is never paused by a test"
+        subprocess.run(["pkill", "-STOP", "-f", self.daemon_process], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["pkill", "-CONT", "-f", self.daemon_process], check=True)
 
     def start_daemon(self) -> None:
         """Start it again, as `make test` does (scripts/ensure-engines)."""

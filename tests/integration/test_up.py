@@ -13,10 +13,13 @@ import pytest
 from dockermem.docker.parse import parse_docker_time
 from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.realdocker import (
+    ENGINES,
     MEMHOG_IMAGE,
     ComposeProject,
+    PipeLines,
     cli_env,
     dockermem,
+    finish,
     inspect,
     memhog_service,
     unique_name,
@@ -26,6 +29,7 @@ from tests.processes import descendants, still_running
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 # A sample every half second, and a wide terminal for the reports read below.
 UP_SETTINGS = {"COLUMNS": "160", "DOCKERMEM_SAMPLE_INTERVAL_SECONDS": "0.5"}
+PODMAN = next(engine for engine in ENGINES if engine.name == "podman-4.3")
 
 
 def up(stack: ComposeProject, *args: str) -> subprocess.CompletedProcess[str]:
@@ -168,6 +172,51 @@ def test_container_oom_killed_during_start_is_named(
     assert "did not start" in out
     hog_row = next(line for line in result.stdout.splitlines() if line.strip("│ ").startswith("hog"))
     assert "exited" in hog_row and "137" in hog_row
+
+
+@pytest.mark.parametrize("engine", [PODMAN], ids=[PODMAN.name], indirect=True)
+def test_a_death_the_engine_tells_of_late_is_still_the_kills(
+    engine_project: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
+    # Podman's daemon held still from `hog`'s start until 8 s after its kill, as on a busy
+    # machine: the kernel's record of the kill is read at once, podman's `die` comes 8 s later
+    # (with the time of the death), and neither an `oom` event nor `OOMKilled` says more.
+    engine = engine_project.engine
+    hog = memhog_service(100, "32m", checked=False)
+    hog["command"] = ["sh", "-c", "sleep 2; exec memhog 100"]  # PID 1 killed 2 s after its start
+    hog["memswap_limit"] = "32m"
+    hog["restart"] = "no"
+    engine_project.services = {"hog": hog, "calm": memhog_service(4, "64m", checked=False)}
+    engine_project.write()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockermem", "up", "-f", str(engine_project.file), "-p", engine_project.name,
+         "--wait-timeout", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=engine.env(**UP_SETTINGS),
+    )  # fmt: skip
+    progress = PipeLines(process.stderr)
+    try:
+        progress.until("hog started")
+        with engine.paused_daemon():
+            killed_at = progress_seconds(progress.until("OOM kill in ", timeout=20))
+            time.sleep(8)
+        exited_at = progress_seconds(progress.until("hog exited with code 137"))
+    finally:
+        out, _ = finish(process, 120, stderr=progress)
+    out = " ".join(out.split())
+    reliability(
+        "engines",
+        f"{engine.name}: `up` of a stack whose service is OOM-killed, its daemon held still until 8 s "
+        "after the kill",
+        "exit 1, the container's kill named", f"exit {process.returncode}: {verdict_line(out)}",
+    )  # fmt: skip
+    assert exited_at - killed_at > 5, progress.text  # the death was told late
+    assert "Memory was the cause: hog was OOM-killed" in out, out
+    assert process.returncode == 1
+
+
+def progress_seconds(line: str) -> float:
+    """`[   9.1s] hog exited with code 137`: 9.1."""
+    return float(line.split("]", 1)[0].strip("[ s"))
 
 
 def test_process_oom_killed_inside_a_living_container_is_reported(

@@ -5,7 +5,8 @@ come and go, and OOM kills counted once however many ways they are seen."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +14,7 @@ from dockermem.config import Settings
 from dockermem.core.events import ContainerPeak, Event, EventType, SessionSummary
 from dockermem.core.judge import Judge, JudgeRules
 from dockermem.core.oom import OomKind
-from dockermem.docker.models import ContainerEvent
+from dockermem.docker.models import ContainerEvent, ContainerState, ContainerSummary
 from dockermem.docker.parse import parse_container_states, parse_event
 from dockermem.kernel.oom_log import KernelOomKill, parse_dmesg_line, parse_kmsg_record, parse_oom_kills
 from tests.builders import GIB, MIB, at, engine, event, host, reading, summary
@@ -379,6 +380,62 @@ def test_a_death_after_the_kernel_told_of_its_kill_says_it_was_oom_killed() -> N
     told = j.engine_event(at(0.2), "default", death)
     assert types(told) == ["oom", "exited"]
     assert told[1].message.endswith("exited with code 137 (OOM-killed)")
+
+
+@pytest.mark.parametrize(
+    ("killed_before", "told_late_by", "kind"),
+    [(0.07, 0.1, OomKind.CONTAINER), (0.07, 8.0, OomKind.CONTAINER), (8.0, 8.0, OomKind.PROCESS)],
+)
+def test_a_death_is_the_kills_by_the_time_it_happened(
+    killed_before: float, told_late_by: float, kind: OomKind
+) -> None:
+    # On a busy machine podman's `die` may reach the session seconds after the kernel's record
+    # was read; the event still carries the time of the death. A kill 0.07 s before it (the
+    # recording) was the death's cause, however late it is told; one 8 s before it (and a
+    # `docker kill` then) was a process's.
+    events, [kernel_kill] = podman_start_kill()
+    death = next(e for e in events if e.action == "die" and e.exit_code == 137)
+    kernel_kill = replace(kernel_kill, at=death.time - timedelta(seconds=killed_before))
+    j = judge()
+    j.tick(at(0), 0, host(), [engine()])
+    for e in events[: events.index(death)]:
+        j.engine_event(at(0.1), "default", e)
+    j.kernel_kills(at(0.2), [kernel_kill])
+    told = j.engine_event(at(0.2 + told_late_by), "default", death)
+    cause = " (OOM-killed)" if kind is OomKind.CONTAINER else ""
+    assert told[0].message == f"hog exited with code 137{cause}"
+    assert [kill.kind for kill in j.ledger.kills] == [kind]
+
+
+def podman_exited_hog() -> tuple[ContainerSummary, ContainerState, KernelOomKill]:
+    """Podman 4.3's `hog`, PID 1 OOM-killed at its start: its state (exited with 137,
+    `OOMKilled` false) and the kernel's record of the kill, at its wall time."""
+    [state] = parse_container_states((FIXTURES / "inspect" / "podman-oom-pid1.json").read_text())
+    records = (FIXTURES / "kernel" / "podman-compose-exited.kmsg").read_bytes().splitlines(keepends=True)
+    [kill] = parse_oom_kills([r for line in records if (r := parse_kmsg_record(line)) is not None])
+    monotonic_start = datetime(2026, 12, 1, 10, 39, 23, 465150, tzinfo=UTC)  # see the README
+    kill = replace(kill, at=monotonic_start + timedelta(seconds=kill.at_seconds))
+    return summary(state.name, state.service, state.project, cid=state.id), state, kill
+
+
+@pytest.mark.parametrize(("finished_after_kill", "kind"), [(None, OomKind.CONTAINER), (8.0, OomKind.PROCESS)])
+def test_an_exit_with_137_at_the_kill_makes_it_the_containers_at_the_end(
+    finished_after_kill: float | None, kind: OomKind
+) -> None:
+    # No `die` reached the session (its events stream was down): the state at the end, exited
+    # with 137 when the kernel killed its process (Podman leaves OOMKilled false), settles it;
+    # the same state had it exited 8 s after the kill does not.
+    hog, state, kernel_kill = podman_exited_hog()
+    assert state.exit_code == 137 and not state.oom_killed and state.finished_at is not None
+    if finished_after_kill is not None:
+        assert kernel_kill.at is not None
+        state = replace(state, finished_at=kernel_kill.at + timedelta(seconds=finished_after_kill))
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(hog, 30, 32))])
+    [oom] = j.kernel_kills(at(1), [kernel_kill])
+    assert j.settle(at(30), "default", [state]) == []  # the kill counted once
+    [kill] = j.ledger.kills
+    assert kill.kind is kind
 
 
 def test_a_kill_by_the_hosts_oom_killer_names_the_hosts_memory() -> None:
