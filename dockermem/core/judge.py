@@ -145,8 +145,9 @@ class ContainerJudge:
     warned: bool = False
     leaking: bool = False
     emergency: bool = False
-    oom_kills: int = 0
-    cgroup_oom_count: int | None = None
+    oom_kills: int = 0  # the session's kills of it, however seen
+    cgroup_oom_count: int | None = None  # its cgroup's counter at the last reading
+    counter_kills: int = 0  # the kills that counter has shown during the session
 
     def __post_init__(self) -> None:
         self.growth = SlidingFit(self.window_seconds, MAX_WINDOW_POINTS)
@@ -198,7 +199,13 @@ class ContainerJudge:
             return 0
         new = 0 if self.cgroup_oom_count is None else max(0, count - self.cgroup_oom_count)
         self.cgroup_oom_count = count
+        self.counter_kills += new
         return new
+
+    @property
+    def all_kills_counted(self) -> bool:
+        """Whether its cgroup's counter, read, shows no kill the session has not counted."""
+        return self.cgroup_oom_count is not None and self.oom_kills >= self.counter_kills
 
     def _warning(
         self, moment: Moment, percent: float | None, limit: int | None, rules: JudgeRules
@@ -631,7 +638,8 @@ class Judge:
         kill = OomKill(
             container_id, name, service, OomKind.PROCESS, at, sample, seen_by, project, engine, kernel, host
         )
-        if not self.ledger.sighted(moment.clock, seen_by, kill):
+        all_counted = container is not None and container.all_kills_counted
+        if not self.ledger.sighted(moment.clock, seen_by, kill, all_counted=all_counted):
             return []
         self.oom_seen = True
         memory: dict[str, Any] = {}

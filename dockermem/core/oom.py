@@ -166,19 +166,25 @@ class OomLedger:
         self._sightings: deque[_Sighting] = deque(maxlen=MAX_KILLS_KEPT)
         self._deaths: dict[str, _Death] = {}
 
-    def sighted(self, now: float, seen_by: str, kill: OomKill) -> bool:
+    def sighted(self, now: float, seen_by: str, kill: OomKill, *, all_counted: bool = False) -> bool:
         """Count a kill seen by `seen_by`; False when it is one already counted (what the
-        kernel's log says of it is kept with it all the same)."""
-        for sighting in reversed(self._sightings):
-            if (
-                _same_container(sighting.kill.container_id, kill.container_id)
-                and now - sighting.seen_at < self.same_kill_seconds
-                and seen_by not in sighting.sources
-            ):
-                sighting.sources.add(seen_by)
-                if kill.kernel is not None and sighting.kill.kernel is None:
-                    sighting.kill = replace(sighting.kill, kernel=kill.kernel)
-                return False
+        kernel's log says of it is kept with it all the same). `all_counted`: the container's
+        own counter shows no kill beyond those counted, so a sighting later than the window
+        (an engine busy for seconds tells of a kill late) is of one of them too."""
+        mine = [
+            sighting
+            for sighting in reversed(self._sightings)
+            if _same_container(sighting.kill.container_id, kill.container_id)
+            and seen_by not in sighting.sources
+        ]
+        same = next((s for s in mine if now - s.seen_at < self.same_kill_seconds), None)
+        if same is None and all_counted and mine:
+            same = mine[0]
+        if same is not None:
+            same.sources.add(seen_by)
+            if kill.kernel is not None and same.kill.kernel is None:
+                same.kill = replace(same.kill, kernel=kill.kernel)
+            return False
         death = self._death_of(kill.container_id)
         if (
             death is not None

@@ -20,12 +20,12 @@ from tests.integration.realdocker import (
     MEMHOG_IMAGE,
     MIB,
     ComposeProject,
-    PipeLines,
     docker,
     finish,
     memhog_service,
     run_container,
     unique_name,
+    watching,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
@@ -87,12 +87,7 @@ def test_an_engine_that_goes_away_during_watch_is_said_and_followed_again(
     engine_project.services = {"hold": hold}
     engine_project.up()
     engine_project.wait_ready()
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "dockermem", "watch", "--json", "-p", engine_project.name, "--duration", "25",
-         "--interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=engine.env(),
-    )  # fmt: skip
-    output = PipeLines(watcher.stdout)
+    watcher, output = watching(engine_project, 25)
     try:
         output.until('"type": "sample"')
         engine.stop_daemon()

@@ -6,24 +6,29 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from dockermem.docker.parse import parse_docker_time
 from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import (
     DEFAULT_ENGINE,
+    ENGINES,
     MIB,
     ComposeProject,
     Engine,
-    PipeLines,
-    cli_env,
     finish,
     memhog_service,
+    watching,
 )
 from tests.schemas import dockermem_args, json_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+DOCKER_26 = next(engine for engine in ENGINES if engine.name == "docker-26")
 
 
 def watch_lines(
@@ -119,24 +124,27 @@ def test_crossing_eighty_percent_gives_exactly_one_warning(project: ComposeProje
     assert code == 0  # CRITICAL, never EMERGENCY, no OOM
 
 
+def start_host(project: ComposeProject, script: str | None = None) -> None:
+    """`host`: 4 MiB held in 64 MiB and no swap, where a child of 200 MiB is OOM-killed (by
+    `script`, a shell's, or a `docker exec` of the test's)."""
+    service = memhog_service(4, "64m", checked=False)
+    service["memswap_limit"] = "64m"
+    if script is not None:
+        service["command"] = ["sh", "-c", script]
+    project.services = {"host": service}
+    project.up()
+    project.wait_ready()
+
+
 def test_silent_oom_kill_appears_once_and_fails_the_watch(
     engine_project: ComposeProject, reliability: ReliabilityRecorder
 ) -> None:
     project = engine_project
-    service = memhog_service(4, "64m", checked=False)
-    service["memswap_limit"] = "64m"
-    project.services = {"host": service}
-    project.up()
-    project.wait_ready()
+    start_host(project)
     container = project.container_id("host")
     # A kill before the watch starts: in the kernel's log and the cgroup's counter, but not news.
     project.engine.docker("exec", container, "memhog", "200", check=False)
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "8",
-         "--interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=project.engine.env(),
-    )  # fmt: skip
-    output = PipeLines(watcher.stdout)
+    watcher, output = watching(project, 8)
     output.until('"type": "sample"')  # watching
     project.engine.docker("exec", container, "memhog", "200", check=False)  # the child is OOM-killed
     out, err = finish(watcher, 60, output)
@@ -161,15 +169,50 @@ def test_silent_oom_kill_appears_once_and_fails_the_watch(
     assert summary["oom_seen"] is True
 
 
+@pytest.mark.parametrize("engine", [DOCKER_26], ids=[DOCKER_26.name], indirect=True)
+def test_an_oom_event_told_late_is_of_the_kill_already_counted(
+    engine_project: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
+    # dockerd held still from just before a child's kill until 8 s after it, as on a busy
+    # machine: the kernel's log and the cgroup's counter tell of the kill at once, docker's
+    # `oom` event 8 s later (timed when dockerd sent it). One kill, counted once.
+    project = engine_project
+    start_host(
+        project, "memhog 4 & until [ -e /tmp/go ]; do sleep 0.1; done; sleep 1; memhog 200; sleep 1000"
+    )
+    watcher, output = watching(project, 20)
+    output.until('"type": "sample"')  # watching
+    project.compose("exec", "-T", "host", "sh", "-c", ": > /tmp/go")  # the child is OOM-killed 1 s later
+    with project.engine.paused_daemon():
+        told = json.loads(output.until('"type": "oom"', timeout=20))
+        time.sleep(8)
+    out, _ = finish(watcher, 60, output)
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    ooms = of_type(lines, "oom")
+    told_at = parse_docker_time(told["ts"])
+    assert told_at is not None
+    since = told_at - timedelta(seconds=30)
+    docker_said = project.engine.docker(
+        "events", "--since", since.isoformat(), "--until", "0s", "--format", "{{.TimeNano}}",
+        "--filter", f"container={project.name}-host-1", "--filter", "event=oom",
+    ).stdout.split()  # fmt: skip
+    reliability(
+        "engines",
+        f"{project.engine.name}: `watch --json` while a child is OOM-killed, dockerd held still until 8 s "
+        "after the kill",
+        "one oom event", f"{len(ooms)} oom events: " + "; ".join(f"seen by {o['seen_by']}" for o in ooms),
+    )  # fmt: skip
+    [event_ns] = docker_said
+    assert int(event_ns) / 1e9 - told_at.timestamp() > 5  # docker told it late
+    assert len(ooms) == 1, ooms
+    assert ooms[0]["process"]["name"] == "memhog"
+    assert watcher.returncode == 1
+
+
 def test_containers_started_and_gone_are_reported(project: ComposeProject) -> None:
     project.services = {"first": memhog_service(4, "32m", checked=False)}
     project.up()
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name, "--duration", "9",
-         "--interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
-    )  # fmt: skip
-    output = PipeLines(watcher.stdout)
+    watcher, output = watching(project, 9)
     output.until('"type": "sample"')  # watching
     project.services["second"] = memhog_service(4, "32m", checked=False)
     project.up("second")

@@ -407,6 +407,32 @@ def test_a_death_is_the_kills_by_the_time_it_happened(
     assert [kill.kind for kill in j.ledger.kills] == [kind]
 
 
+@pytest.mark.parametrize(("counter", "kills"), [(1, 1), (None, 2)])
+def test_an_oom_event_told_late_is_of_the_kill_its_counter_already_showed(
+    counter: int | None, kills: int
+) -> None:
+    # A child killed in a living container (recorded on Docker 20.10): the kernel's log and
+    # the cgroup's counter tell of it at once, docker's `oom` event 8 s later (dockerd was
+    # busy). With the counter read, the event is of the kill counted; without one (a counter
+    # dockermem cannot read), nothing tells the two apart and each is counted.
+    records = (FIXTURES / "kernel" / "docker-child.kmsg").read_bytes().splitlines(keepends=True)
+    [kernel_kill] = parse_oom_kills([r for line in records if (r := parse_kmsg_record(line)) is not None])
+    worker = summary(
+        "shop-worker-1", "worker", cid=(FIXTURES / "kernel" / "docker-child.id").read_text().strip()
+    )
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(worker, 60, 64, oom_kills=None if counter is None else 0))])
+    [told] = j.kernel_kills(at(1), [kernel_kill])
+    _, counted = j.tick(at(1), 1, host(), [engine(reading(worker, 10, 64, oom_kills=counter))])
+    late = j.engine_event(at(9), "default", event("oom", worker, 9))
+    assert [e for e in counted + late if e.type is EventType.OOM] == ([] if kills == 1 else late)
+    assert len(j.ledger.kills) == kills
+    # The next kill, told by its event before anything else saw it, is a kill of its own.
+    j.tick(at(20), 20, host(), [engine(reading(worker, 60, 64, oom_kills=counter))])
+    assert types(j.engine_event(at(21), "default", event("oom", worker, 21))) == ["oom"]
+    assert len(j.ledger.kills) == kills + 1
+
+
 def podman_exited_hog() -> tuple[ContainerSummary, ContainerState, KernelOomKill]:
     """Podman 4.3's `hog`, PID 1 OOM-killed at its start: its state (exited with 137,
     `OOMKilled` false) and the kernel's record of the kill, at its wall time."""
