@@ -129,6 +129,17 @@ class Moment:
     ts: datetime
 
 
+@dataclass(frozen=True)
+class LateWord:
+    """A sighting of a kill (docker's `oom` event) that came after the window of a kill of its
+    container its source had not told of: of that kill, told late, or of a new one? The
+    counter's next reading says (see Judge._weigh_late_words)."""
+
+    seen_by: str
+    at: datetime
+    counter_kills: int  # the container's counter kills when it came
+
+
 @dataclass
 class ContainerJudge:
     """What the judge remembers of one container, in bounded buffers, and how it judges a reading."""
@@ -145,9 +156,10 @@ class ContainerJudge:
     warned: bool = False
     leaking: bool = False
     emergency: bool = False
-    oom_kills: int = 0  # the session's kills of it, however seen
+    oom_kills: int = 0
     cgroup_oom_count: int | None = None  # its cgroup's counter at the last reading
     counter_kills: int = 0  # the kills that counter has shown during the session
+    late_words: list[LateWord] = field(default_factory=list)  # waiting for the counter's next reading
 
     def __post_init__(self) -> None:
         self.growth = SlidingFit(self.window_seconds, MAX_WINDOW_POINTS)
@@ -201,11 +213,6 @@ class ContainerJudge:
         self.cgroup_oom_count = count
         self.counter_kills += new
         return new
-
-    @property
-    def all_kills_counted(self) -> bool:
-        """Whether its cgroup's counter, read, shows no kill the session has not counted."""
-        return self.cgroup_oom_count is not None and self.oom_kills >= self.counter_kills
 
     def _warning(
         self, moment: Moment, percent: float | None, limit: int | None, rules: JudgeRules
@@ -431,7 +438,10 @@ class Judge:
                 )
         for container_id in previous.keys() - listed.keys():
             self._announced.discard((engine.name, container_id))
-            watched = self._containers.pop((engine.name, container_id), None)
+            watched = self._containers.get((engine.name, container_id))
+            if watched is not None:
+                events += self._weigh_late_words(moment, engine.name, watched, counter_read=False)
+            self._containers.pop((engine.name, container_id), None)
             summary = previous[container_id]
             if watched is not None:
                 events.append(watched.event(moment, EventType.GONE, f"{summary.name} is gone"))
@@ -458,10 +468,29 @@ class Judge:
         for _ in range(counter_kills):
             events += self._oom(moment, engine, reading.summary.id, container.name, container.summary.service,
                                 container.summary.project, "cgroup", moment.ts)  # fmt: skip
-        if counter_kills:
+        late = self._weigh_late_words(moment, engine, container, counter_read=reading.oom_kills is not None)
+        events += late
+        if counter_kills or late:
             row = replace(row, oom_kills=container.oom_kills)
         self._keep_peak(key, row)
         return row, events
+
+    def _weigh_late_words(
+        self, moment: Moment, engine: str, container: ContainerJudge, *, counter_read: bool
+    ) -> list[Event]:
+        """Each late word of a kill, once the container's counter was read after it: no kill
+        shown since, it told of an earlier kill (late); kills shown since, it is of one of them.
+        The counter unread (the container died, or is gone), it is a kill of its own."""
+        found: list[Event] = []
+        words, container.late_words = container.late_words, []
+        for word in words:
+            if counter_read and container.counter_kills == word.counter_kills:
+                self.ledger.told_late(word.seen_by, container.summary.id)
+            else:
+                summary = container.summary
+                found += self._oom(moment, engine, summary.id, summary.name, summary.service, summary.project,
+                                   word.seen_by, word.at, may_wait=False)  # fmt: skip
+        return found
 
     def _came_during_session(self, engine: str, container_id: str) -> bool:
         there_before = self._there_before.get(engine)
@@ -521,6 +550,9 @@ class Judge:
             if kind is not None:
                 found += [self._container_event(moment, engine, event, kind, f"{who} {status}")]
         elif event.action == "die":
+            dead = self._container(engine, event.container_id)
+            if dead is not None:  # its counter is read no more
+                found += self._weigh_late_words(moment, engine, dead, counter_read=False)
             killed = self.ledger.died(moment.clock, event.container_id, event.exit_code, event.time)
             cause = " (OOM-killed)" if killed else ""
             message = f"{who} exited with code {event.exit_code}{cause}"
@@ -626,8 +658,11 @@ class Judge:
         seen_by: str,
         at: datetime,
         kernel: KernelOomKill | None = None,
+        *,
+        may_wait: bool = True,
     ) -> list[Event]:
-        """One sighting of an OOM kill: an event when it is a kill not counted yet."""
+        """One sighting of an OOM kill: an event when it is a kill not counted yet (one that
+        may be a late word of a kill counted waits for its container's counter)."""
         container = self._container(engine, container_id)
         if container is not None:
             name, service, project = container.name, container.summary.service, container.summary.project
@@ -638,8 +673,17 @@ class Judge:
         kill = OomKill(
             container_id, name, service, OomKind.PROCESS, at, sample, seen_by, project, engine, kernel, host
         )
-        all_counted = container is not None and container.all_kills_counted
-        if not self.ledger.sighted(moment.clock, seen_by, kill, all_counted=all_counted):
+        if (
+            may_wait
+            and container is not None
+            and kernel is None
+            and seen_by != "cgroup"
+            and container.cgroup_oom_count is not None
+            and self.ledger.may_be_late(moment.clock, seen_by, kill)
+        ):
+            container.late_words.append(LateWord(seen_by, at, container.counter_kills))
+            return []
+        if not self.ledger.sighted(moment.clock, seen_by, kill):
             return []
         self.oom_seen = True
         memory: dict[str, Any] = {}

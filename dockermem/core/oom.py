@@ -31,6 +31,9 @@ SIGKILL_EXIT = 137
 # container's exit with 137 when the kill was of its main process. A session whose cgroup
 # counter is read less often widens it (`OomLedger(same_kill_seconds)`).
 SAME_KILL_SECONDS = 5.0
+# The kernel's time of a kill and the engine's of a death come from two clocks: a death is
+# taken to follow a kill when the two say it came up to this long before it.
+CLOCKS_APART_SECONDS = 1.0
 # A long watch keeps this many kills (the oldest go first).
 MAX_KILLS_KEPT = 10_000
 
@@ -158,28 +161,26 @@ class OomLedger:
     """Every OOM kill of a session, each once: a sighting by another source within
     `same_kill_seconds` of one already counted is the same kill, and an exit with 137 within as
     long of a kill makes it the container's own death. Times are the session's clock, and for a
-    death also the engine's and the kernel's own times: an engine may tell of a death seconds
-    after it (Podman on a busy machine), but its time of the death is when it happened."""
+    death also the engine's and the kernel's own: Podman may tell of a death seconds after it on
+    a busy machine, with the time it happened (Docker's `die` carries the time dockerd sent it,
+    but its `FinishedAt`, read at the end of `up`, the time of the exit)."""
 
     def __init__(self, same_kill_seconds: float = SAME_KILL_SECONDS) -> None:
         self.same_kill_seconds = same_kill_seconds
         self._sightings: deque[_Sighting] = deque(maxlen=MAX_KILLS_KEPT)
         self._deaths: dict[str, _Death] = {}
 
-    def sighted(self, now: float, seen_by: str, kill: OomKill, *, all_counted: bool = False) -> bool:
+    def sighted(self, now: float, seen_by: str, kill: OomKill) -> bool:
         """Count a kill seen by `seen_by`; False when it is one already counted (what the
-        kernel's log says of it is kept with it all the same). `all_counted`: the container's
-        own counter shows no kill beyond those counted, so a sighting later than the window
-        (an engine busy for seconds tells of a kill late) is of one of them too."""
-        mine = [
-            sighting
-            for sighting in reversed(self._sightings)
-            if _same_container(sighting.kill.container_id, kill.container_id)
-            and seen_by not in sighting.sources
-        ]
-        same = next((s for s in mine if now - s.seen_at < self.same_kill_seconds), None)
-        if same is None and all_counted and mine:
-            same = mine[0]
+        kernel's log says of it is kept with it all the same)."""
+        same = next(
+            (
+                s
+                for s in self._unseen_by(seen_by, kill.container_id)
+                if now - s.seen_at < self.same_kill_seconds
+            ),
+            None,
+        )
         if same is not None:
             same.sources.add(seen_by)
             if kill.kernel is not None and same.kill.kernel is None:
@@ -189,11 +190,34 @@ class OomLedger:
         if (
             death is not None
             and death.exit_code == SIGKILL_EXIT
-            and (now - death.at < self.same_kill_seconds or self._at_once(kill.at, death.engine_at))
+            and (now - death.at < self.same_kill_seconds or self._at_once(kill, death.engine_at))
         ):
             kill = replace(kill, kind=OomKind.CONTAINER)
         self._sightings.append(_Sighting(replace(kill, seen_by=seen_by), now, {seen_by}))
         return True
+
+    def may_be_late(self, now: float, seen_by: str, kill: OomKill) -> bool:
+        """Whether a sighting could be a late word of a kill counted earlier: none within the
+        window would take it, but an earlier kill of the container was not seen by its source
+        (an engine busy for seconds tells of a kill late; so may one that told of two kills
+        in one event). Only the container's counter, read after it, can tell which it is."""
+        unseen = self._unseen_by(seen_by, kill.container_id)
+        return bool(unseen) and all(now - s.seen_at >= self.same_kill_seconds for s in unseen)
+
+    def told_late(self, seen_by: str, container_id: str) -> None:
+        """A sighting is a late word of the earliest kill of the container its source had not
+        told of (sources tell of kills in their order)."""
+        unseen = self._unseen_by(seen_by, container_id)
+        if unseen:
+            unseen[-1].sources.add(seen_by)
+
+    def _unseen_by(self, seen_by: str, container_id: str) -> list[_Sighting]:
+        """The container's kills `seen_by` has not told of, the latest first."""
+        return [
+            sighting
+            for sighting in reversed(self._sightings)
+            if _same_container(sighting.kill.container_id, container_id) and seen_by not in sighting.sources
+        ]
 
     def died(
         self, now: float, container_id: str, exit_code: int | None, engine_at: datetime | None = None
@@ -206,7 +230,7 @@ class OomLedger:
             return False
         for sighting in reversed(self._sightings):
             if _same_container(sighting.kill.container_id, container_id) and (
-                now - sighting.seen_at < self.same_kill_seconds or self._at_once(sighting.kill.at, engine_at)
+                now - sighting.seen_at < self.same_kill_seconds or self._at_once(sighting.kill, engine_at)
             ):
                 sighting.kill = replace(sighting.kill, kind=OomKind.CONTAINER)
                 return True
@@ -215,6 +239,11 @@ class OomLedger:
     @property
     def kills(self) -> tuple[OomKill, ...]:
         return tuple(sighting.kill for sighting in self._sightings)
+
+    @property
+    def told_by(self) -> tuple[frozenset[str], ...]:
+        """The sources that told of each kill, in the order of `kills`."""
+        return tuple(frozenset(sighting.sources) for sighting in self._sightings)
 
     def settle(
         self,
@@ -234,11 +263,14 @@ class OomLedger:
         unseen = []
         for state in states:
             if state.exit_code == SIGKILL_EXIT and not state.running:
-                for sighting in self._sightings:
-                    if _same_container(sighting.kill.container_id, state.id) and self._at_once(
-                        sighting.kill.at, state.finished_at
-                    ):
-                        sighting.kill = replace(sighting.kill, kind=OomKind.CONTAINER)
+                fatal = [
+                    s
+                    for s in self._sightings
+                    if _same_container(s.kill.container_id, state.id)
+                    and self._at_once(s.kill, state.finished_at)
+                ]
+                if fatal:  # the last kill before the death (one before it was of a process)
+                    fatal[-1].kill = replace(fatal[-1].kill, kind=OomKind.CONTAINER)
             if not state.oom_killed or (since is not None and state.oom_flag_older_than(since)):
                 continue
             kind = OomKind.PROCESS if state.running else OomKind.CONTAINER
@@ -255,11 +287,14 @@ class OomLedger:
             unseen.append(kill)
         return unseen
 
-    def _at_once(self, kill_at: datetime | None, death_at: datetime | None) -> bool:
-        """Whether a kill and a death, each at its own source's time, are one moment."""
-        if kill_at is None or death_at is None:
+    def _at_once(self, kill: OomKill, death_at: datetime | None) -> bool:
+        """Whether a death, at the engine's time, came just after a kill, at the kernel's time
+        where its log told of it (else its first source's). A second is allowed the other way,
+        for the two clocks."""
+        kill_at = kill.kernel.at if kill.kernel is not None and kill.kernel.at is not None else kill.at
+        if kill_at is None or death_at is None or (kill_at.tzinfo is None) != (death_at.tzinfo is None):
             return False
-        return abs((death_at - kill_at).total_seconds()) < self.same_kill_seconds
+        return -CLOCKS_APART_SECONDS <= (death_at - kill_at).total_seconds() < self.same_kill_seconds
 
     def _death_of(self, container_id: str) -> _Death | None:
         return next((d for cid, d in self._deaths.items() if _same_container(cid, container_id)), None)

@@ -178,12 +178,16 @@ def test_container_oom_killed_during_start_is_named(
 def test_a_death_the_engine_tells_of_late_is_still_the_kills(
     engine_project: ComposeProject, reliability: ReliabilityRecorder
 ) -> None:
-    # Podman's daemon held still from `hog`'s start until 8 s after its kill, as on a busy
+    # Podman's daemon held still from before `hog`'s kill until 8 s after it, as on a busy
     # machine: the kernel's record of the kill is read at once, podman's `die` comes 8 s later
     # (with the time of the death), and neither an `oom` event nor `OOMKilled` says more.
     engine = engine_project.engine
+    signal = engine_project.file.parent / "signal"
+    signal.mkdir()
     hog = memhog_service(100, "32m", checked=False)
-    hog["command"] = ["sh", "-c", "sleep 2; exec memhog 100"]  # PID 1 killed 2 s after its start
+    # PID 1 is killed once the test says go (with the daemon held still).
+    hog["command"] = ["sh", "-c", "until [ -e /signal/go ]; do sleep 0.1; done; exec memhog 100"]
+    hog["volumes"] = [f"{signal}:/signal"]
     hog["memswap_limit"] = "32m"
     hog["restart"] = "no"
     engine_project.services = {"hog": hog, "calm": memhog_service(4, "64m", checked=False)}
@@ -197,6 +201,7 @@ def test_a_death_the_engine_tells_of_late_is_still_the_kills(
     try:
         progress.until("hog started")
         with engine.paused_daemon():
+            (signal / "go").touch()
             killed_at = progress_seconds(progress.until("OOM kill in ", timeout=20))
             time.sleep(8)
         exited_at = progress_seconds(progress.until("hog exited with code 137"))

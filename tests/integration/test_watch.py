@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,16 +125,21 @@ def test_crossing_eighty_percent_gives_exactly_one_warning(project: ComposeProje
     assert code == 0  # CRITICAL, never EMERGENCY, no OOM
 
 
-def start_host(project: ComposeProject, script: str | None = None) -> None:
+def start_host(project: ComposeProject, script: str | None = None) -> Path:
     """`host`: 4 MiB held in 64 MiB and no swap, where a child of 200 MiB is OOM-killed (by
-    `script`, a shell's, or a `docker exec` of the test's)."""
+    `script`, a shell's, or a `docker exec` of the test's). The folder it gives is the
+    container's /signal, where the test leaves files for `script` to wait for."""
+    signal = project.file.parent / "signal"
+    signal.mkdir(exist_ok=True)
     service = memhog_service(4, "64m", checked=False)
     service["memswap_limit"] = "64m"
+    service["volumes"] = [f"{signal}:/signal"]
     if script is not None:
         service["command"] = ["sh", "-c", script]
     project.services = {"host": service}
     project.up()
     project.wait_ready()
+    return signal
 
 
 def test_silent_oom_kill_appears_once_and_fails_the_watch(
@@ -177,13 +183,13 @@ def test_an_oom_event_told_late_is_of_the_kill_already_counted(
     # machine: the kernel's log and the cgroup's counter tell of the kill at once, docker's
     # `oom` event 8 s later (timed when dockerd sent it). One kill, counted once.
     project = engine_project
-    start_host(
-        project, "memhog 4 & until [ -e /tmp/go ]; do sleep 0.1; done; sleep 1; memhog 200; sleep 1000"
+    signal = start_host(
+        project, "memhog 4 & until [ -e /signal/go ]; do sleep 0.1; done; memhog 200; sleep 1000"
     )
     watcher, output = watching(project, 20)
     output.until('"type": "sample"')  # watching
-    project.compose("exec", "-T", "host", "sh", "-c", ": > /tmp/go")  # the child is OOM-killed 1 s later
     with project.engine.paused_daemon():
+        (signal / "go").touch()  # the child is OOM-killed
         told = json.loads(output.until('"type": "oom"', timeout=20))
         time.sleep(8)
     out, _ = finish(watcher, 60, output)

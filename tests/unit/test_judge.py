@@ -407,14 +407,10 @@ def test_a_death_is_the_kills_by_the_time_it_happened(
     assert [kill.kind for kill in j.ledger.kills] == [kind]
 
 
-@pytest.mark.parametrize(("counter", "kills"), [(1, 1), (None, 2)])
-def test_an_oom_event_told_late_is_of_the_kill_its_counter_already_showed(
-    counter: int | None, kills: int
-) -> None:
-    # A child killed in a living container (recorded on Docker 20.10): the kernel's log and
-    # the cgroup's counter tell of it at once, docker's `oom` event 8 s later (dockerd was
-    # busy). With the counter read, the event is of the kill counted; without one (a counter
-    # dockermem cannot read), nothing tells the two apart and each is counted.
+def child_killed_unannounced(counter: int | None) -> tuple[Judge, ContainerSummary]:
+    """A child killed in a living container (recorded on Docker 20.10), told of by the kernel's
+    log and the cgroup's counter (None: one dockermem cannot read) at once, and by no `oom`
+    event yet: one kill, its event to come."""
     records = (FIXTURES / "kernel" / "docker-child.kmsg").read_bytes().splitlines(keepends=True)
     [kernel_kill] = parse_oom_kills([r for line in records if (r := parse_kmsg_record(line)) is not None])
     worker = summary(
@@ -422,15 +418,50 @@ def test_an_oom_event_told_late_is_of_the_kill_its_counter_already_showed(
     )
     j = judge()
     j.tick(at(0), 0, host(), [engine(reading(worker, 60, 64, oom_kills=None if counter is None else 0))])
-    [told] = j.kernel_kills(at(1), [kernel_kill])
-    _, counted = j.tick(at(1), 1, host(), [engine(reading(worker, 10, 64, oom_kills=counter))])
+    assert types(j.kernel_kills(at(1), [kernel_kill])) == ["oom"]
+    j.tick(at(1), 1, host(), [engine(reading(worker, 10, 64, oom_kills=counter))])
+    return j, worker
+
+
+@pytest.mark.parametrize(("counter", "kills"), [(1, 1), (None, 2)])
+def test_an_oom_event_told_late_is_of_the_kill_its_counter_already_showed(
+    counter: int | None, kills: int
+) -> None:
+    # Docker's `oom` event 8 s after the kill (dockerd was busy). With the counter read after
+    # it and showing no new kill, the event was of the kill counted; without a counter nothing
+    # tells the two apart and each is counted.
+    j, worker = child_killed_unannounced(counter)
     late = j.engine_event(at(9), "default", event("oom", worker, 9))
-    assert [e for e in counted + late if e.type is EventType.OOM] == ([] if kills == 1 else late)
+    _, after = j.tick(at(9.5), 9.5, host(), [engine(reading(worker, 10, 64, oom_kills=counter))])
+    assert len([e for e in late + after if e.type is EventType.OOM]) == kills - 1
     assert len(j.ledger.kills) == kills
-    # The next kill, told by its event before anything else saw it, is a kill of its own.
-    j.tick(at(20), 20, host(), [engine(reading(worker, 60, 64, oom_kills=counter))])
+    assert "docker events" in j.ledger.told_by[0] or counter is None
+    # The next kill, told by its event first, is a kill of its own.
     assert types(j.engine_event(at(21), "default", event("oom", worker, 21))) == ["oom"]
     assert len(j.ledger.kills) == kills + 1
+
+
+def test_an_oom_event_of_a_new_kill_is_not_taken_for_an_old_kills_late_word() -> None:
+    # The first kill's event never came (docker told of two kills in one); 20 s later a new
+    # kill's event comes before anything else saw it. The counter's next reading shows the new
+    # kill: the event was of it, and it is counted, once.
+    j, worker = child_killed_unannounced(1)
+    assert j.engine_event(at(21), "default", event("oom", worker, 21)) == []  # which kill? the counter says
+    _, after = j.tick(at(21.5), 21.5, host(), [engine(reading(worker, 10, 64, oom_kills=2))])
+    [new] = [e for e in after if e.type is EventType.OOM]
+    assert len(j.ledger.kills) == 2
+    assert j.ledger.told_by[1] == {"cgroup", "docker events"}
+
+
+def test_an_oom_event_then_the_containers_death_is_a_kill_of_its_own() -> None:
+    # The same, but the new kill was of the main process: the container dies, its counter is
+    # read no more, and its death tells the event was of a kill of its own, the fatal one.
+    j, worker = child_killed_unannounced(1)
+    assert j.engine_event(at(21), "default", event("oom", worker, 21)) == []
+    died = j.engine_event(at(21.1), "default", event("die", worker, 21.1, exit_code=137))
+    assert types(died) == ["oom", "exited"]
+    assert died[1].message == "worker exited with code 137 (OOM-killed)"
+    assert [kill.kind for kill in j.ledger.kills] == [OomKind.PROCESS, OomKind.CONTAINER]
 
 
 def podman_exited_hog() -> tuple[ContainerSummary, ContainerState, KernelOomKill]:
@@ -444,13 +475,16 @@ def podman_exited_hog() -> tuple[ContainerSummary, ContainerState, KernelOomKill
     return summary(state.name, state.service, state.project, cid=state.id), state, kill
 
 
-@pytest.mark.parametrize(("finished_after_kill", "kind"), [(None, OomKind.CONTAINER), (8.0, OomKind.PROCESS)])
+@pytest.mark.parametrize(
+    ("finished_after_kill", "kind"),
+    [(None, OomKind.CONTAINER), (8.0, OomKind.PROCESS), (-2.0, OomKind.PROCESS)],
+)
 def test_an_exit_with_137_at_the_kill_makes_it_the_containers_at_the_end(
     finished_after_kill: float | None, kind: OomKind
 ) -> None:
     # No `die` reached the session (its events stream was down): the state at the end, exited
     # with 137 when the kernel killed its process (Podman leaves OOMKilled false), settles it;
-    # the same state had it exited 8 s after the kill does not.
+    # the same state had it exited 8 s after the kill, or 2 s before it, does not.
     hog, state, kernel_kill = podman_exited_hog()
     assert state.exit_code == 137 and not state.oom_killed and state.finished_at is not None
     if finished_after_kill is not None:
@@ -462,6 +496,20 @@ def test_an_exit_with_137_at_the_kill_makes_it_the_containers_at_the_end(
     assert j.settle(at(30), "default", [state]) == []  # the kill counted once
     [kill] = j.ledger.kills
     assert kill.kind is kind
+
+
+def test_of_two_kills_before_a_death_with_137_the_last_was_the_containers() -> None:
+    # A child killed 3 s before the main process: both within the window of the exit, only
+    # the last was the container's death.
+    hog, state, fatal = podman_exited_hog()
+    assert fatal.at is not None
+    child = replace(fatal, at=fatal.at - timedelta(seconds=3))
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(hog, 30, 32))])
+    assert types(j.kernel_kills(at(1), [child])) == ["oom"]
+    assert types(j.kernel_kills(at(4), [fatal])) == ["oom"]
+    j.settle(at(30), "default", [state])
+    assert [kill.kind for kill in j.ledger.kills] == [OomKind.PROCESS, OomKind.CONTAINER]
 
 
 def test_a_kill_by_the_hosts_oom_killer_names_the_hosts_memory() -> None:
