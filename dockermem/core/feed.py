@@ -158,6 +158,18 @@ class EngineFeed:
             has_listed=self.listed_once.is_set(),
         )
 
+    def oom_kills_now(self, container_id: str) -> int | None:
+        """The OOM count of a container's cgroup, read now (None: it has none to read: gone, or
+        not read by its cgroup); the ticks after go on from it."""
+        location = self._locations.get(self._full_id(container_id))
+        if location is None or self.reader is None:
+            return None
+        reading = self.reader.read(location, None)
+        if reading is None:
+            return None
+        self._last_readings[location.container_id] = reading
+        return reading.oom_kills
+
     def _read_cgroup(
         self, now: float, summary: ContainerSummary, location: CgroupLocation
     ) -> ContainerReading | None:

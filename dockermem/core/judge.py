@@ -133,7 +133,8 @@ class Moment:
 class LateWord:
     """A sighting of a kill (docker's `oom` event) that came after the window of a kill of its
     container its source had not told of: of that kill, told late, or of a new one? The
-    counter's next reading says (see Judge._weigh_late_words)."""
+    container's counter, read afresh for it (Judge.counter_now: the session reads it at once),
+    says; a death, or the container gone, before that makes it a kill of its own."""
 
     seen_by: str
     at: datetime
@@ -159,7 +160,7 @@ class ContainerJudge:
     oom_kills: int = 0
     cgroup_oom_count: int | None = None  # its cgroup's counter at the last reading
     counter_kills: int = 0  # the kills that counter has shown during the session
-    late_words: list[LateWord] = field(default_factory=list)  # waiting for the counter's next reading
+    late_words: list[LateWord] = field(default_factory=list)  # waiting for the counter, read afresh
 
     def __post_init__(self) -> None:
         self.growth = SlidingFit(self.window_seconds, MAX_WINDOW_POINTS)
@@ -202,9 +203,9 @@ class ContainerJudge:
             *self._leak(moment, fit, limit, rules.leak, dropped),
         ]
         row = self._row(stats, limit, percent, level, fit, rules.leak)
-        return row, events, self._new_counter_kills(reading.oom_kills)
+        return row, events, self.new_counter_kills(reading.oom_kills)
 
-    def _new_counter_kills(self, count: int | None) -> int:
+    def new_counter_kills(self, count: int | None) -> int:
         """Kills the cgroup's counter shows since the last reading. At the first reading of a
         container that was there before the session, none: those kills are old news."""
         if count is None:
@@ -468,19 +469,35 @@ class Judge:
         for _ in range(counter_kills):
             events += self._oom(moment, engine, reading.summary.id, container.name, container.summary.service,
                                 container.summary.project, "cgroup", moment.ts)  # fmt: skip
-        late = self._weigh_late_words(moment, engine, container, counter_read=reading.oom_kills is not None)
-        events += late
-        if counter_kills or late:
+        if counter_kills:
             row = replace(row, oom_kills=container.oom_kills)
         self._keep_peak(key, row)
         return row, events
 
+    def waits_for_counter(self, engine: str, container_id: str) -> bool:
+        """Whether a word of a kill of the container waits for its counter (see LateWord)."""
+        container = self._container(engine, container_id)
+        return container is not None and bool(container.late_words)
+
+    def counter_now(self, moment: Moment, engine: str, container_id: str, count: int | None) -> list[Event]:
+        """The container's OOM count, read afresh for the words that wait for it (None: it
+        could not be read): the kills it shows that none saw, then what each word was of."""
+        container = self._container(engine, container_id)
+        if container is None:
+            return []
+        summary = container.summary
+        found: list[Event] = []
+        for _ in range(container.new_counter_kills(count)):
+            found += self._oom(moment, engine, summary.id, summary.name, summary.service, summary.project,
+                               "cgroup", moment.ts)  # fmt: skip
+        return found + self._weigh_late_words(moment, engine, container, counter_read=count is not None)
+
     def _weigh_late_words(
         self, moment: Moment, engine: str, container: ContainerJudge, *, counter_read: bool
     ) -> list[Event]:
-        """Each late word of a kill, once the container's counter was read after it: no kill
-        shown since, it told of an earlier kill (late); kills shown since, it is of one of them.
-        The counter unread (the container died, or is gone), it is a kill of its own."""
+        """Each late word of a kill, once the container's counter was read afresh after it: no
+        kill shown since, it told of an earlier kill (late); kills shown since, it is of one of
+        them. The counter unread (the container died, or is gone), it is a kill of its own."""
         found: list[Event] = []
         words, container.late_words = container.late_words, []
         for word in words:

@@ -220,6 +220,12 @@ class Session:
             # kill is told with its process, and a death with its cause.
             self._emit_all(self._kernel_kills(moment))
         self._emit_all(self.judge.engine_event(moment, engine, event))
+        if self.judge.waits_for_counter(engine, event.container_id):
+            # An `oom` event of a kill counted before, told late, or of a new one: the
+            # container's counter, read now, says.
+            feed = next(feed for feed in self._feeds if feed.name == engine)
+            count = feed.oom_kills_now(event.container_id)
+            self._emit_all(self.judge.counter_now(moment, engine, event.container_id, count))
 
     def _kernel_kills(self, moment: Moment) -> list[Event]:
         if self._kernel_log is None or not self._kernel_log.readable:

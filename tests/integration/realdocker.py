@@ -265,13 +265,16 @@ class PipeLines:
         return self.text + self._pending.decode("utf-8", errors="replace")
 
 
-def watching(project: ComposeProject, duration: float) -> tuple[subprocess.Popen[str], PipeLines]:
+def watching(
+    project: ComposeProject, duration: float, **extra: str
+) -> tuple[subprocess.Popen[str], PipeLines]:
     """`dockermem watch --json` of the project on its engine, a sample every half second,
-    running beside the test: the process, and its output to read line by line."""
+    running beside the test (`extra`: more of its environment): the process, and its output
+    to read line by line."""
     watcher = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "watch", "--json", "-p", project.name,
          "--duration", f"{duration:g}", "--interval", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=project.engine.env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=project.engine.env(**extra),
     )  # fmt: skip
     return watcher, PipeLines(watcher.stdout)
 

@@ -423,44 +423,63 @@ def child_killed_unannounced(counter: int | None) -> tuple[Judge, ContainerSumma
     return j, worker
 
 
-@pytest.mark.parametrize(("counter", "kills"), [(1, 1), (None, 2)])
-def test_an_oom_event_told_late_is_of_the_kill_its_counter_already_showed(
-    counter: int | None, kills: int
-) -> None:
-    # Docker's `oom` event 8 s after the kill (dockerd was busy). With the counter read after
-    # it and showing no new kill, the event was of the kill counted; without a counter nothing
-    # tells the two apart and each is counted.
-    j, worker = child_killed_unannounced(counter)
-    late = j.engine_event(at(9), "default", event("oom", worker, 9))
-    _, after = j.tick(at(9.5), 9.5, host(), [engine(reading(worker, 10, 64, oom_kills=counter))])
-    assert len([e for e in late + after if e.type is EventType.OOM]) == kills - 1
-    assert len(j.ledger.kills) == kills
-    assert "docker events" in j.ledger.told_by[0] or counter is None
-    # The next kill, told by its event first, is a kill of its own.
+def test_an_oom_event_told_late_is_of_the_kill_its_counter_already_showed() -> None:
+    # Docker's `oom` event 8 s after the kill (dockerd was busy) waits for the container's
+    # counter; read at once, it shows no kill beyond the one counted: the event was of it.
+    j, worker = child_killed_unannounced(1)
+    assert j.engine_event(at(9), "default", event("oom", worker, 9)) == []
+    assert j.waits_for_counter("default", worker.id)
+    assert j.counter_now(at(9), "default", worker.id, 1) == []
+    assert not j.waits_for_counter("default", worker.id)
+    assert j.ledger.told_by == (frozenset({"kernel log", "cgroup", "docker events"}),)
+    # A tick that carries the counter's last full reading on does not change that.
+    _, later = j.tick(at(10), 10, host(), [engine(reading(worker, 10, 64, oom_kills=1))])
+    assert [e for e in later if e.type is EventType.OOM] == [] and len(j.ledger.kills) == 1
+    # The next kill, told by its event first, is a kill of its own, at once.
     assert types(j.engine_event(at(21), "default", event("oom", worker, 21))) == ["oom"]
-    assert len(j.ledger.kills) == kills + 1
+    assert not j.waits_for_counter("default", worker.id) and len(j.ledger.kills) == 2
+
+
+def test_an_oom_event_counts_as_before_without_a_counter() -> None:
+    # A counter dockermem cannot read: nothing tells a late event from a new kill; it counts.
+    j, worker = child_killed_unannounced(None)
+    assert types(j.engine_event(at(9), "default", event("oom", worker, 9))) == ["oom"]
+    assert not j.waits_for_counter("default", worker.id) and len(j.ledger.kills) == 2
 
 
 def test_an_oom_event_of_a_new_kill_is_not_taken_for_an_old_kills_late_word() -> None:
     # The first kill's event never came (docker told of two kills in one); 20 s later a new
-    # kill's event comes before anything else saw it. The counter's next reading shows the new
+    # kill's event comes before anything else saw it. The counter, read at once, shows the new
     # kill: the event was of it, and it is counted, once.
     j, worker = child_killed_unannounced(1)
-    assert j.engine_event(at(21), "default", event("oom", worker, 21)) == []  # which kill? the counter says
-    _, after = j.tick(at(21.5), 21.5, host(), [engine(reading(worker, 10, 64, oom_kills=2))])
-    [new] = [e for e in after if e.type is EventType.OOM]
-    assert len(j.ledger.kills) == 2
+    assert j.engine_event(at(21), "default", event("oom", worker, 21)) == []
+    [new] = j.counter_now(at(21), "default", worker.id, 2)
+    assert new.type is EventType.OOM and len(j.ledger.kills) == 2
     assert j.ledger.told_by[1] == {"cgroup", "docker events"}
 
 
-def test_an_oom_event_then_the_containers_death_is_a_kill_of_its_own() -> None:
-    # The same, but the new kill was of the main process: the container dies, its counter is
-    # read no more, and its death tells the event was of a kill of its own, the fatal one.
+def test_two_oom_events_at_once_are_the_late_one_and_the_new_one() -> None:
+    # dockerd, busy, sends the first kill's event and a second kill's together, 15 s on.
+    j, worker = child_killed_unannounced(1)
+    assert j.engine_event(at(16), "default", event("oom", worker, 15.9)) == []
+    assert types(j.counter_now(at(16), "default", worker.id, 2)) == ["oom"]
+    assert j.engine_event(at(16), "default", event("oom", worker, 16)) == []
+    assert j.counter_now(at(16), "default", worker.id, 2) == []
+    assert len(j.ledger.kills) == 2
+    assert all("docker events" in sources for sources in j.ledger.told_by)
+
+
+@pytest.mark.parametrize("read_before_death", [True, False])
+def test_an_oom_event_then_the_containers_death_is_a_kill_of_its_own(read_before_death: bool) -> None:
+    # The new kill was of the main process: the cgroup is gone when the counter is read for
+    # the event (None), or the `die` comes before it is read. Either way the event was of a
+    # kill of its own, the fatal one.
     j, worker = child_killed_unannounced(1)
     assert j.engine_event(at(21), "default", event("oom", worker, 21)) == []
-    died = j.engine_event(at(21.1), "default", event("die", worker, 21.1, exit_code=137))
-    assert types(died) == ["oom", "exited"]
-    assert died[1].message == "worker exited with code 137 (OOM-killed)"
+    told = j.counter_now(at(21), "default", worker.id, None) if read_before_death else []
+    told += j.engine_event(at(21.1), "default", event("die", worker, 21.1, exit_code=137))
+    assert types(told) == ["oom", "exited"]
+    assert told[1].message == "worker exited with code 137 (OOM-killed)"
     assert [kill.kind for kill in j.ledger.kills] == [OomKind.PROCESS, OomKind.CONTAINER]
 
 
