@@ -138,7 +138,6 @@ class LateWord:
 
     seen_by: str
     at: datetime
-    counter_kills: int  # the container's counter kills when it came
 
 
 @dataclass
@@ -159,7 +158,6 @@ class ContainerJudge:
     emergency: bool = False
     oom_kills: int = 0
     cgroup_oom_count: int | None = None  # its cgroup's counter at the last reading
-    counter_kills: int = 0  # the kills that counter has shown during the session
     late_words: list[LateWord] = field(default_factory=list)  # waiting for the counter, read afresh
 
     def __post_init__(self) -> None:
@@ -212,7 +210,6 @@ class ContainerJudge:
             return 0
         new = 0 if self.cgroup_oom_count is None else max(0, count - self.cgroup_oom_count)
         self.cgroup_oom_count = count
-        self.counter_kills += new
         return new
 
     def _warning(
@@ -441,7 +438,7 @@ class Judge:
             self._announced.discard((engine.name, container_id))
             watched = self._containers.get((engine.name, container_id))
             if watched is not None:
-                events += self._weigh_late_words(moment, engine.name, watched, counter_read=False)
+                events += self._weigh_late_words(moment, engine.name, watched, all_kills_counted=False)
             self._containers.pop((engine.name, container_id), None)
             summary = previous[container_id]
             if watched is not None:
@@ -479,9 +476,18 @@ class Judge:
         container = self._container(engine, container_id)
         return container is not None and bool(container.late_words)
 
-    def counter_now(self, moment: Moment, engine: str, container_id: str, count: int | None) -> list[Event]:
+    def counter_now(
+        self,
+        moment: Moment,
+        engine: str,
+        container_id: str,
+        count: int | None,
+        *,
+        kernel_log_read: bool = False,
+    ) -> list[Event]:
         """The container's OOM count, read afresh for the words that wait for it (None: it
-        could not be read): the kills it shows that none saw, then what each word was of."""
+        could not be read; `kernel_log_read`: the kernel's log was read just before): the kills
+        it shows that none saw, then what each word was of."""
         container = self._container(engine, container_id)
         if container is None:
             return []
@@ -490,19 +496,21 @@ class Judge:
         for _ in range(container.new_counter_kills(count)):
             found += self._oom(moment, engine, summary.id, summary.name, summary.service, summary.project,
                                "cgroup", moment.ts)  # fmt: skip
-        return found + self._weigh_late_words(moment, engine, container, counter_read=count is not None)
+        counted = count is not None or kernel_log_read
+        return found + self._weigh_late_words(moment, engine, container, all_kills_counted=counted)
 
     def _weigh_late_words(
-        self, moment: Moment, engine: str, container: ContainerJudge, *, counter_read: bool
+        self, moment: Moment, engine: str, container: ContainerJudge, *, all_kills_counted: bool
     ) -> list[Event]:
-        """Each late word of a kill, once the container's counter was read afresh after it: no
-        kill shown since, it told of an earlier kill (late); kills shown since, it is of one of
-        them. The counter unread (the container died, or is gone), it is a kill of its own."""
+        """Each late word of a kill. Every kill counted by a source that tells of them all
+        (the counter read afresh, or the kernel's log just read): the word is of one of them,
+        told late. Else (the container died, or is gone, and the kernel's log is not read), it
+        is a kill of its own."""
         found: list[Event] = []
         words, container.late_words = container.late_words, []
         for word in words:
-            if counter_read and container.counter_kills == word.counter_kills:
-                self.ledger.told_late(word.seen_by, container.summary.id)
+            if all_kills_counted:
+                self.ledger.told_late(moment.clock, word.seen_by, container.summary.id)
             else:
                 summary = container.summary
                 found += self._oom(moment, engine, summary.id, summary.name, summary.service, summary.project,
@@ -569,7 +577,7 @@ class Judge:
         elif event.action == "die":
             dead = self._container(engine, event.container_id)
             if dead is not None:  # its counter is read no more
-                found += self._weigh_late_words(moment, engine, dead, counter_read=False)
+                found += self._weigh_late_words(moment, engine, dead, all_kills_counted=False)
             killed = self.ledger.died(moment.clock, event.container_id, event.exit_code, event.time)
             cause = " (OOM-killed)" if killed else ""
             message = f"{who} exited with code {event.exit_code}{cause}"
@@ -698,7 +706,7 @@ class Judge:
             and container.cgroup_oom_count is not None
             and self.ledger.may_be_late(moment.clock, seen_by, kill)
         ):
-            container.late_words.append(LateWord(seen_by, at, container.counter_kills))
+            container.late_words.append(LateWord(seen_by, at))
             return []
         if not self.ledger.sighted(moment.clock, seen_by, kill):
             return []

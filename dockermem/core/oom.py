@@ -204,11 +204,16 @@ class OomLedger:
         unseen = self._unseen_by(seen_by, kill.container_id)
         return bool(unseen) and all(now - s.seen_at >= self.same_kill_seconds for s in unseen)
 
-    def told_late(self, seen_by: str, container_id: str) -> None:
-        """A sighting is a late word of the earliest kill of the container its source had not
-        told of (sources tell of kills in their order)."""
+    def told_late(self, now: float, seen_by: str, container_id: str) -> None:
+        """A sighting is of a kill already counted by a source that tells of every kill (the
+        container's counter, the kernel's log): of the one within the window its source has
+        not told of, else of the earliest such (sources tell of kills in their order). A word
+        more than there were kills adds nothing."""
         unseen = self._unseen_by(seen_by, container_id)
-        if unseen:
+        recent = next((s for s in unseen if now - s.seen_at < self.same_kill_seconds), None)
+        if recent is not None:
+            recent.sources.add(seen_by)
+        elif unseen:
             unseen[-1].sources.add(seen_by)
 
     def _unseen_by(self, seen_by: str, container_id: str) -> list[_Sighting]:

@@ -223,9 +223,12 @@ class Session:
         if self.judge.waits_for_counter(engine, event.container_id):
             # An `oom` event of a kill counted before, told late, or of a new one: the
             # container's counter, read now, says.
-            feed = next(feed for feed in self._feeds if feed.name == engine)
-            count = feed.oom_kills_now(event.container_id)
-            self._emit_all(self.judge.counter_now(moment, engine, event.container_id, count))
+            feed = next((feed for feed in self._feeds if feed.name == engine), None)
+            count = None if feed is None else feed.oom_kills_now(event.container_id)
+            log_read = self._kernel_log is not None and self._kernel_log.readable
+            self._emit_all(
+                self.judge.counter_now(moment, engine, event.container_id, count, kernel_log_read=log_read)
+            )
 
     def _kernel_kills(self, moment: Moment) -> list[Event]:
         if self._kernel_log is None or not self._kernel_log.readable:

@@ -469,6 +469,34 @@ def test_two_oom_events_at_once_are_the_late_one_and_the_new_one() -> None:
     assert all("docker events" in sources for sources in j.ledger.told_by)
 
 
+def test_two_late_words_for_two_kills_are_two_kills() -> None:
+    # Kill A (t=1) and kill B (t=12, the kernel's log at once), docker's words for both at
+    # t=13: the first goes to B (within the window), the second waits; the counter, read
+    # afresh, shows B, which was counted: the word was A's, told late. Two kills, not three.
+    j, worker = child_killed_unannounced(1)
+    [kernel_a] = [k for k in j.ledger.kills if k.kernel is not None]
+    assert kernel_a.kernel is not None
+    assert types(j.kernel_kills(at(12), [kernel_a.kernel])) == ["oom"]  # B, as the kernel logs it
+    assert j.engine_event(at(13), "default", event("oom", worker, 13)) == []
+    assert j.engine_event(at(13.01), "default", event("oom", worker, 13.01)) == []
+    assert j.counter_now(at(13.01), "default", worker.id, 2) == []
+    assert len(j.ledger.kills) == 2
+    assert all(sources >= {"kernel log", "cgroup", "docker events"} for sources in j.ledger.told_by)
+
+
+@pytest.mark.parametrize(("kernel_log_read", "kills"), [(True, 1), (False, 2)])
+def test_a_late_word_whose_counter_is_gone_counts_by_the_kernels_log(
+    kernel_log_read: bool, kills: int
+) -> None:
+    # The word comes 8 s late and the cgroup is gone when it is read (the main process was
+    # killed). The kernel's log, read just before, told of every kill: the word was of the one
+    # counted. Without it, nothing tells, and the word is a kill of its own.
+    j, worker = child_killed_unannounced(1)
+    assert j.engine_event(at(9), "default", event("oom", worker, 9)) == []
+    j.counter_now(at(9), "default", worker.id, None, kernel_log_read=kernel_log_read)
+    assert len(j.ledger.kills) == kills
+
+
 @pytest.mark.parametrize("read_before_death", [True, False])
 def test_an_oom_event_then_the_containers_death_is_a_kill_of_its_own(read_before_death: bool) -> None:
     # The new kill was of the main process: the cgroup is gone when the counter is read for
