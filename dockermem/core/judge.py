@@ -41,7 +41,15 @@ from dockermem.core.leaks import (
     is_leak,
     shown_trend,
 )
-from dockermem.core.oom import SAME_KILL_SECONDS, MemorySample, OomKill, OomKind, OomLedger, kernel_details
+from dockermem.core.oom import (
+    SAME_KILL_SECONDS,
+    SIGKILL_EXIT,
+    MemorySample,
+    OomKill,
+    OomKind,
+    OomLedger,
+    kernel_details,
+)
 from dockermem.core.thresholds import ThresholdLevel, Thresholds
 from dockermem.docker.models import ContainerEvent, ContainerState, ContainerStats, ContainerSummary
 from dockermem.kernel.oom_log import KernelOomKill
@@ -374,6 +382,8 @@ class Judge:
         self._judged_events: deque[tuple[str, str, datetime]] = deque(maxlen=MAX_EVENTS_REMEMBERED)
         # The containers the engines' events named (one may die before any listing sees it).
         self._named_by_events: OrderedDict[str, Identity] = OrderedDict()
+        # Late words taken for an older kill's, by container: a death just after takes them back.
+        self._late_guesses: dict[tuple[str, str], tuple[float, LateWord]] = {}
         self._kernel_waiting: deque[tuple[float, KernelOomKill]] = deque(maxlen=MAX_KERNEL_KILLS_WAITING)
         self._host: HostMemory | None = None  # the latest tick's (a host-wide kill names it)
 
@@ -510,12 +520,31 @@ class Judge:
         words, container.late_words = container.late_words, []
         for word in words:
             if all_kills_counted:
-                self.ledger.told_late(moment.clock, word.seen_by, container.summary.id)
+                if self.ledger.told_late(moment.clock, word.seen_by, container.summary.id):
+                    self._late_guesses = {
+                        key: guess
+                        for key, guess in self._late_guesses.items()
+                        if moment.clock - guess[0] < self.rules.same_kill_seconds
+                    }
+                    self._late_guesses[(engine, container.summary.id)] = (moment.clock, word)
             else:
                 summary = container.summary
                 found += self._oom(moment, engine, summary.id, summary.name, summary.service, summary.project,
                                    word.seen_by, word.at, may_wait=False)  # fmt: skip
         return found
+
+    def _late_guess_was_fatal(self, moment: Moment, engine: str, container_id: str) -> list[Event]:
+        """A container died with 137 and no kill counted just before: a word taken just before
+        for a late word of an older kill (see OomLedger.told_late) was of the fatal one, which
+        its counter, read before the kill was counted (cgroup v1 tells of an OOM before the
+        kill), and a kernel's log that missed it (rate-limited, overrun) did not show."""
+        guess = self._late_guesses.pop((engine, self._full_id(engine, container_id)), None)
+        if guess is None or moment.clock - guess[0] >= self.rules.same_kill_seconds:
+            return []
+        word = guess[1]
+        who = self._identity(container_id) or Identity(engine, container_id, "", None, None)
+        return self._oom(moment, engine, who.container_id, who.name, who.service, who.project, word.seen_by,
+                         word.at, may_wait=False)  # fmt: skip
 
     def _came_during_session(self, engine: str, container_id: str) -> bool:
         there_before = self._there_before.get(engine)
@@ -579,6 +608,10 @@ class Judge:
             if dead is not None:  # its counter is read no more
                 found += self._weigh_late_words(moment, engine, dead, all_kills_counted=False)
             killed = self.ledger.died(moment.clock, event.container_id, event.exit_code, event.time)
+            if not killed and event.exit_code == SIGKILL_EXIT:
+                fatal = self._late_guess_was_fatal(moment, engine, event.container_id)
+                found += fatal
+                killed = bool(fatal)
             cause = " (OOM-killed)" if killed else ""
             message = f"{who} exited with code {event.exit_code}{cause}"
             found += [

@@ -204,17 +204,20 @@ class OomLedger:
         unseen = self._unseen_by(seen_by, kill.container_id)
         return bool(unseen) and all(now - s.seen_at >= self.same_kill_seconds for s in unseen)
 
-    def told_late(self, now: float, seen_by: str, container_id: str) -> None:
+    def told_late(self, now: float, seen_by: str, container_id: str) -> bool:
         """A sighting is of a kill already counted by a source that tells of every kill (the
         container's counter, the kernel's log): of the one within the window its source has
         not told of, else of the earliest such (sources tell of kills in their order). A word
-        more than there were kills adds nothing."""
+        more than there were kills adds nothing. True when it went to a kill outside the
+        window: a guess, which a death with 137 just after it may take back."""
         unseen = self._unseen_by(seen_by, container_id)
         recent = next((s for s in unseen if now - s.seen_at < self.same_kill_seconds), None)
         if recent is not None:
             recent.sources.add(seen_by)
-        elif unseen:
+            return False
+        if unseen:
             unseen[-1].sources.add(seen_by)
+        return True
 
     def _unseen_by(self, seen_by: str, container_id: str) -> list[_Sighting]:
         """The container's kills `seen_by` has not told of, the latest first."""

@@ -497,6 +497,28 @@ def test_a_late_word_whose_counter_is_gone_counts_by_the_kernels_log(
     assert len(j.ledger.kills) == kills
 
 
+@pytest.mark.parametrize(("died_after", "kills"), [(0.05, 2), (11.0, 1)])
+def test_a_death_just_after_a_word_taken_as_late_makes_it_the_fatal_kill(
+    died_after: float, kills: int
+) -> None:
+    # The first kill's event never came; a new kill's event comes while the counter does not
+    # show it yet (cgroup v1 tells of an OOM before the kill), so it is taken for the first
+    # kill's, late. The container dies with 137 just after: the word was of its fatal kill.
+    # A death 11 s after the word (a `docker kill`) takes nothing back.
+    j, worker = child_killed_unannounced(1)
+    assert j.engine_event(at(21), "default", event("oom", worker, 21)) == []
+    assert j.counter_now(at(21), "default", worker.id, 1) == []
+    death = 21 + died_after
+    told = j.engine_event(at(death), "default", event("die", worker, death, exit_code=137))
+    assert len(j.ledger.kills) == kills
+    if kills == 2:
+        assert types(told) == ["oom", "exited"]
+        assert told[1].message == "worker exited with code 137 (OOM-killed)"
+        assert [kill.kind for kill in j.ledger.kills] == [OomKind.PROCESS, OomKind.CONTAINER]
+    else:
+        assert [e.message for e in told] == ["worker exited with code 137"]
+
+
 @pytest.mark.parametrize("read_before_death", [True, False])
 def test_an_oom_event_then_the_containers_death_is_a_kill_of_its_own(read_before_death: bool) -> None:
     # The new kill was of the main process: the cgroup is gone when the counter is read for
