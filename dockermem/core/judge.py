@@ -474,8 +474,7 @@ class Judge:
                 container.cgroup_oom_count = 0
         row, events, counter_kills = container.judge(moment, reading, engine_total, self.rules)
         for _ in range(counter_kills):
-            events += self._oom(moment, engine, reading.summary.id, container.name, container.summary.service,
-                                container.summary.project, "cgroup", moment.ts)  # fmt: skip
+            events += self._watched_oom(moment, engine, container, "cgroup", moment.ts)
         if counter_kills:
             row = replace(row, oom_kills=container.oom_kills)
         self._keep_peak(key, row)
@@ -501,11 +500,9 @@ class Judge:
         container = self._container(engine, container_id)
         if container is None:
             return []
-        summary = container.summary
         found: list[Event] = []
         for _ in range(container.new_counter_kills(count)):
-            found += self._oom(moment, engine, summary.id, summary.name, summary.service, summary.project,
-                               "cgroup", moment.ts)  # fmt: skip
+            found += self._watched_oom(moment, engine, container, "cgroup", moment.ts)
         counted = count is not None or kernel_log_read
         return found + self._weigh_late_words(moment, engine, container, all_kills_counted=counted)
 
@@ -528,9 +525,7 @@ class Judge:
                     }
                     self._late_guesses[(engine, container.summary.id)] = (moment.clock, word)
             else:
-                summary = container.summary
-                found += self._oom(moment, engine, summary.id, summary.name, summary.service, summary.project,
-                                   word.seen_by, word.at, may_wait=False)  # fmt: skip
+                found += self._watched_oom(moment, engine, container, word.seen_by, word.at, may_wait=False)
         return found
 
     def _late_guess_was_fatal(self, moment: Moment, engine: str, container_id: str) -> list[Event]:
@@ -753,6 +748,15 @@ class Judge:
         return [
             Event(EventType.OOM, moment.ts, engine, name, message, container_id, project, service, details)
         ]
+
+    def _watched_oom(
+        self, moment: Moment, engine: str, container: ContainerJudge, seen_by: str, at: datetime, *,
+        may_wait: bool = True,
+    ) -> list[Event]:  # fmt: skip
+        """A sighting of a kill of a container the judge watches (see _oom)."""
+        summary = container.summary
+        return self._oom(moment, engine, summary.id, summary.name, summary.service, summary.project,
+                         seen_by, at, may_wait=may_wait)  # fmt: skip
 
     def _remember(self, identity: Identity) -> None:
         if identity.container_id:

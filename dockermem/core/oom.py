@@ -209,7 +209,7 @@ class OomLedger:
         container's counter, the kernel's log): of the one within the window its source has
         not told of, else of the earliest such (sources tell of kills in their order). A word
         more than there were kills adds nothing. True when it went to a kill outside the
-        window: a guess, which a death with 137 just after it may take back."""
+        window, or to none: a guess, which a death with 137 just after it may take back."""
         unseen = self._unseen_by(seen_by, container_id)
         recent = next((s for s in unseen if now - s.seen_at < self.same_kill_seconds), None)
         if recent is not None:
