@@ -103,14 +103,12 @@ class Engine:
 
 
 DEFAULT_ENGINE = Engine("docker-20.10", None, "docker/{id}")
-ENGINES = (
-    DEFAULT_ENGINE,
-    Engine("docker-26", "unix:///var/run/docker26.sock", "docker26/{id}",
-           ensured_as="docker26", daemon_process="dockerd --data-root /var/lib/docker26 "),
-    Engine("podman-4.3", "unix:///run/podman/podman.sock", "libpod_parent/libpod-{id}",
-           runs_health_checks=False, sends_oom_events=False,
-           ensured_as="podman", daemon_process="system service --time=0 unix:///run/podman/podman.sock"),
-)  # fmt: skip
+DOCKER_26 = Engine("docker-26", "unix:///var/run/docker26.sock", "docker26/{id}", ensured_as="docker26",
+                   daemon_process="dockerd --data-root /var/lib/docker26 ")  # fmt: skip
+PODMAN = Engine("podman-4.3", "unix:///run/podman/podman.sock", "libpod_parent/libpod-{id}",
+                runs_health_checks=False, sends_oom_events=False, ensured_as="podman",
+                daemon_process="system service --time=0 unix:///run/podman/podman.sock")  # fmt: skip
+ENGINES = (DEFAULT_ENGINE, DOCKER_26, PODMAN)
 
 
 def dockermem(

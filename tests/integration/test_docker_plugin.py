@@ -15,7 +15,7 @@ import pytest
 from dockermem.cli.app import COMMANDS
 from tests.integration.realdocker import (
     DEFAULT_ENGINE,
-    ENGINES,
+    DOCKER_26,
     MEMHOG_IMAGE,
     ROOMY_COUNTS,
     docker,
@@ -25,7 +25,6 @@ from tests.integration.realdocker import (
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
-DOCKER_26 = next(engine for engine in ENGINES if engine.name == "docker-26")
 SCRIPTS = Path(sys.executable).parent
 
 

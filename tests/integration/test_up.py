@@ -13,8 +13,8 @@ import pytest
 from dockermem.docker.parse import parse_docker_time
 from tests.conftest import REPO, ReliabilityRecorder
 from tests.integration.realdocker import (
-    ENGINES,
     MEMHOG_IMAGE,
+    PODMAN,
     ComposeProject,
     PipeLines,
     cli_env,
@@ -29,7 +29,6 @@ from tests.processes import descendants, still_running
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 # A sample every half second, and a wide terminal for the reports read below.
 UP_SETTINGS = {"COLUMNS": "160", "DOCKERMEM_SAMPLE_INTERVAL_SECONDS": "0.5"}
-PODMAN = next(engine for engine in ENGINES if engine.name == "podman-4.3")
 
 
 def up(stack: ComposeProject, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from dockermem.docker.parse import parse_docker_time
 from tests.conftest import ReliabilityRecorder
 from tests.integration.realdocker import (
     DEFAULT_ENGINE,
-    ENGINES,
+    DOCKER_26,
     MIB,
     ComposeProject,
     Engine,
@@ -28,8 +28,6 @@ from tests.integration.realdocker import (
 from tests.schemas import dockermem_args, json_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
-
-DOCKER_26 = next(engine for engine in ENGINES if engine.name == "docker-26")
 
 
 def watch_lines(
