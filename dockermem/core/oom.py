@@ -3,10 +3,10 @@
 The kernel's OOM killer shows in four places: docker's `oom` event, the cgroup's own kill
 counter (`oom_kill` in `memory.oom_control` or `memory.events`), `State.OOMKilled`, and the
 kernel's log, which alone names the process. One kill may show in all four. `OOMKilled` is true
-when the container's main process was killed (Docker 25 and later: any process in it). Some
-engines send no event and leave the state false (Podman 4), and a container killed at its
-start is gone with its cgroup before the counter is read: then the kernel's log is the only
-witness. A container killed by it has also exited with 137 (SIGKILL); 137 alone is a SIGKILL,
+when any process in the container was killed (Docker 20.10 sets it as the container stops,
+Docker 25 and later at the kill). Some engines send no event and leave the state false
+(Podman 4), and a container killed at its start is gone with its cgroup before the counter is
+read: then the kernel's log is the only witness. A container killed by it has also exited with 137 (SIGKILL); 137 alone is a SIGKILL,
 not an OOM kill.
 """
 
@@ -261,13 +261,15 @@ class OomLedger:
         samples: Mapping[str, MemorySample],
         since: datetime | None = None,
     ) -> list[OomKill]:
-        """Take in what `docker inspect` says at the end: a container whose state says
-        OOMKilled and that no longer runs died of its last kill, and so did one that exited
-        with 137 when a kill of it was seen (whatever its flag says: Podman leaves it false).
-        Gives the kills no source had seen (now counted too). Docker 25 and later set OOMKilled
-        for a kill of any process in the container, earlier engines for its main process only:
-        a container that still runs lost a process, not its life. A flag set before `since`
-        (the session's start) is not this session's kill."""
+        """Take in what `docker inspect` says at the end: a container that exited with 137
+        just after a kill of it died of that kill (whatever its flag says: Podman leaves it
+        false), and so did one that exited with 137 and whose state says OOMKilled, unless its
+        last kill came long before its death (a `docker kill` after a child's kill). Gives the
+        kills no source had seen (now counted too). OOMKilled tells of a kill of any process in
+        the container (Docker 20.10 sets it as the container stops, Docker 25 and later at the
+        kill): one that still runs, or that exited with another code (its main process went on
+        after the kill and ended by itself), lost a process, not its life. A flag set before
+        `since` (the session's start) is not this session's kill."""
         unseen = []
         for state in states:
             if state.exit_code == SIGKILL_EXIT and not state.running:
@@ -281,10 +283,11 @@ class OomLedger:
                     fatal[-1].kill = replace(fatal[-1].kill, kind=OomKind.CONTAINER)
             if not state.oom_killed or (since is not None and state.oom_flag_older_than(since)):
                 continue
-            kind = OomKind.PROCESS if state.running else OomKind.CONTAINER
+            died_of_it = state.exit_code == SIGKILL_EXIT and not state.running
+            kind = OomKind.CONTAINER if died_of_it else OomKind.PROCESS
             mine = [s for s in self._sightings if _same_container(s.kill.container_id, state.id)]
             if mine:
-                if kind is OomKind.CONTAINER:
+                if died_of_it and not self._long_before(mine[-1].kill, state.finished_at):
                     mine[-1].kill = replace(mine[-1].kill, kind=kind)
                 continue
             sample = next((s for cid, s in samples.items() if _same_container(cid, state.id)), None)
@@ -299,13 +302,26 @@ class OomLedger:
         """Whether a death, at the engine's time, came just after a kill, at the kernel's time
         where its log told of it (else its first source's). A second is allowed the other way,
         for the two clocks."""
-        kill_at = kill.kernel.at if kill.kernel is not None and kill.kernel.at is not None else kill.at
-        if kill_at is None or death_at is None or (kill_at.tzinfo is None) != (death_at.tzinfo is None):
-            return False
-        return -CLOCKS_APART_SECONDS <= (death_at - kill_at).total_seconds() < self.same_kill_seconds
+        apart = _seconds_apart(kill, death_at)
+        return apart is not None and -CLOCKS_APART_SECONDS <= apart < self.same_kill_seconds
+
+    def _long_before(self, kill: OomKill, death_at: datetime | None) -> bool:
+        """Whether a kill came too long before a death to be its cause (never, when either
+        time is unknown)."""
+        apart = _seconds_apart(kill, death_at)
+        return apart is not None and apart >= self.same_kill_seconds
 
     def _death_of(self, container_id: str) -> _Death | None:
         return next((d for cid, d in self._deaths.items() if _same_container(cid, container_id)), None)
+
+
+def _seconds_apart(kill: OomKill, death_at: datetime | None) -> float | None:
+    """Seconds from a kill, at the kernel's time where its log told of it (else its first
+    source's), to a death at the engine's time; None when either is unknown."""
+    kill_at = kill.kernel.at if kill.kernel is not None and kill.kernel.at is not None else kill.at
+    if kill_at is None or death_at is None or (kill_at.tzinfo is None) != (death_at.tzinfo is None):
+        return None
+    return (death_at - kill_at).total_seconds()
 
 
 def _same_container(one: str, other: str) -> bool:

@@ -150,14 +150,29 @@ def test_a_one_shot_service_waited_for_by_completion_counts_as_done(project: Com
 # kernel's log and the cgroup's counter see its kills; its health checks never run here).
 
 
+def with_hog(
+    project: ComposeProject, *, checked: bool, command: list[str] | None = None
+) -> dict[str, object]:
+    """The stack of the OOM tests: `hog` (`memhog 100`, or `command`, in 32 MiB and no swap, not
+    restarted) beside `calm`; gives hog's service to add to."""
+    hog = memhog_service(100, "32m", checked=checked)
+    if command is not None:
+        hog["command"] = command
+    hog["memswap_limit"] = "32m"
+    hog["restart"] = "no"
+    project.services = {"hog": hog, "calm": memhog_service(4, "64m", checked=checked)}
+    return hog
+
+
+def hog_row(stdout: str) -> str:
+    """hog's row of the services table."""
+    return next(line for line in stdout.splitlines() if line.strip("│ ").startswith("hog"))
+
+
 def test_container_oom_killed_during_start_is_named(
     engine_project: ComposeProject, reliability: ReliabilityRecorder
 ) -> None:
-    checked = engine_project.engine.runs_health_checks
-    hog = memhog_service(100, "32m", checked=checked)
-    hog["memswap_limit"] = "32m"
-    hog["restart"] = "no"
-    engine_project.services = {"hog": hog, "calm": memhog_service(4, "64m", checked=checked)}
+    with_hog(engine_project, checked=engine_project.engine.runs_health_checks)
     result = up(engine_project, "--wait-timeout", "30")
     out = " ".join(result.stdout.split())
     reliability(
@@ -169,8 +184,27 @@ def test_container_oom_killed_during_start_is_named(
     assert "Memory was the cause: hog was OOM-killed" in out
     assert ": process memhog (pid " in out and "of its 32.0MiB limit" in out
     assert "did not start" in out
-    hog_row = next(line for line in result.stdout.splitlines() if line.strip("│ ").startswith("hog"))
-    assert "exited" in hog_row and "137" in hog_row
+    assert "exited" in hog_row(result.stdout) and "137" in hog_row(result.stdout)
+
+
+def test_a_container_that_exits_0_after_a_childs_kill_lost_a_process_not_its_life(
+    engine_project: ComposeProject, reliability: ReliabilityRecorder
+) -> None:
+    # memhog, a child of sh, is OOM-killed; sh goes on and exits 0. Docker sets OOMKilled on
+    # the stopped container all the same (20.10 as it stops, 26 at the kill).
+    with_hog(engine_project, checked=False, command=["sh", "-c", "memhog 100; exit 0"])
+    result = up(engine_project, "--wait-timeout", "30")
+    out = " ".join(result.stdout.split())
+    reliability(
+        "engines",
+        f"{engine_project.engine.name}: `up` of a stack whose service's child is OOM-killed, the service "
+        "exiting 0 after it",
+        "exit 1, a process's kill (not the container's)", f"exit {result.returncode}: {verdict_line(out)}",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Memory was the cause: a process in hog was OOM-killed" in out
+    assert "hog was OOM-killed" not in out.replace("a process in hog was OOM-killed", "")
+    assert "exited" in hog_row(result.stdout) and " 0 " in hog_row(result.stdout)
 
 
 @pytest.mark.parametrize("engine", [PODMAN], ids=[PODMAN.name], indirect=True)
@@ -183,13 +217,9 @@ def test_a_death_the_engine_tells_of_late_is_still_the_kills(
     engine = engine_project.engine
     signal = engine_project.file.parent / "signal"
     signal.mkdir()
-    hog = memhog_service(100, "32m", checked=False)
     # PID 1 is killed once the test says go (with the daemon held still).
-    hog["command"] = ["sh", "-c", "until [ -e /signal/go ]; do sleep 0.1; done; exec memhog 100"]
-    hog["volumes"] = [f"{signal}:/signal"]
-    hog["memswap_limit"] = "32m"
-    hog["restart"] = "no"
-    engine_project.services = {"hog": hog, "calm": memhog_service(4, "64m", checked=False)}
+    go_then_hog = ["sh", "-c", "until [ -e /signal/go ]; do sleep 0.1; done; exec memhog 100"]
+    with_hog(engine_project, checked=False, command=go_then_hog)["volumes"] = [f"{signal}:/signal"]
     engine_project.write()
     process = subprocess.Popen(
         [sys.executable, "-m", "dockermem", "up", "-f", str(engine_project.file), "-p", engine_project.name,

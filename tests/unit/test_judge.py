@@ -358,6 +358,42 @@ def test_docker_26_says_oomkilled_of_a_living_container_whose_process_was_killed
     assert told.details["seen_by"] == "state" and unseen.ledger.kills[0].kind is OomKind.PROCESS
 
 
+@pytest.mark.parametrize(
+    "recording", ["oom-child-exited-0.json", "docker26-oom-child-exited-0.json"], ids=["20.10", "26"]
+)
+def test_oomkilled_of_a_container_that_exited_0_after_a_childs_kill_is_a_process_kill(recording: str) -> None:
+    # `sh -c 'memhog 100; exit 0'` under 32 MiB: memhog was killed, sh went on and exited 0.
+    # Both engines set State.OOMKilled (20.10 as the container stopped): the container's main
+    # process was never killed, and the state's flag must not make the kill its death.
+    [state] = parse_container_states((FIXTURES / "inspect" / recording).read_text())
+    assert state.oom_killed and state.exit_code == 0 and not state.running
+    j = judge()
+    j.engine_event(at(0), "default", event("oom", summary("dm-oom-exit0", cid=state.id), 0))
+    j.settle(at(1), "default", [state])
+    assert [kill.kind for kill in j.ledger.kills] == [OomKind.PROCESS]
+    unseen = judge()
+    [told] = unseen.settle(at(1), "default", [state])
+    assert told.details["seen_by"] == "state" and [k.kind for k in unseen.ledger.kills] == [OomKind.PROCESS]
+
+
+@pytest.mark.parametrize(("killed_after", "kind"), [(0.1, OomKind.CONTAINER), (8.0, OomKind.PROCESS)])
+def test_oomkilled_and_137_make_the_last_kill_the_death_unless_it_came_long_before(
+    killed_after: float, kind: OomKind
+) -> None:
+    # Recorded on Docker 26: a child killed at the start, the container `docker kill`ed 8 s
+    # later (exit 137, OOMKilled true from the child's kill). No `die` reached the session.
+    [state] = parse_container_states(
+        (FIXTURES / "inspect" / "docker26-oom-child-then-killed.json").read_text()
+    )
+    assert state.oom_killed and state.exit_code == 137 and state.finished_at is not None
+    container = summary("dm-oom-child-killed26", cid=state.id)
+    told_at = state.finished_at - timedelta(seconds=killed_after)
+    j = judge()
+    j.engine_event(at(0), "default", replace(event("oom", container, 0), time=told_at))
+    j.settle(at(30), "default", [state])
+    assert [kill.kind for kill in j.ledger.kills] == [kind]
+
+
 def test_an_oomkilled_flag_from_before_the_session_is_not_its_kill() -> None:
     # The recorded container started at 19:07:48 on 2026-11-30, and a process of it was killed.
     states = parse_container_states((FIXTURES / "inspect" / "docker26-oom-child.json").read_text())
