@@ -669,9 +669,7 @@ class Judge:
         found = self._match_kernel_kills(moment)
         for kill in self.ledger.settle(moment.clock, engine, states, self.samples(moment.ts), since):
             self.oom_seen = True
-            container = self._container(kill.engine, kill.container_id)
-            if container is not None:
-                container.oom_kills += 1
+            self._count_kill(kill.engine, kill.container_id, self._container(kill.engine, kill.container_id))
             found.append(
                 Event(EventType.OOM, moment.ts, kill.engine, kill.name, f"OOM kill in {kill.name}",
                       kill.container_id, kill.project, kill.service, {"seen_by": kill.seen_by})
@@ -739,10 +737,8 @@ class Judge:
         if not self.ledger.sighted(moment.clock, seen_by, kill):
             return []
         self.oom_seen = True
-        memory: dict[str, Any] = {}
-        if container is not None:
-            container.oom_kills += 1
-            memory = container.memory_details()
+        self._count_kill(engine, container_id, container)
+        memory = {} if container is None else container.memory_details()
         details = {**memory, "seen_by": seen_by, **({} if kernel is None else kernel_details(kernel, host))}
         message = f"OOM kill in {name}"
         return [
@@ -825,6 +821,20 @@ class Judge:
             oldest = next((k for k in self._peaks if k not in self._containers), None)
             if oldest is not None:
                 del self._peaks[oldest]
+
+    def _count_kill(self, engine: str, container_id: str, container: ContainerJudge | None) -> None:
+        """A kill counted in its container's count and in its peak, which no reading would
+        raise when the container is gone or goes before its next reading (a kill of its main
+        process, or one told late)."""
+        if container is not None:
+            container.oom_kills += 1
+        key = (engine, container_id)
+        if key not in self._peaks and container_id:
+            key = next((k for k in self._peaks if k[0] == engine and k[1].startswith(container_id)), key)
+        peak = self._peaks.get(key)
+        if peak is not None:
+            kills = peak.oom_kills + 1 if container is None else container.oom_kills
+            self._peaks[key] = replace(peak, oom_kills=kills)
 
     def _note(self, events: Sequence[Event]) -> None:
         for event in events:

@@ -92,6 +92,39 @@ def test_spike(dockermem_stack):
     assert "worker was OOM-killed during test_warn.py::test_spike" in result.stdout.str()
 
 
+def test_the_summary_counts_a_kill_of_the_main_process(pytester: pytest.Pytester) -> None:
+    # The worker's main process is killed when the test says go: the container dies with its
+    # cgroup before any reading shows the kill. Its row still counts it, and its hint is sized
+    # above the limit it was killed at (not to the little it held before).
+    compose = pytester.path / "stack.yaml"
+    compose.write_text(
+        STACK.replace(
+            '["memhog", "40"]', '["sh", "-c", "until [ -e /tmp/go ]; do sleep 0.1; done; exec memhog 300"]'
+        )
+    )
+    pytester.makepyfile(
+        test_pid1=f"""
+import subprocess, time
+
+def test_big_export(dockermem_stack):
+    subprocess.run(["docker", "compose", "-f", {str(compose)!r}, "-p", dockermem_stack.project,
+                    "exec", "-T", "worker", "sh", "-c", ": > /tmp/go"], capture_output=True)
+    time.sleep(3)
+"""
+    )
+    result = run(pytester, "--dockermem", str(compose), "--dockermem-on-oom", "warn")
+    result.assert_outcomes(passed=1)
+    output = result.stdout.str()
+    assert "worker was OOM-killed during test_pid1.py::test_big_export" in output, output
+    _service, _peak, limit, kills, hint = next(
+        line for line in result.stdout.lines if line.startswith("worker ")
+    ).split(maxsplit=4)
+    assert (limit, kills) == ("96.0MiB", "1"), output
+    from dockermem.docker.parse import parse_size
+
+    assert parse_size(hint.split()[1]) > 96 * MIB, hint
+
+
 def test_summary_peaks_agree_with_stats_json(pytester: pytest.Pytester) -> None:
     compose = pytester.path / "stack.yaml"
     compose.write_text(STACK)

@@ -213,6 +213,22 @@ def test_an_exit_with_137_makes_the_kill_the_container_own_in_either_order() -> 
     ]
 
 
+def test_a_kill_counted_after_the_last_reading_is_in_the_peaks() -> None:
+    # api's main process is killed: its event and death come between two ticks, and the next
+    # listing has it gone (no reading raises its row again). db's kill is told only once it is
+    # gone (the kernel's log, read late). Each peak counts its container's kill all the same.
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(API, 60, 64, oom_kills=0), reading(DB, 60, 64, oom_kills=0))])
+    j.engine_event(at(0.1), "default", event("oom", API, 0.1))
+    j.engine_event(at(0.2), "default", event("die", API, 0.2, exit_code=137))
+    j.tick(at(1), 1, host(), [engine(reading(DB, 60, 64, oom_kills=0))])
+    j.tick(at(2), 2, host(), [engine()])
+    j.engine_event(at(2.5), "default", event("oom", DB, 2.5))
+    assert {peak.name: peak.oom_kills for peak in j.peak_list} == {"shop-api-1": 1, "shop-db-1": 1}
+    j.tick(at(3), 3, host(), [engine()])
+    assert {peak.name: peak.oom_kills for peak in j.peak_list} == {"shop-api-1": 1, "shop-db-1": 1}
+
+
 def test_recorded_events_of_a_child_kill_and_a_pid_1_kill() -> None:
     """The events docker sent (tests/fixtures/events) and what inspect said afterwards."""
     j = judge()
