@@ -479,7 +479,12 @@ def _write_summary(
         fitting = recommend_limit(peak.peak_bytes, limit_bytes=peak.limit_bytes, oom_kills=peak.oom_kills)
         limit_text = "no limit" if peak.limit_bytes is None else format_bytes(peak.limit_bytes)
         figures = f"{format_bytes(peak.peak_bytes):>10} {limit_text:>10} {peak.oom_kills:>4}"
-        write(f"{service:<20} {figures}  limit {format_bytes(fitting)} fits its peak")
+        why = (
+            "fits its peak"
+            if not peak.oom_kills or peak.limit_bytes is None
+            else f"(OOM-killed at {limit_text})"
+        )
+        write(f"{service:<20} {figures}  limit {format_bytes(fitting)} {why}")
     if worker_peaks:
         write("workers (process tree RSS, peak): " + ", ".join(
             f"{worker} {format_bytes(peak)}"
