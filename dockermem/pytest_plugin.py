@@ -479,11 +479,7 @@ def _write_summary(
         fitting = recommend_limit(peak.peak_bytes, limit_bytes=peak.limit_bytes, oom_kills=peak.oom_kills)
         limit_text = "no limit" if peak.limit_bytes is None else format_bytes(peak.limit_bytes)
         figures = f"{format_bytes(peak.peak_bytes):>10} {limit_text:>10} {peak.oom_kills:>4}"
-        why = (
-            "fits its peak"
-            if not peak.oom_kills or peak.limit_bytes is None
-            else f"(OOM-killed at {limit_text})"
-        )
+        why = f"(OOM-killed {peak.oom_kills}×)" if peak.oom_kills else "fits its peak"
         write(f"{service:<20} {figures}  limit {format_bytes(fitting)} {why}")
     if worker_peaks:
         write("workers (process tree RSS, peak): " + ", ".join(

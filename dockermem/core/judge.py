@@ -14,7 +14,7 @@ session's is let go.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -468,6 +468,9 @@ class Judge:
             container = self._containers[key] = ContainerJudge(
                 engine, reading.summary, self.rules.leak_window_seconds
             )
+            kept = self._peaks.get(key)
+            if kept is not None:  # back with the same ID (restarted): its peak and kills go on
+                container.peak_bytes, container.oom_kills = kept.peak_bytes, kept.oom_kills
             if self._came_during_session(engine, reading.summary.id):
                 # Every kill its counter shows is the session's: one of a process killed before
                 # the first reading (a child killed at start, on an engine that sends no event).
@@ -778,13 +781,8 @@ class Judge:
         )  # fmt: skip
 
     def _container(self, engine: str, container_id: str) -> ContainerJudge | None:
-        found = self._containers.get((engine, container_id))
-        if found is not None:
-            return found
-        return next(
-            (c for (e, cid), c in self._containers.items() if e == engine and cid.startswith(container_id)),
-            None,
-        )
+        key = _key_of(self._containers, engine, container_id)
+        return None if key is None else self._containers[key]
 
     def _full_id(self, engine: str, container_id: str) -> str:
         container = self._container(engine, container_id)
@@ -828,11 +826,9 @@ class Judge:
         process, or one told late)."""
         if container is not None:
             container.oom_kills += 1
-        key = (engine, container_id)
-        if key not in self._peaks and container_id:
-            key = next((k for k in self._peaks if k[0] == engine and k[1].startswith(container_id)), key)
-        peak = self._peaks.get(key)
-        if peak is not None:
+        key = _key_of(self._peaks, engine, container_id)
+        if key is not None:
+            peak = self._peaks[key]
             kills = peak.oom_kills + 1 if container is None else container.oom_kills
             self._peaks[key] = replace(peak, oom_kills=kills)
 
@@ -840,6 +836,18 @@ class Judge:
         for event in events:
             if event.type is EventType.EMERGENCY:
                 self.emergency_seen = True
+
+
+def _key_of(
+    entries: Mapping[tuple[str, str], object], engine: str, container_id: str
+) -> tuple[str, str] | None:
+    """The key of a container's entry, by its engine and its ID or a prefix of it (docker
+    shortens them); None when it has none."""
+    if (engine, container_id) in entries:
+        return engine, container_id
+    if not container_id:
+        return None
+    return next((key for key in entries if key[0] == engine and key[1].startswith(container_id)), None)
 
 
 def _row_order(row: WatchedContainer) -> tuple[str, str, str, NameOrder]:

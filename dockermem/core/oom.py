@@ -6,8 +6,8 @@ kernel's log, which alone names the process. One kill may show in all four. `OOM
 when any process in the container was killed (Docker 20.10 sets it as the container stops,
 Docker 25 and later at the kill). Some engines send no event and leave the state false
 (Podman 4), and a container killed at its start is gone with its cgroup before the counter is
-read: then the kernel's log is the only witness. A container killed by it has also exited with 137 (SIGKILL); 137 alone is a SIGKILL,
-not an OOM kill.
+read: then the kernel's log is the only witness. A container killed by it has also exited
+with 137 (SIGKILL); 137 alone is a SIGKILL, not an OOM kill.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 SIGKILL_EXIT = 137
 # One kill seen twice (the event and the counter) is seen within this long at least; so is the
-# container's exit with 137 when the kill was of its main process. A session whose cgroup
-# counter is read less often widens it (`OomLedger(same_kill_seconds)`).
+# container's exit with 137 when the kill was of its main process (a kill longer before the
+# exit was not its death). A session whose cgroup counter is read less often widens it
+# (`OomLedger(same_kill_seconds)`).
 SAME_KILL_SECONDS = 5.0
 # The kernel's time of a kill and the engine's of a death come from two clocks: a death is
 # taken to follow a kill when the two say it came up to this long before it.
@@ -263,13 +264,15 @@ class OomLedger:
     ) -> list[OomKill]:
         """Take in what `docker inspect` says at the end: a container that exited with 137
         just after a kill of it died of that kill (whatever its flag says: Podman leaves it
-        false), and so did one that exited with 137 and whose state says OOMKilled, unless its
-        last kill came long before its death (a `docker kill` after a child's kill). Gives the
-        kills no source had seen (now counted too). OOMKilled tells of a kill of any process in
-        the container (Docker 20.10 sets it as the container stops, Docker 25 and later at the
-        kill): one that still runs, or that exited with another code (its main process went on
-        after the kill and ended by itself), lost a process, not its life. A flag set before
-        `since` (the session's start) is not this session's kill."""
+        false). One that exited with 137 and whose state says OOMKilled died of its last kill
+        also when that kill's time is unknown or was stamped after the death (an engine that
+        told of it late), but not when the kill came long before it (a `docker kill` after a
+        child's kill). Gives the kills no source had seen (now counted too). OOMKilled tells
+        of a kill of any process in the container (Docker 20.10 sets it as the container
+        stops, Docker 25 and later at the kill): one that still runs, or that exited with
+        another code (its main process went on after the kill and ended by itself), lost a
+        process, not its life. A flag set before `since` (the session's start) is not this
+        session's kill."""
         unseen = []
         for state in states:
             if state.exit_code == SIGKILL_EXIT and not state.running:

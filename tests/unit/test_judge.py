@@ -216,7 +216,7 @@ def test_an_exit_with_137_makes_the_kill_the_container_own_in_either_order() -> 
 def test_a_kill_counted_after_the_last_reading_is_in_the_peaks() -> None:
     # api's main process is killed: its event and death come between two ticks, and the next
     # listing has it gone (no reading raises its row again). db's kill is told only once it is
-    # gone (the kernel's log, read late). Each peak counts its container's kill all the same.
+    # gone (its engine's event, late). Each peak counts its container's kill all the same.
     j = judge()
     j.tick(at(0), 0, host(), [engine(reading(API, 60, 64, oom_kills=0), reading(DB, 60, 64, oom_kills=0))])
     j.engine_event(at(0.1), "default", event("oom", API, 0.1))
@@ -227,6 +227,20 @@ def test_a_kill_counted_after_the_last_reading_is_in_the_peaks() -> None:
     assert {peak.name: peak.oom_kills for peak in j.peak_list} == {"shop-api-1": 1, "shop-db-1": 1}
     j.tick(at(3), 3, host(), [engine()])
     assert {peak.name: peak.oom_kills for peak in j.peak_list} == {"shop-api-1": 1, "shop-db-1": 1}
+
+
+def test_a_container_restarted_with_its_id_keeps_its_peak_and_kills() -> None:
+    # A restart policy brings api back with the same ID after its OOM kill, holding less.
+    j = judge()
+    j.tick(at(0), 0, host(), [engine(reading(API, 60, 64, oom_kills=0))])
+    j.engine_event(at(0.1), "default", event("oom", API, 0.1))
+    j.engine_event(at(0.2), "default", event("die", API, 0.2, exit_code=137))
+    j.tick(at(1), 1, host(), [engine()])
+    frame, _ = j.tick(at(2), 2, host(), [engine(reading(API, 5, 64, oom_kills=0))])
+    [row] = frame.containers
+    assert (row.peak_bytes, row.oom_kills) == (60 * MIB, 1)
+    [peak] = j.peak_list
+    assert (peak.peak_bytes, peak.oom_kills) == (60 * MIB, 1)
 
 
 def test_recorded_events_of_a_child_kill_and_a_pid_1_kill() -> None:
@@ -392,12 +406,16 @@ def test_oomkilled_of_a_container_that_exited_0_after_a_childs_kill_is_a_process
     assert told.details["seen_by"] == "state" and [k.kind for k in unseen.ledger.kills] == [OomKind.PROCESS]
 
 
-@pytest.mark.parametrize(("killed_after", "kind"), [(0.1, OomKind.CONTAINER), (8.0, OomKind.PROCESS)])
+@pytest.mark.parametrize(
+    ("killed_after", "kind"), [(0.1, OomKind.CONTAINER), (-2.0, OomKind.CONTAINER), (8.0, OomKind.PROCESS)]
+)
 def test_oomkilled_and_137_make_the_last_kill_the_death_unless_it_came_long_before(
     killed_after: float, kind: OomKind
 ) -> None:
     # Recorded on Docker 26: a child killed at the start, the container `docker kill`ed 8 s
     # later (exit 137, OOMKilled true from the child's kill). No `die` reached the session.
+    # Replayed with the kill told 0.1 s before the death, 2 s after it (stamped late by a busy
+    # engine: the flag alone makes it the death), and 8 s before it (as recorded).
     [state] = parse_container_states(
         (FIXTURES / "inspect" / "docker26-oom-child-then-killed.json").read_text()
     )
