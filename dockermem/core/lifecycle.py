@@ -5,9 +5,10 @@ memory, OOM kills, and whether memory was the cause)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -18,8 +19,8 @@ from dockermem.config import Settings
 from dockermem.core.autoscale import Autoscaler
 from dockermem.core.concurrency import Slot, Stop
 from dockermem.core.emergency import EmergencyCleanup
-from dockermem.core.events import SessionSummary
-from dockermem.core.oom import OomKill
+from dockermem.core.events import Event, EventType, SessionSummary
+from dockermem.core.oom import OomKill, OomKind
 from dockermem.core.preflight import PreflightResult, run_preflight
 from dockermem.core.readiness import ReadyWatch, wait_plan
 from dockermem.core.scaling import ScalePlan, ScaleRange, plan_scale
@@ -47,6 +48,10 @@ ONE_SHOT_NOTE = (
     "{service} exited with code 0: `docker compose up --wait` counts a one-shot service that "
     "exits, even successfully, as a failure unless another service depends on it with "
     "`condition: service_completed_successfully` (docker/compose#10596)."
+)
+CRASHED_NOTE = (
+    "{service} exited with code {code} just after the stack was found started (compose's rule "
+    "for --wait had passed it): a service that stops with an error during `up` fails the start."
 )
 
 
@@ -348,8 +353,8 @@ async def _analyse(
     states_slot: Slot[list[ContainerState]] = Slot()
     snapshot_slot: Slot[ResourceSnapshot] = Slot()
 
-    async def final_states() -> list[ContainerState]:
-        if confirmed is not None:
+    async def final_states(fresh: bool = False) -> list[ContainerState]:
+        if confirmed is not None and not fresh:
             return confirmed  # the inspection that found it ready, a moment ago
         containers = await client.container.ls(project=before_analysis.project)
         return await client.container.inspect([c.id for c in containers])
@@ -367,15 +372,19 @@ async def _analyse(
                 tasks.start_soon(
                     snapshot_slot.fill, lambda: take_snapshot(client, settings, before_analysis.project)
                 )
+            states = states_slot.value
+            if confirmed is not None and exited_since_look(confirmed, session.events):
+                states = await final_states(fresh=True)
     except DockerUnavailableError as lost:
         # The engine went away: report what is known (compose's word).
         return replace(before_analysis, engine_error=str(lost))
-    states, snapshot = states_slot.value, snapshot_slot.value
+    snapshot = snapshot_slot.value
     session.settle(states)
     ooms = session.judge.ledger.kills
     services = _service_outcomes(states, snapshot, session.judge.peaks)
     compose_ok = before_analysis.ready_by_events or before_analysis.compose_returncode == 0
-    ok = compose_ok and not ooms and not stopped
+    crashed = crashed_during_start(states, session.started_wall, session.events)
+    ok = compose_ok and not ooms and not stopped and not crashed
     brought_down = False
     if not ok and request.down_on_failure and not stopped:
         await client.compose.down(request.files, request.project, request.compose_profiles, request.env_files)
@@ -387,9 +396,33 @@ async def _analyse(
         ooms=tuple(ooms),
         snapshot=snapshot,
         memory_verdict="" if ok else memory_verdict(ooms, services, snapshot),
-        notes=start_notes(services, compose_ok, snapshot.engine),
+        notes=start_notes(services, compose_ok, snapshot.engine, crashed, ooms),
         brought_down=brought_down,
     )
+
+
+def exited_since_look(looked: Sequence[ContainerState], events: Iterable[Event]) -> bool:
+    """Whether a container the look showed running has exited since, by the session's events
+    (then the look is out of date)."""
+    running = {state.id for state in looked if state.running}
+    return any(event.type is EventType.EXITED and event.container_id in running for event in events)
+
+
+def crashed_during_start(
+    states: Sequence[ContainerState], since: datetime, events: Iterable[Event]
+) -> list[ContainerState]:
+    """The stack's containers that stopped with an error (any code but 0) during the start: the
+    session saw them exit, or they finished after `since` (its start). A crash fails the start
+    even when compose's `--wait` found the container running a moment before."""
+    exited = {event.container_id for event in events if event.type is EventType.EXITED}
+    return [
+        state
+        for state in states
+        if not state.running
+        and not state.one_off
+        and state.exit_code != 0
+        and (state.id in exited or (state.finished_at is not None and state.finished_at >= since))
+    ]
 
 
 def _service_outcomes(
@@ -419,11 +452,23 @@ def _service_outcomes(
     return tuple(outcomes)
 
 
-def start_notes(services: Sequence[ServiceOutcome], compose_ok: bool, engine: EngineInfo) -> tuple[str, ...]:
-    """What a failed start's analysis should add: compose's rule for one-shots, and health
-    checks that never ran (and why, on this engine)."""
+def start_notes(
+    services: Sequence[ServiceOutcome],
+    compose_ok: bool,
+    engine: EngineInfo,
+    crashed: Sequence[ContainerState] = (),
+    ooms: Sequence[OomKill] = (),
+) -> tuple[str, ...]:
+    """What a failed start's analysis should add: compose's rule for one-shots, health checks
+    that never ran (and why, on this engine), and, where compose found the stack started, the
+    services that crashed since (those OOM-killed are told with their kill)."""
     if compose_ok:
-        return ()
+        killed = {kill.container_id for kill in ooms if kill.kind is OomKind.CONTAINER}
+        return tuple(
+            CRASHED_NOTE.format(service=state.service or state.name, code=state.exit_code)
+            for state in crashed
+            if state.id not in killed
+        )
     one_shots = [
         ONE_SHOT_NOTE.format(service=service.service)
         for service in services

@@ -16,6 +16,7 @@ import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,6 +133,11 @@ class Session:
     def client(self) -> DockerClient:
         """The first engine's client (the only one, but for a watch of several contexts)."""
         return self.engines[0][1]
+
+    @property
+    def started_wall(self) -> datetime:
+        """When the session began, on the wall clock."""
+        return self._started_wall
 
     @property
     def elapsed_seconds(self) -> float:
