@@ -51,11 +51,19 @@ class HistoryRecorder(Observer):
             elif event.type is EventType.LEAK_CLEARED:
                 self._store.record_leak_cleared(self._run_id, event)
             else:
-                process = event.details.get("process") or {}
+                details = event.details
+                process = details.get("process") or {}
+                container = event.container or ""
                 self._store.record_oom(
-                    self._run_id, event.ts, event.engine, project, event.service, event.container or "",
-                    process.get("name"), process.get("rss_bytes"), event.details.get("constraint") == "host",
+                    self._run_id, event.ts, event.engine, project, event.service, container,
+                    process.get("name"), process.get("rss_bytes"), details.get("constraint") == "host",
                 )  # fmt: skip
+                usage, limit = details.get("cgroup_usage_bytes"), details.get("cgroup_limit_bytes")
+                if details.get("constraint") == "cgroup" and usage is not None:
+                    # The kernel read the cgroup at the kill: the reading the samples most often miss.
+                    self._store.record_reading(
+                        self._run_id, event.ts, event.engine, project, event.service, container, usage, limit
+                    )
         except HistoryError as error:
             self._fail(error)
 

@@ -3,6 +3,7 @@ inside one), a start that times out, a preflight that fails, and Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -185,6 +186,10 @@ def test_container_oom_killed_during_start_is_named(
     assert ": process memhog (pid " in out and "of its 32.0MiB limit" in out
     assert "did not start" in out
     assert "exited" in hog_row(result.stdout) and "137" in hog_row(result.stdout)
+    # No sample ever read hog: the kernel's account of its cgroup at the kill sizes it.
+    report = dockermem("report", "--json", "-p", engine_project.name, env=engine_project.engine.env())
+    [advice] = [s["advice"] for s in json.loads(report.stdout)["services"] if s["service"] == "hog"]
+    assert advice == {"kind": "raise", "text": "OOM-killed 1× at 32.0MiB: raise to 48.0MiB"}, report.stdout
 
 
 def test_a_container_that_exits_0_after_a_childs_kill_lost_a_process_not_its_life(

@@ -10,12 +10,18 @@ from pathlib import Path
 import pytest
 
 from dockermem.clock import ManualClock
-from dockermem.core.events import EngineStatus, Event, EventType, Frame, WatchedContainer
+from dockermem.config import Settings
+from dockermem.core.events import EngineStatus, Event, EventType, Frame, SessionSummary, WatchedContainer
 from dockermem.core.history import ChartMark, HistoryStore, PruneResult, ServiceHistory, recommend_limit
 from dockermem.core.host import HostMemory
-from dockermem.core.sizing import Leak
+from dockermem.core.oom import kernel_details
+from dockermem.core.recorder import HistoryRecorder
+from dockermem.core.session import Session
+from dockermem.core.sizing import AdviceKind, Leak, advise
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.errors import HistoryError
+from dockermem.kernel.oom_log import parse_kmsg_record, parse_oom_kills
+from tests.conftest import FIXTURES
 
 MIB = 1024**2
 BASE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -346,3 +352,29 @@ def test_services_named_by_number_are_reported_in_their_numbers_order(store: His
     jobs = [container(None, 10, 64, project=None, name=f"job-{n}") for n in (10, 2, 1)]
     store.record_frame(run, frame(0, *jobs))
     assert [service.service for service in store.service_report(SINCE)] == ["job-1", "job-2", "job-10"]
+
+
+def test_a_kill_the_kernel_told_of_is_a_reading_of_its_cgroup(tmp_path: Path) -> None:
+    # Podman's hog, PID 1 OOM-killed at its start (tests/fixtures/kernel): no frame ever read it.
+    # The kernel's account of its cgroup at the kill is its one reading, so `report` can size it.
+    records = (FIXTURES / "kernel" / "podman-compose-exited.kmsg").read_bytes().splitlines(keepends=True)
+    [kill] = parse_oom_kills([r for line in records if (r := parse_kmsg_record(line)) is not None])
+    assert kill.cgroup_usage_bytes is not None and kill.cgroup_limit_bytes == 32 * MIB
+    path = tmp_path / "history.sqlite3"
+    clock = ManualClock(BASE)
+    recorder = HistoryRecorder(path, "up")
+    recorder.begin(Session(Settings(), [], project="dmpodrec", clock=clock))
+    details = {"seen_by": "kernel log", **kernel_details(kill)}
+    recorder.event(Event(EventType.OOM, BASE, "default", "dmpodrec-hog-1", "OOM kill in dmpodrec-hog-1",
+                         kill.container_id, "dmpodrec", "hog", details))  # fmt: skip
+    recorder.finish(SessionSummary.empty())
+    assert recorder.error is None
+    with HistoryStore(path, clock=clock) as store:
+        [hog] = store.service_report(SINCE, "dmpodrec")
+    assert (hog.samples, hog.peak_bytes, hog.memory_limit_bytes, hog.oom_kills) == (
+        1,
+        kill.cgroup_usage_bytes,
+        32 * MIB,
+        1,
+    )
+    assert advise(hog).kind is AdviceKind.RAISE and hog.recommended_limit_bytes == 48 * MIB
