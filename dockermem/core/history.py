@@ -406,9 +406,12 @@ class HistoryStore:
         process: str | None = None,
         process_rss_bytes: int | None = None,
         host_wide: bool = False,
+        cgroup: tuple[int, int | None] | None = None,
     ) -> None:
         """Count one OOM kill (one seen in docker events, say, that no sample carried), with
-        the process the kernel killed where its log told."""
+        the process the kernel killed where its log told. `cgroup`: the usage and limit the
+        kernel read of the container's cgroup at the kill, kept as a sample too (a container
+        killed at its start has no other)."""
         with self._write() as connection:
             connection.execute(
                 "INSERT INTO ooms (run_id, ts, engine, project, service, container, process,"
@@ -416,27 +419,12 @@ class HistoryStore:
                 (run_id, ts.timestamp(), engine, project, service or container, container, process,
                  process_rss_bytes, int(host_wide)),
             )  # fmt: skip
-
-    def record_reading(
-        self,
-        run_id: int,
-        ts: datetime,
-        engine: str,
-        project: str | None,
-        service: str | None,
-        container: str,
-        usage_bytes: int,
-        limit_bytes: int | None,
-    ) -> None:
-        """Keep one reading of a container's memory outside the frames: the kernel's account of
-        its cgroup at an OOM kill (a container killed at its start has no other)."""
-        with self._write() as connection:
-            connection.execute(
-                "INSERT INTO samples (run_id, ts, engine, project, service, container,"
-                " memory_usage_bytes, memory_limit_bytes, oom_kills) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (run_id, ts.timestamp(), engine, project, service or container, container, usage_bytes,
-                 limit_bytes),
-            )  # fmt: skip
+            if cgroup is not None:
+                connection.execute(
+                    "INSERT INTO samples (run_id, ts, engine, project, service, container,"
+                    " memory_usage_bytes, memory_limit_bytes, oom_kills) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                    (run_id, ts.timestamp(), engine, project, service or container, container, *cgroup),
+                )
 
     def record_leak(self, run_id: int, leak: Event, project: str | None) -> None:
         """Keep a `leak` event of watch's (its container and growth rate), under `project` (the

@@ -53,17 +53,15 @@ class HistoryRecorder(Observer):
             else:
                 details = event.details
                 process = details.get("process") or {}
-                container = event.container or ""
+                constraint, usage = details.get("constraint"), details.get("cgroup_usage_bytes")
+                # The kernel read the cgroup at the kill: the reading the samples most often miss.
+                cgroup = (
+                    (usage, details.get("cgroup_limit_bytes")) if constraint == "cgroup" and usage else None
+                )
                 self._store.record_oom(
-                    self._run_id, event.ts, event.engine, project, event.service, container,
-                    process.get("name"), process.get("rss_bytes"), details.get("constraint") == "host",
+                    self._run_id, event.ts, event.engine, project, event.service, event.container or "",
+                    process.get("name"), process.get("rss_bytes"), constraint == "host", cgroup,
                 )  # fmt: skip
-                usage, limit = details.get("cgroup_usage_bytes"), details.get("cgroup_limit_bytes")
-                if details.get("constraint") == "cgroup" and usage is not None:
-                    # The kernel read the cgroup at the kill: the reading the samples most often miss.
-                    self._store.record_reading(
-                        self._run_id, event.ts, event.engine, project, event.service, container, usage, limit
-                    )
         except HistoryError as error:
             self._fail(error)
 
