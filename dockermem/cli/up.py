@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,9 +17,15 @@ from dockermem.cli.common import (
     report_history_errors,
     run_stoppable,
 )
-from dockermem.cli.completion import complete_scale, complete_service
+from dockermem.cli.completion import complete_scale
 from dockermem.cli.output import print_renderable
-from dockermem.cli.preflight import ComposeProfileOption, EnvFileOption, FileOption, MemoryProfileOption
+from dockermem.cli.preflight import (
+    ComposeProfileOption,
+    EnvFileOption,
+    FileOption,
+    MemoryProfileOption,
+    ServicesArgument,
+)
 from dockermem.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -28,26 +33,9 @@ if TYPE_CHECKING:
     from dockermem.core.scaling import ScaleRange
     from dockermem.core.session import Observer
 
-# Compose's rule for service names; a name that could pass for an option is refused.
-SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
-
-
-def _check_services(values: list[str] | None) -> list[str] | None:
-    for value in values or []:
-        if not SERVICE_NAME.match(value):
-            raise typer.BadParameter(f"{value!r} is not a compose service name")
-    return values
-
 
 def up(
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Only these services (default: all).",
-            callback=_check_services,
-            autocompletion=complete_service,
-        ),
-    ] = None,
+    services: ServicesArgument = None,
     file: FileOption = None,
     project: ProjectOption = None,
     wait_timeout: Annotated[

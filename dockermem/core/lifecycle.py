@@ -155,23 +155,24 @@ class StartPlan:
 
 
 async def plan_start(client: DockerClient, settings: Settings, request: StartRequest) -> StartPlan:
-    """The preflight (with the replica counts of `--scale`), or without it compose's config."""
+    """The preflight (with the replica counts of `--scale`), or without it compose's config: of
+    the services named and what they depend on, as compose starts them (all without a name)."""
     if not request.preflight:
         config = await client.compose.config(request.files, request.project, request.compose_profiles,
-                                             request.env_files)  # fmt: skip
+                                             request.env_files, request.services)  # fmt: skip
         # Without the preflight there is no budget to choose by: only fixed counts (SERVICE=N).
         replicas = {scale.service: scale.maximum for scale in request.scale}
         return StartPlan(request.project or config.name, None, None, config, replicas)
     if request.scale:
         fit = await plan_scale(
             client, settings, request.files, request.project, request.scale,
-            compose_profiles=request.compose_profiles, env_files=request.env_files,
+            compose_profiles=request.compose_profiles, env_files=request.env_files, services=request.services,
         )  # fmt: skip
         preflight, scale_plan = fit.preflight, fit.plan
     else:
         preflight = await run_preflight(
             client, settings, request.files, request.project, request.memory_profile,
-            compose_profiles=request.compose_profiles, env_files=request.env_files,
+            compose_profiles=request.compose_profiles, env_files=request.env_files, services=request.services,
         )  # fmt: skip
         scale_plan = None
     replicas = {} if scale_plan is None else scale_plan.replicas

@@ -199,6 +199,7 @@ class PreflightResult:
     profile_bytes: int | None = None  # the named memory profile's budget
     compose_profiles: tuple[str, ...] = ()  # compose's own profiles, as given
     census: ResourceCensus = ResourceCensus()  # what else there is, for the counts' advice
+    selected: tuple[str, ...] = ()  # the services named (with what they depend on); none: all
 
     @property
     def available_bytes(self) -> int:
@@ -393,13 +394,16 @@ async def run_preflight(
     *,
     compose_profiles: Sequence[str] = (),
     env_files: Sequence[Path] = (),
+    services: Sequence[str] = (),
 ) -> PreflightResult:
     """Compare what the stack needs with what is available. The need is what its services
     declare (or, without a limit, their recorded peak or the default). A named memory profile
     (`profile`) is a budget the stack must fit within: it never lowers the need.
 
     `replicas` sets a service's count (`up --scale`); one not named counts as its file says.
-    `compose_profiles` and `env_files` are compose's own `--profile` and `--env-file`."""
+    `compose_profiles` and `env_files` are compose's own `--profile` and `--env-file`.
+    `services` are those `up SERVICE...` names: only they and what they depend on count, as
+    compose resolves them."""
     budget_bytes = memory_profile_budget(settings, profile)  # an unknown one: before any docker call
     config_slot: Slot[ComposeProjectConfig] = Slot()
     engine_slot: Slot[EngineInfo] = Slot()
@@ -408,7 +412,8 @@ async def run_preflight(
     volumes_slot: Slot[list[NamedResource]] = Slot()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(
-            config_slot.fill, lambda: client.compose.config(files, project, compose_profiles, env_files)
+            config_slot.fill,
+            lambda: client.compose.config(files, project, compose_profiles, env_files, services),
         )
         tasks.start_soon(engine_slot.fill, lambda: cached_engine_info(client, settings))
         tasks.start_soon(containers_slot.fill, client.container.ls)
@@ -421,27 +426,30 @@ async def run_preflight(
     recorded_as = project or config.name
     unbounded = any(service.limit_bytes is None for service in config.services)
     recorded = recorded_runs(settings, recorded_as, with_peaks=unbounded)
-    services = service_needs(config, int(settings.unbounded_service_gb * GIB), recorded.services)
+    needs = service_needs(config, int(settings.unbounded_service_gb * GIB), recorded.services)
     if replicas:
-        services = tuple(replace(s, replicas=replicas.get(s.name, s.replicas)) for s in services)
-    declared = sum(service.total_bytes for service in services)
+        needs = tuple(replace(s, replicas=replicas.get(s.name, s.replicas)) for s in needs)
+    declared = sum(service.total_bytes for service in needs)
     required = declared if budget_bytes is None else max(declared, budget_bytes)
     counts = check_counts(
         settings, config, containers_slot.value, networks_slot.value, volumes_slot.value, replicas
     )
     short = required > budget.available_bytes
     others = await project_usage(client, settings, config.name, containers_slot.value) if short else []
-    alternatives = compose_profile_alternatives(config, services, budget.available_bytes) if short else []
+    # Services named start whatever their profiles: COMPOSE_PROFILES would choose nothing.
+    alternatives = (
+        compose_profile_alternatives(config, needs, budget.available_bytes) if short and not services else []
+    )
     census = ResourceCensus.of(containers_slot.value, networks_slot.value, volumes_slot.value, config.name)
     advice = recommendations(
-        settings, required, budget, services, counts, others, declared, profile, budget_bytes, census
+        settings, required, budget, needs, counts, others, declared, profile, budget_bytes, census
     )
     return PreflightResult(
         project=config.name,
         profile=profile,
         required_bytes=required,
         budget=budget,
-        services=services,
+        services=needs,
         counts=counts,
         recommendations=tuple(advice + alternatives + host_kills_advice(recorded.host_oom_kills)),
         config=config,
@@ -449,6 +457,7 @@ async def run_preflight(
         profile_bytes=budget_bytes,
         compose_profiles=tuple(compose_profiles),
         census=census,
+        selected=tuple(services),
     )
 
 

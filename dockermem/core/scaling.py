@@ -140,12 +140,14 @@ async def plan_scale(
     *,
     compose_profiles: Sequence[str] = (),
     env_files: Sequence[Path] = (),
+    services: Sequence[str] = (),
 ) -> ScaleFit:
     """Run the preflight with each scaled service at its MIN, then choose the replica counts
-    within the budget it measured. An unknown service is bad usage (ConfigError, exit 2)."""
+    within the budget it measured. An unknown service is bad usage (ConfigError, exit 2).
+    `services`: those `up SERVICE...` names, as `run_preflight` takes them."""
     at_minimum = await run_preflight(
         client, settings, files, project, None, replicas={r.service: r.minimum for r in ranges},
-        compose_profiles=compose_profiles, env_files=env_files,
+        compose_profiles=compose_profiles, env_files=env_files, services=services,
     )  # fmt: skip
     plan = plan_from_preflight(at_minimum, ranges)
     if not plan.ok:

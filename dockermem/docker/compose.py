@@ -85,13 +85,17 @@ class ComposeCommands:
         project: str | None = None,
         profiles: Sequence[str] = (),
         env_files: Sequence[Path] = (),
+        services: Sequence[str] = (),
     ) -> ComposeProjectConfig:
         """What compose makes of the given files (its interpolation, overrides and extends),
-        with the compose profiles given enabled. A file compose rejects is a
+        with the compose profiles given enabled. With `services`, what `up SERVICE...` starts:
+        those services and what they depend on (transitively), with the profiles of those named
+        enabled, and only the networks and volumes they use. A file compose rejects is a
         `ComposeFileError` that leads with compose's own words."""
-        result = await self.runner.run(
-            [*compose_args(files, project, profiles, env_files), "config", "--format", "json"], check=False
-        )
+        args = [*compose_args(files, project, profiles, env_files), "config", "--format", "json"]
+        if services:
+            args += ["--", *services]
+        result = await self.runner.run(args, check=False)
         self._raise_rejected(result)
         return parse_compose_config(result.stdout)
 

@@ -118,6 +118,7 @@ def preflight_document(result: PreflightResult) -> dict[str, Any]:
         "memory_profile": result.profile,
         "memory_profile_bytes": result.profile_bytes,
         "compose_profiles": list(result.compose_profiles),
+        "selected_services": list(result.selected),
         "required_bytes": result.required_bytes,
         "declared_bytes": result.declared_bytes,
         "guessed_bytes": result.guessed_bytes,

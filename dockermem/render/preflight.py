@@ -25,6 +25,8 @@ def build_preflight_report(result: PreflightResult) -> Group:
     """PASS or FAIL, need / available / margin side by side, services, counts and advice."""
     verdict = Text("PASS", style="bold green") if result.ok else Text("FAIL", style="bold white on red")
     title = Text.assemble("Preflight ", verdict, f"  project {result.project}")
+    if result.selected:
+        title.append(f"  services {', '.join(result.selected)} and what they depend on")
     if result.compose_profiles:
         title.append(f"  compose profiles {', '.join(result.compose_profiles)}")
     if result.profile:

@@ -152,6 +152,18 @@ def memhog_service(
     return service
 
 
+def chained_services() -> dict[str, dict[str, object]]:
+    """A stack for selecting services: `web` (128m) needs `db` (64m, healthy first), which needs
+    `cache` (32m); `big` (512m) stands alone; `extra` (16m) is in the inactive profile `debug`."""
+    web, db = memhog_service(4, "128m"), memhog_service(4, "64m")
+    web["depends_on"] = {"db": {"condition": "service_healthy"}}
+    db["depends_on"] = ["cache"]
+    extra = memhog_service(4, "16m")
+    extra["profiles"] = ["debug"]
+    return {"web": web, "db": db, "cache": memhog_service(4, "32m"), "big": memhog_service(4, "512m"),
+            "extra": extra}  # fmt: skip
+
+
 @dataclass
 class ComposeProject:
     """A compose project written to a temporary file; `down` removes everything it made."""

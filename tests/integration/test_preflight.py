@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.integration.realdocker import (
     MEMHOG_IMAGE,
     ComposeProject,
     Engine,
+    chained_services,
     cli_env,
     dockermem,
     memhog_service,
@@ -160,6 +162,41 @@ def test_unbounded_service_counts_at_its_recorded_peak(tmp_path: Path) -> None:
     assert (service["estimate"], service["recorded_runs"]) == ("recorded", 1)
     assert any(line.startswith("The host ran out of memory once while this stack ran") for line in
                document["recommendations"])  # fmt: skip
+
+
+def preflight_of(project: ComposeProject, *services: str) -> dict[str, Any]:
+    """`preflight --json` of the project's file, with services named."""
+    project.write()
+    result = dockermem("preflight", "--json", "-f", str(project.file), "-p", project.name, *services,
+                       env=cli_env())  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def test_named_services_count_with_what_they_depend_on_as_compose_starts_them(
+    project: ComposeProject,
+) -> None:
+    # Compose starts `web` with `db` and, through db, `cache`; `big` stays down.
+    project.services = chained_services()
+    document = preflight_of(project, "web")
+    assert sorted(s["name"] for s in document["services"]) == ["cache", "db", "web"]
+    assert document["required_bytes"] == (128 + 64 + 32) * MIB
+    assert document["counts"]["containers"]["adding"] == 3
+    assert document["selected_services"] == ["web"]
+    # The whole stack (the inactive profile left out) for comparison.
+    whole = preflight_of(project)
+    assert whole["required_bytes"] == (128 + 64 + 32 + 512) * MIB
+    assert whole["selected_services"] == []
+
+
+def test_a_named_service_of_an_inactive_profile_counts_as_compose_enables_it(
+    project: ComposeProject,
+) -> None:
+    project.services = chained_services()
+    document = preflight_of(project, "extra", "cache")
+    assert sorted(s["name"] for s in document["services"]) == ["cache", "extra"]
+    assert document["required_bytes"] == (16 + 32) * MIB
 
 
 def test_unknown_memory_profile_is_bad_usage() -> None:

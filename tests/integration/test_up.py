@@ -18,6 +18,7 @@ from tests.integration.realdocker import (
     PODMAN,
     ComposeProject,
     PipeLines,
+    chained_services,
     cli_env,
     dockermem,
     finish,
@@ -302,6 +303,18 @@ def test_never_healthy_service_times_out_with_the_analysis(project: ComposeProje
     assert "Memory does not look like the cause" in out
     assert "brought down" in out
     assert project.compose("ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_up_of_named_services_preflights_and_starts_them_with_their_dependencies(
+    project: ComposeProject,
+) -> None:
+    # web 128m + db 64m + cache 32m: `big` (512m) is neither counted nor started.
+    project.services = chained_services()
+    result = up(project, "web")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "preflight PASS: needs 224MiB" in result.stderr + result.stdout
+    started = project.compose("ps", "--all", "--format", "{{.Service}}").stdout.split()
+    assert sorted(started) == ["cache", "db", "web"]
 
 
 def test_preflight_failure_starts_nothing() -> None:
