@@ -40,6 +40,15 @@ class ConfigError(DockermemError):
     exit_code = ExitCode.USAGE
 
 
+class UnknownServiceError(ConfigError):
+    """A service named (`up SERVICE...`, `preflight SERVICE...`) that the compose files do not
+    declare: bad usage, in compose's words."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"no such service: {service}")
+        self.service = service
+
+
 class HistoryError(DockermemError):
     """The history database cannot be opened, read or written (the message names the file)."""
 

@@ -65,7 +65,7 @@ def preflight(
     """Check that a compose stack fits in the memory there is, before it starts: all of it, or
     the services named and what they depend on (what `up SERVICE...` starts).
 
-    Exits 0 on PASS, 1 on FAIL, 2 when the compose file is invalid.
+    Exits 0 on PASS, 1 on FAIL, 2 when the compose file is invalid or names no such service.
     """
     from dockermem.core.client import client_for
     from dockermem.core.preflight import run_preflight

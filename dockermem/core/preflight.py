@@ -403,7 +403,7 @@ async def run_preflight(
     `replicas` sets a service's count (`up --scale`); one not named counts as its file says.
     `compose_profiles` and `env_files` are compose's own `--profile` and `--env-file`.
     `services` are those `up SERVICE...` names: only they and what they depend on count, as
-    compose resolves them."""
+    compose resolves them (an unknown one is an `UnknownServiceError`)."""
     budget_bytes = memory_profile_budget(settings, profile)  # an unknown one: before any docker call
     config_slot: Slot[ComposeProjectConfig] = Slot()
     engine_slot: Slot[EngineInfo] = Slot()

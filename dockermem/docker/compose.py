@@ -9,7 +9,7 @@ from pathlib import Path
 from dockermem.docker.models import ComposeContainer, ComposeProjectConfig, ComposeRun
 from dockermem.docker.parse import parse_compose_config, parse_compose_ps
 from dockermem.docker.runner import CommandResult, DockerRunner, failure_error
-from dockermem.errors import ComposeFileError, DockerUnavailableError
+from dockermem.errors import ComposeFileError, DockerUnavailableError, UnknownServiceError
 
 # Compose logs in logfmt (`time="..." level=warning msg="The \"X\" variable is not set..."`),
 # or as `WARN[0000] ...` on a terminal.
@@ -20,6 +20,8 @@ COMPOSE_PROGRESS = re.compile(r"^\s*(Container|Network|Volume|Image)\s+\S+\s+\S+
 # Words by which a line of compose's stderr says what failed.
 FAILURE_WORDS = re.compile(r"error|unhealthy|not found|failed|invalid|denied|no such", re.IGNORECASE)
 MAX_FAILURE_LINES = 3
+# Compose's refusal of a service name the files do not declare (it names the first only).
+NO_SUCH_SERVICE = re.compile(r"no such service: (?P<service>\S+)")
 
 
 def compose_failure_message(stderr: str) -> str:
@@ -91,7 +93,8 @@ class ComposeCommands:
         with the compose profiles given enabled. With `services`, what `up SERVICE...` starts:
         those services and what they depend on (transitively), with the profiles of those named
         enabled, and only the networks and volumes they use. A file compose rejects is a
-        `ComposeFileError` that leads with compose's own words."""
+        `ComposeFileError` that leads with compose's own words; a service it does not declare,
+        an `UnknownServiceError`."""
         args = [*compose_args(files, project, profiles, env_files), "config", "--format", "json"]
         if services:
             args += ["--", *services]
@@ -117,6 +120,9 @@ class ComposeCommands:
         if isinstance(error, DockerUnavailableError):
             raise error
         message = compose_failure_message(result.stderr) or f"exit code {result.returncode}"
+        unknown = NO_SUCH_SERVICE.fullmatch(message)
+        if unknown is not None:
+            raise UnknownServiceError(unknown["service"])
         raise ComposeFileError(f"compose rejected the file: {message}", result.stderr)
 
     async def ps(self, files: Sequence[Path], project: str | None = None) -> list[ComposeContainer]:

@@ -130,6 +130,24 @@ def test_an_invalid_compose_file_gives_composes_message(command: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "command", [("preflight",), ("up",), ("up", "--no-preflight")], ids=["preflight", "up", "up-no-preflight"]
+)
+def test_a_service_the_files_do_not_declare_is_bad_usage(command: tuple[str, ...]) -> None:
+    """The real compose names it (tests/fixtures/compose-config/no-such-service.stderr)."""
+    result = dockermem(*command, "-f", FITS, "-p", "dockermem-bad-input", "nosuchsvc", timeout=120)
+    assert_refused(result)
+    assert result.stderr == "dockermem: no such service: nosuchsvc\n"
+    assert "did not start" not in result.stdout
+
+
+def test_under_json_a_service_the_files_do_not_declare_is_a_json_error() -> None:
+    result = dockermem("preflight", "--json", "-f", FITS, "nosuchsvc", timeout=120)
+    assert_refused(result, "no such service: nosuchsvc")
+    document = json.loads(result.stdout)
+    assert document == {"schema": 1, "ok": False, "error": "no such service: nosuchsvc", "exit_code": 2}
+
+
+@pytest.mark.parametrize(
     ("flag", "value"), [("--interval", "0"), ("--duration", "-5"), ("--interval", "nan"), ("--duration", "x")]
 )
 def test_watch_refuses_a_bad_interval_or_duration(stand_in: StandIn, flag: str, value: str) -> None:

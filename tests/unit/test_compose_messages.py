@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import anyio
 import pytest
 
 from dockermem.docker.compose import compose_failure_message
 from dockermem.docker.parse import parse_replicas, removed_names
+from dockermem.errors import ExitCode, UnknownServiceError
 from tests.conftest import FIXTURES
+from tests.replay import Answer, replayed
 
 
 def test_a_missing_env_file_leads_and_repeated_warnings_are_dropped() -> None:
@@ -20,6 +25,24 @@ def test_a_missing_env_file_leads_and_repeated_warnings_are_dropped() -> None:
 def test_a_file_compose_rejects_is_its_own_line() -> None:
     stderr = (FIXTURES / "compose-config" / "invalid.stderr").read_text()
     assert compose_failure_message(stderr) == stderr.strip()
+
+
+def test_a_service_the_files_do_not_declare_is_bad_usage_in_composes_words() -> None:
+    # Recorded: `config --format json -- nosuchsvc` of compose/test/fits.yaml.
+    folder = FIXTURES / "compose-config"
+    stderr = (folder / "no-such-service.stderr").read_text()
+    returncode = int((folder / "no-such-service.exitcode").read_text())
+    answer = Answer(r"config --format json -- nosuchsvc$", stderr=stderr, returncode=returncode)
+    client, runner = replayed(answer)
+
+    async def config() -> None:
+        await client.compose.config([Path("fits.yaml")], None, services=["nosuchsvc"])
+
+    with pytest.raises(UnknownServiceError) as raised:
+        anyio.run(config)
+    assert (str(raised.value), raised.value.service) == ("no such service: nosuchsvc", "nosuchsvc")
+    assert raised.value.exit_code is ExitCode.USAGE
+    assert runner.calls == ["compose --file fits.yaml config --format json -- nosuchsvc"]
 
 
 @pytest.mark.parametrize(
