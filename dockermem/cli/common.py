@@ -78,6 +78,12 @@ JsonOption = Annotated[
     ),
 ]
 
+# watch's --json: lines, not one document; its refusals are a JSON error all the same.
+JsonLinesOption = Annotated[
+    bool,
+    typer.Option("--json", help="One JSON object per line: samples and events.", callback=_json_asked),
+]
+
 
 def parse_scales(values: list[str] | None) -> tuple[ScaleRange, ...]:
     """The `--scale SERVICE=MIN..MAX` options (already checked by `check_scales`)."""

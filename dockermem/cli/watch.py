@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dockermem.cli.common import (
+    JsonLinesOption,
     ProjectOption,
     check_scales,
     exit_for,
@@ -50,9 +51,7 @@ def watch(
             callback=_positive,
         ),
     ] = None,
-    json: Annotated[
-        bool, typer.Option("--json", help="One JSON object per line: samples and events.")
-    ] = False,
+    json: JsonLinesOption = False,
     context: Annotated[
         list[str] | None, typer.Option("--context", help="Watch this docker context (repeatable).")
     ] = None,

@@ -198,3 +198,27 @@ def test_under_json_bad_input_is_a_json_error_too(
     assert (document["schema"], document["ok"], document["exit_code"]) == (1, False, 2)
     assert named in document["error"]
     assert stand_in.calls() == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "variables", "named"),
+    [
+        (("--alert-webhook", "notaurl"), {}, "--alert-webhook"),
+        (("--alert-webhook", "http://"), {}, "--alert-webhook"),
+        ((), {"DOCKERMEM_ALERT_WEBHOOK": "ftp://x"}, "DOCKERMEM_ALERT_WEBHOOK"),
+        (("--scale", "web=1..2"), {}, "--autoscale"),
+    ],
+    ids=["webhook-not-a-url", "webhook-no-host", "webhook-env-ftp", "scale-without-autoscale"],
+)
+def test_watch_json_refusal_is_a_json_error_too(
+    stand_in: StandIn, args: tuple[str, ...], variables: dict[str, str], named: str
+) -> None:
+    # watch's own checks, as every other command's: the error object on stdout under --json.
+    result = dockermem(
+        "watch", "--json", "--duration", "1", *args, env={**stand_in.environment, **variables}, timeout=60
+    )
+    assert_refused(result, named)
+    document = json.loads(result.stdout)
+    assert (document["schema"], document["ok"], document["exit_code"]) == (1, False, 2)
+    assert named in document["error"]
+    assert stand_in.calls() == ""
