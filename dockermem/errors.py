@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 from collections.abc import Sequence
 from enum import IntEnum
@@ -73,20 +75,53 @@ class DaemonUnreachableError(DockerUnavailableError):
     """The docker client runs but cannot reach its daemon."""
 
     def __init__(self, argv: Sequence[str], stderr: str) -> None:
-        detail = first_line(stderr) or "no answer"
-        super().__init__(f"the Docker daemon is unreachable ({' '.join(argv[:3])}): {detail}")
+        detail = docker_reason(stderr) or "no answer"
+        super().__init__(f"the Docker daemon is unreachable ({describe_command(argv)}): {detail}")
         self.argv = tuple(argv)
         self.stderr = stderr
 
 
+class NotAnEngineError(DockerUnavailableError):
+    """Something answered at the engine's address, but not as a Docker engine (an HTML page
+    where the API was asked): as unusable as a daemon that is down."""
+
+    def __init__(self, argv: Sequence[str], stderr: str, endpoint: str) -> None:
+        detail = docker_reason(stderr) or "no reason given"
+        what = describe_command(argv)
+        super().__init__(f"{what}: {endpoint} answered, but not as a Docker engine ({detail})")
+        self.argv = tuple(argv)
+        self.stderr = stderr
+        self.endpoint = endpoint
+
+
+class DockerEndpointError(ConfigError):
+    """The docker client cannot tell which engine to use: a context that does not exist, or a
+    DOCKER_HOST it cannot read. A configuration to mend (exit 2), not an engine that is down."""
+
+    def __init__(self, argv: Sequence[str], stderr: str) -> None:
+        context = missing_context(stderr)
+        what = describe_command(argv)
+        if context is not None:
+            message = f'docker context "{context}" does not exist ({what}; see docker context ls)'
+        else:
+            message = f"{what}: {docker_reason(stderr)}"
+        super().__init__(message)
+        self.argv = tuple(argv)
+        self.stderr = stderr
+        self.context = context
+
+
 class DockerCommandError(DockermemError):
-    """A docker command exited non-zero for a reason other than the daemon being down."""
+    """A docker command exited non-zero for a reason other than the daemon being down. What
+    was asked of docker could not be done: docker unusable for it (69), no check that failed."""
+
+    exit_code = ExitCode.DOCKER_UNAVAILABLE
 
     def __init__(
         self, argv: Sequence[str], returncode: int, stdout: str, stderr: str, detail: str = ""
     ) -> None:
-        detail = detail or first_line(stderr) or f"exit code {returncode}"
-        super().__init__(f"'{' '.join(argv)}' failed: {detail}")
+        detail = detail or docker_reason(stderr) or f"exit code {returncode}, nothing on stderr"
+        super().__init__(f"{describe_command(argv)} failed: {detail}")
         self.argv = tuple(argv)
         self.returncode = returncode
         self.stdout = stdout
@@ -99,7 +134,7 @@ class DockerTimeoutError(DockerUnavailableError):
 
     def __init__(self, argv: Sequence[str], timeout: float, attempts: int) -> None:
         tries = "" if attempts == 1 else f" ({attempts} attempts)"
-        super().__init__(f"'{' '.join(argv)}' did not answer within {timeout:g}s{tries}")
+        super().__init__(f"{describe_command(argv)} did not answer within {timeout:g}s{tries}")
         self.argv = tuple(argv)
         self.timeout = timeout
         self.attempts = attempts
@@ -169,9 +204,47 @@ def start_error(outcome: StartOutcome) -> DockermemError | None:
     return None if outcome.ok else StackStartError(outcome)
 
 
-def first_line(text: str) -> str:
-    """The first non-empty line of a block of text, stripped."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
+# Options of a docker command that take a value and say nothing of what was tried (compose's
+# files and project); `--context` names the engine tried, and is kept.
+_VALUE_OPTIONS = frozenset({"--file", "--project-name", "--profile", "--env-file"})
+_HTML_TAG = re.compile(r"<[^>]*>")
+# CLI 28: `context "x": context not found: open .../meta.json: ...`; 20.10: `context "x" does not exist`.
+_MISSING_CONTEXT = re.compile(r'context "([^"]*)"(?:: context not found| does not exist)')
+
+
+def describe_command(argv: Sequence[str]) -> str:
+    """A docker command in words, as a user would type it (`docker ps`, `docker --context ci
+    info`, `docker compose up`): its first words, none of its options (a `--format` template
+    alone runs to 500 characters). A binary not named docker is named as given."""
+    program = os.path.basename(argv[0]) if argv else "docker"
+    words = {"docker": ["docker"], "docker-compose": ["docker", "compose"]}.get(program, [argv[0]])
+    nouns = len(words) - 1
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg == "--context":
+            words += [arg, next(rest, "")]
+        elif arg in _VALUE_OPTIONS:
+            next(rest, None)
+        elif arg.startswith("-") or nouns == 2:
+            break
+        else:
+            words.append(arg)
+            nouns += 1
+    return " ".join(words)
+
+
+def docker_reason(stderr: str) -> str:
+    """Docker's own reason for a failure, on one line: the last line of its stderr that says
+    something (the cause comes last; an HTML page that a host sent instead of the API is read
+    as its text)."""
+    for line in reversed(stderr.splitlines()):
+        text = " ".join(_HTML_TAG.sub(" ", line).split())
+        if text:
+            return text
     return ""
+
+
+def missing_context(stderr: str) -> str | None:
+    """The docker context that the client said does not exist, if that is what it said."""
+    found = _MISSING_CONTEXT.search(stderr)
+    return None if found is None else found.group(1)

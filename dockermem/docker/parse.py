@@ -374,6 +374,20 @@ def _int_field(what: str, document: Mapping[str, Any], key: str, text: str) -> i
     return value
 
 
+def info_server_errors(text: str) -> str:
+    """What `docker info --format '{{json .}}'` says of an engine it could not ask, else "".
+    The CLI exits 0 all the same, the daemon's errors in `ServerErrors` (CLI 20.10 says so
+    there only; 28 on stderr too): an unreachable daemon, a host that is no Docker engine."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return ""
+    errors = document.get("ServerErrors") if isinstance(document, dict) else None
+    if not isinstance(errors, list):
+        return ""
+    return "\n".join(error for error in errors if isinstance(error, str))
+
+
 def parse_engine_info(text: str) -> EngineInfo:
     """`docker info --format '{{json .}}'`."""
     what = "docker info output"

@@ -29,9 +29,11 @@ from dockermem.docker.cli_plugin import docker_config_dir
 from dockermem.errors import (
     DaemonUnreachableError,
     DockerCommandError,
+    DockerEndpointError,
     DockermemError,
     DockerNotInstalledError,
     DockerTimeoutError,
+    NotAnEngineError,
 )
 
 # `LineStream` imports anyio's text streams where it reads them: only the long-running commands
@@ -50,6 +52,10 @@ TRANSIENT_DAEMON_ERROR = re.compile(
     r"|503 Service Unavailable|502 Bad Gateway|context deadline exceeded|server is busy",
     re.IGNORECASE,
 )
+# stderr of a client whose endpoint answered, but with a web page where the API was asked.
+NOT_AN_ENGINE = re.compile(r"Error response from daemon:\s*<(!DOCTYPE|html)", re.IGNORECASE)
+# stderr of a client that cannot tell which engine to use (no such context, a bad DOCKER_HOST).
+ENDPOINT_UNRESOLVED = re.compile(r"unable to resolve docker endpoint")
 STDERR_KEPT_BYTES = 64 * 1024
 
 
@@ -82,11 +88,28 @@ class CommandResult:
 def failure_error(
     argv: Sequence[str], returncode: int, stderr: str, stdout: str = "", detail: str = ""
 ) -> DockermemError:
-    """The typed error of a docker command that failed: the daemon unreachable, or the
-    command's own (`detail`, when given, says what went wrong instead of stderr's first line)."""
+    """The typed error of a docker command that failed: no engine to be had (no such context
+    or a bad DOCKER_HOST, the daemon unreachable, something not Docker at its address), or the
+    command's own (`detail`, when given, says what went wrong instead of stderr's last line)."""
+    if ENDPOINT_UNRESOLVED.search(stderr):
+        return DockerEndpointError(argv, stderr)
     if DAEMON_UNREACHABLE.search(stderr):
         return DaemonUnreachableError(argv, stderr)
+    if NOT_AN_ENGINE.search(stderr):
+        return NotAnEngineError(argv, stderr, endpoint_named(argv))
     return DockerCommandError(argv, returncode, stdout, stderr, detail)
+
+
+def endpoint_named(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> str:
+    """The engine a docker command was pointed at, in words, as the docker CLI chooses it: its
+    `--context`, else DOCKER_HOST, else DOCKER_CONTEXT, else the current context."""
+    if "--context" in argv[:-1]:
+        return f'context "{argv[list(argv).index("--context") + 1]}"'
+    if host := environ.get("DOCKER_HOST"):
+        return host
+    if context := environ.get("DOCKER_CONTEXT"):
+        return f'context "{context}"'
+    return "the current docker context's endpoint"
 
 
 class DockerRunner:
@@ -201,15 +224,19 @@ class DockerRunner:
             if result is None:
                 if last_try:
                     raise DockerTimeoutError(argv, timeout, attempts)
-            elif result.returncode != 0 and DAEMON_UNREACHABLE.search(result.stderr):
-                raise DaemonUnreachableError(argv, result.stderr)
-            elif result.returncode != 0 and TRANSIENT_DAEMON_ERROR.search(result.stderr):
-                if last_try:
-                    raise DockerCommandError(argv, result.returncode, result.stdout, result.stderr)
-            else:
-                if check and result.returncode != 0:
-                    raise DockerCommandError(argv, result.returncode, result.stdout, result.stderr)
+            elif result.returncode == 0:
                 return result
+            else:
+                error = failure_error(argv, result.returncode, result.stderr, result.stdout)
+                # No engine to be had fails at once, `check` or not; a transient error is tried again.
+                if not isinstance(error, DockerCommandError):
+                    raise error
+                if not TRANSIENT_DAEMON_ERROR.search(result.stderr):
+                    if check:
+                        raise error
+                    return result
+                if last_try:
+                    raise error
             await anyio.sleep(self.limits.backoff_seconds * 2 ** (attempt - 1))
         raise AssertionError("unreachable")  # pragma: no cover
 

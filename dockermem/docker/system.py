@@ -11,13 +11,14 @@ from dockermem.background import unwrapped_errors
 from dockermem.docker.models import EngineInfo, EngineVersion, NamedResource, Removal
 from dockermem.docker.parse import (
     JSON_FORMAT,
+    info_server_errors,
     parse_engine_info,
     parse_engine_version,
     parse_named_resources,
     parse_volume_times,
     removed_names,
 )
-from dockermem.docker.runner import DockerRunner
+from dockermem.docker.runner import DockerRunner, failure_error
 from dockermem.errors import DockermemError
 
 PREDEFINED_NETWORKS = frozenset({"bridge", "host", "none"})
@@ -53,6 +54,8 @@ class SystemCommands:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(read_version)
                 result = await self.runner.run(info_args)
+        if server_errors := info_server_errors(result.stdout):
+            raise failure_error(result.argv, result.returncode, server_errors)
         info = parse_engine_info(result.stdout)
         if version is None:
             return info

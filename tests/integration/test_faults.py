@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +69,79 @@ def test_docker_missing_gives_exit_69_naming_it(command: str, reliability: Relia
     assert result.stderr.strip().splitlines() == [
         "dockermem: docker is not installed: 'docker-gone-missing' was not found on PATH"
     ]
+
+
+@pytest.fixture(scope="module")
+def http_not_docker() -> Iterator[str]:
+    """A host that answers HTTP, with pages that are not the Docker API (404 for every path)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"tcp://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+# An engine or context that cannot be used, as a user meets it: (command, environment, exit
+# code, what the one line must name). The HTTP host is filled in from its fixture.
+ENGINE_FAULTS = {
+    "context-missing-env": (["health", "--json"], {"DOCKER_CONTEXT": "nosuch"}, 2, 'context "nosuch"'),
+    "context-missing-flag": (
+        ["watch", "--context", "nosuchctx", "--duration", "2"], {}, 2, 'context "nosuchctx"',
+    ),
+    "context-missing-watch-json": (
+        ["watch", "--json", "--context", "nosuchctx", "--duration", "2"], {}, 2, 'context "nosuchctx"',
+    ),
+    "host-bad-address": (["stats", "--json"], {"DOCKER_HOST": "bogus://x"}, 2, "bogus://x"),
+    "port-closed": (["health"], {"DOCKER_HOST": "tcp://127.0.0.1:1"}, 69, "tcp://127.0.0.1:1"),
+    "http-not-docker": (["health", "--json"], {"DOCKER_HOST": "HTTP"}, 69, "HTTP"),
+    "http-not-docker-watch": (["watch", "--duration", "2"], {"DOCKER_HOST": "HTTP"}, 69, "HTTP"),
+    "socket-missing-watch-json": (
+        ["watch", "--json", "--duration", "2"], {"DOCKER_HOST": "unix:///nope.sock"}, 69, "unix:///nope.sock",
+    ),
+    "binary-fails": (["health"], {"DOCKERMEM_DOCKER_BINARY": "/bin/false"}, 69, "/bin/false ps"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(ENGINE_FAULTS))
+def test_an_engine_that_cannot_be_used_is_one_short_line_with_its_exit_code(
+    case: str, http_not_docker: str, reliability: ReliabilityRecorder
+) -> None:
+    """Exit 2 for a context or host that names no engine, 69 for one that does not answer as
+    Docker: one line that says what was tried in words (never the --format template) and
+    docker's own reason; under --json the same as a JSON error on stdout."""
+    args, variables, code, named = ENGINE_FAULTS[case]
+    variables = {key: value.replace("HTTP", http_not_docker) for key, value in variables.items()}
+    named = named.replace("HTTP", http_not_docker)
+    result = dockermem(*args, env=cli_env(**variables), timeout=60)
+    lines = result.stderr.strip().splitlines()
+    reliability(
+        "faults", f"`dockermem {' '.join(args)}` with {variables or 'nothing else'}",
+        f"exit {code}, one short line naming {named}", f"exit {result.returncode}: {result.stderr.strip()}",
+    )  # fmt: skip
+    shown = f"exit {result.returncode}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
+    assert result.returncode == code, shown
+    assert len(lines) == 1 and lines[0].startswith("dockermem: "), shown
+    assert named in lines[0] and len(lines[0]) <= 200, shown
+    assert "{{" not in lines[0] and "/usr/local/bin" not in lines[0], shown
+    if "--json" in args:
+        assert json.loads(result.stdout) == {
+            "schema": 1, "ok": False, "error": lines[0].removeprefix("dockermem: "), "exit_code": code,
+        }, shown  # fmt: skip
+    else:
+        assert result.stdout == "", shown
 
 
 def test_a_call_that_never_answers_is_killed_retried_and_leaves_nothing(
