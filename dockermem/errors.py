@@ -210,6 +210,9 @@ _VALUE_OPTIONS = frozenset({"--file", "--project-name", "--profile", "--env-file
 _HTML_TAG = re.compile(r"<[^>]*>")
 # CLI 28: `context "x": context not found: open .../meta.json: ...`; 20.10: `context "x" does not exist`.
 _MISSING_CONTEXT = re.compile(r'context "([^"]*)"(?:: context not found| does not exist)')
+# Lines docker ends some failures with that give no reason: the usage, a pointer to the help,
+# the exit status.
+_NO_REASON = re.compile(r"^(?:Usage: .*|(?:Run|See) '.*--help'.*|exit status \d+)$")
 
 
 def describe_command(argv: Sequence[str]) -> str:
@@ -235,11 +238,12 @@ def describe_command(argv: Sequence[str]) -> str:
 
 def docker_reason(stderr: str) -> str:
     """Docker's own reason for a failure, on one line: the last line of its stderr that says
-    something (the cause comes last; an HTML page that a host sent instead of the API is read
-    as its text)."""
+    something (the cause comes last; not the usage, `Run 'docker ps --help'...` nor `exit
+    status 1`, which some failures end with; an HTML page that a host sent instead of the API is read as
+    its text)."""
     for line in reversed(stderr.splitlines()):
         text = " ".join(_HTML_TAG.sub(" ", line).split())
-        if text:
+        if text and not _NO_REASON.match(text):
             return text
     return ""
 

@@ -127,6 +127,11 @@ def test_dockers_reason_is_its_last_line_that_says_something() -> None:
     )
     assert docker_reason("first\n  \nlast one  \n\n") == "last one"
     assert docker_reason("") == ""
+    # Lines that end some failures without a reason: the exit status, a pointer to the help.
+    assert docker_reason(stderr_of("network-rm-missing", "cli28")) == (
+        "Error response from daemon: network nosuch not found"
+    )
+    assert docker_reason(stderr_of("unknown-flag", "cli28")) == "unknown flag: --nosuchflag"
 
 
 def test_the_engine_tried_is_named_as_the_client_chooses_it() -> None:
