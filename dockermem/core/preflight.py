@@ -525,7 +525,9 @@ def count_advice(count: CountCheck, census: ResourceCensus) -> str:
     if count.kind == "containers":
         parts += _container_advice(census)
         running = census.running.in_projects or census.running.elsewhere
-        parts.append(f"Stop what no test needs, or raise {setting}." if running else f"Or raise {setting}.")
+        parts.append(
+            f"Stop what no test needs, or raise {setting}." if running else _or_raise(parts, setting)
+        )
         return " ".join(parts)
     holders = census.networks if count.kind == "networks" else census.volumes
     if holders.in_projects:
@@ -544,8 +546,13 @@ def count_advice(count: CountCheck, census: ResourceCensus) -> str:
             f"{_are(holders.elsewhere)} not made by compose (`docker {count.kind[:-1]} prune` removes those "
             f"no container uses{every})."
         )
-    parts.append(f"Or raise {setting}.")
+    parts.append(_or_raise(parts, setting))
     return " ".join(parts)
+
+
+def _or_raise(parts: Sequence[str], setting: str) -> str:
+    """The last advice of a count: raise its maximum, as another way when one was given."""
+    return f"Or raise {setting}." if len(parts) > 1 else f"Raise {setting}."
 
 
 def _container_advice(census: ResourceCensus) -> list[str]:

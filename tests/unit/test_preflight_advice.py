@@ -94,6 +94,12 @@ def test_stopped_containers_of_one_project_get_its_own_cleanup_and_nothing_about
     assert advice.endswith("Or raise DOCKER_MAX_CONTAINERS.")
 
 
+def test_with_nothing_to_free_the_advice_is_to_raise_the_maximum() -> None:
+    for kind in ("containers", "networks", "volumes"):
+        advice = count_advice(CountCheck(kind, 0, 25, 20), ResourceCensus())
+        assert advice.endswith(f" Raise DOCKER_MAX_{kind.upper()}."), advice
+
+
 def test_containers_of_many_projects_name_five_and_count_the_rest() -> None:
     census = ResourceCensus(running=Holders(tuple((f"p{index}", 1) for index in range(8))))
     advice = count_advice(CountCheck("containers", 8, 1, 8), census)
