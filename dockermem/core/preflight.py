@@ -41,7 +41,7 @@ class ServiceNeed:
     limit_bytes: int | None
     reservation_bytes: int | None
     counted_bytes: int
-    counted_from: str = "limit"  # "limit", "recorded peak" or "default"
+    counted_from: str = "limit"  # "limit", "reservation", "recorded peak" or "default"
     replicas: int = 1  # `deploy.replicas`, `scale` or `up --scale`; each counts at counted_bytes
     recorded_runs: int = 0  # the runs its recorded peak was taken over
 
@@ -51,15 +51,18 @@ class ServiceNeed:
 
     @property
     def estimate(self) -> str:
-        """How its figure was had: `declared` (its limit), `recorded` (its peak in the history)
-        or `default` (a guess: `unbounded_service_gb`)."""
-        return {"limit": "declared", "recorded peak": "recorded"}.get(self.counted_from, "default")
+        """How its figure was had: `declared` (its limit, or without one its reservation),
+        `recorded` (its peak in the history) or `default` (a guess: `unbounded_service_gb`)."""
+        declared = {"limit": "declared", "reservation": "declared", "recorded peak": "recorded"}
+        return declared.get(self.counted_from, "default")
 
     @property
     def estimate_text(self) -> str:
-        """`declared`, `recorded over 3 runs`, `default guess`."""
+        """`declared`, `declared reservation`, `recorded over 3 runs`, `default guess`."""
         if self.estimate == "recorded":
             return f"recorded over {self.recorded_runs} run{'s' if self.recorded_runs != 1 else ''}"
+        if self.counted_from == "reservation":
+            return "declared reservation"
         return "default guess" if self.estimate == "default" else "declared"
 
     @property
@@ -240,17 +243,21 @@ def service_needs(
     config: ComposeProjectConfig, unbounded_bytes: int, history: Sequence[ServiceHistory] = ()
 ) -> tuple[ServiceNeed, ...]:
     """Each service at its limit (the worst case); one without a limit at its recorded peak
-    when history has one, else at the default."""
+    when history has one, else at the default, and never below its reservation (what it is
+    declared to need when memory is short)."""
     recorded = {row.service: row for row in history if row.samples > 0}
     needs = []
     for service in config.services:
         row = recorded.get(service.name)
+        reservation = service.reservation_bytes
         if service.limit_bytes is not None:
             counted, source, runs = service.limit_bytes, "limit", 0
         elif row is not None:
             counted, source, runs = row.peak_bytes, "recorded peak", row.runs
         else:
             counted, source, runs = unbounded_bytes, "default", 0
+        if service.limit_bytes is None and reservation is not None and reservation > counted:
+            counted, source, runs = reservation, "reservation", 0
         needs.append(
             ServiceNeed(service.name, service.limit_bytes, service.reservation_bytes, counted, source,
                         service.replicas, runs)

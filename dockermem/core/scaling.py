@@ -63,7 +63,7 @@ class ScaledService:
 
     scale: ScaleRange
     per_replica_bytes: int
-    counted_from: str = "limit"  # "limit", "recorded peak" or "default"
+    counted_from: str = "limit"  # "limit", "reservation", "recorded peak" or "default"
     replicas: int = 0
     next_need_bytes: int | None = None  # the stack's need with one replica more (None at MAX)
 

@@ -13,6 +13,7 @@ from dockermem.units import format_bytes
 
 COUNTED_FROM = {
     "limit": "its limit",
+    "reservation": "its reservation",
     "recorded peak": "its recorded peak",
     "default": "the unbounded default",
 }

@@ -13,9 +13,12 @@ from dockermem.core.preflight import (
     ResourceCensus,
     count_advice,
     recommendations,
+    service_needs,
 )
 from dockermem.docker.models import NamedResource
+from dockermem.docker.parse import parse_compose_config
 from tests.builders import summary
+from tests.conftest import FIXTURES
 
 MIB = 1024**2
 GIB = 1024**3
@@ -123,3 +126,14 @@ def test_networks_and_volumes_get_the_cleanup_and_the_prune_of_their_kind() -> N
     )
     assert "(named ones with their data)" in volumes and "`docker volume prune`" in volumes
     assert volumes.endswith("Or raise DOCKER_MAX_VOLUMES.")
+
+
+def test_a_service_without_a_limit_counts_at_least_its_reservation() -> None:
+    # Recorded: `search` reserves 2 GiB (mem_reservation), `cache` 64 MiB (deploy's reservation),
+    # neither has a limit; `api` reserves 128 MiB under its 256 MiB limit.
+    config = parse_compose_config((FIXTURES / "compose-config" / "reservations.json").read_text())
+    needs = {need.name: need for need in service_needs(config, 512 * MIB)}
+    assert (needs["search"].counted_bytes, needs["search"].counted_from) == (2048 * MIB, "reservation")
+    assert (needs["search"].estimate, needs["search"].estimate_text) == ("declared", "declared reservation")
+    assert (needs["cache"].counted_bytes, needs["cache"].counted_from) == (512 * MIB, "default")
+    assert (needs["api"].counted_bytes, needs["api"].counted_from) == (256 * MIB, "limit")
