@@ -24,6 +24,7 @@ class StartProgress(Observer):
         self.project = project
         self.frame_shown: Frame | None = None
         self.states: dict[str, str] = {}  # each container's state as its events tell it
+        self._last_frame_line: str | None = None
         self._session: Session | None = None
         self._console: Console | None = None
         self._live: Live | None = None
@@ -71,7 +72,10 @@ class StartProgress(Observer):
         if self._live is not None:
             self._refresh()
         elif frame.containers:
-            self.console.print(progress_line(frame, self._elapsed))
+            line = progress_line(frame, self._elapsed)
+            if line.plain != self._last_frame_line:  # the session's last look, as the look before
+                self.console.print(line)
+                self._last_frame_line = line.plain
 
     def event(self, event: Event) -> None:
         from dockermem.render.lifecycle import progress_line, starting_states

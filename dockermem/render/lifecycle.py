@@ -161,7 +161,8 @@ def build_services_table(outcome: StartOutcome) -> Group:
         table.add_row(
             service.service,
             service.state,
-            service.health or "—",
+            # A stopped container keeps its last health status (`unhealthy` once it died): no news.
+            (service.health if service.state == "running" else None) or "—",
             "—" if service.exit_code is None else str(service.exit_code),
             memory,
             "—" if service.peak_bytes is None else format_bytes(service.peak_bytes),

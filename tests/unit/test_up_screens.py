@@ -8,11 +8,15 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
+from dockermem.cli.progress import StartProgress
+from dockermem.config import Settings
 from dockermem.core.events import Event, EventType
+from dockermem.core.judge import Judge, JudgeRules
 from dockermem.core.lifecycle import ServiceOutcome, StartOutcome
 from dockermem.core.snapshot import ContainerMemory
 from dockermem.core.thresholds import ThresholdLevel
 from dockermem.render.lifecycle import build_start_report, starting_states
+from tests.builders import at, engine, host, reading, summary
 
 MIB = 1024**2
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -59,3 +63,24 @@ def test_the_live_view_s_states_come_from_the_events_the_latest_winning() -> Non
         happened(EventType.WARNING, "shop-api-1"),  # says nothing of its state
     ]
     assert starting_states(events) == {"shop-db-1": "healthy", "shop-api-1": "starting"}
+
+
+def test_a_stopped_container_shows_no_health() -> None:
+    # Docker leaves a container that died with a health check `unhealthy`: it died of no check.
+    hog = ServiceOutcome("hog", "shop-hog-1", "hog-id", "exited", "unhealthy", "", 137, None, 32 * MIB, 1)
+    outcome = StartOutcome("shop", False, None, 1, "", (hog,))
+    [row] = [line for line in render(build_start_report(outcome), 160).splitlines() if "hog" in line]
+    assert row.split("│")[1:5] == [" hog     ", " exited ", " —      ", " 137  "], row
+
+
+def test_a_frame_line_the_same_as_the_last_is_not_printed_again(capsys: pytest.CaptureFixture[str]) -> None:
+    # The start's analysis reads a last frame, and the session's end another, as the tick before.
+    judge, api = Judge(JudgeRules.from_settings(Settings())), summary("shop-api-1", "api")
+    same, _ = judge.tick(at(0), 0, host(), [engine(reading(api, 60, 64))])
+    other, _ = judge.tick(at(1), 1, host(), [engine(reading(api, 61, 64))])
+    progress = StartProgress("shop", live=False)
+    for frame in (same, same, other, same):
+        progress.frame(frame)
+    lines = capsys.readouterr().err.splitlines()
+    shown = [line.split("| ")[-1] for line in lines]
+    assert shown == ["api 60.0MiB/64.0MiB", "api 61.0MiB/64.0MiB", "api 60.0MiB/64.0MiB"], lines
